@@ -155,7 +155,12 @@ def append_events(
 
 
 def _transition(
-    run_id: int, *, from_statuses: list[str], to: RunStatus, **fields: Any
+    run_id: int,
+    *,
+    from_statuses: list[str],
+    to: RunStatus,
+    before: list[NewEvent] | None = None,
+    **fields: Any,
 ) -> Run | None:
     """Move a run between statuses atomically, with a status event; None if it was not in `from_statuses`."""
     with transaction.atomic():
@@ -168,7 +173,7 @@ def _transition(
         if to.is_finished:
             run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at", *fields])
-        append_events(run.pk, [status_event(run)])
+        append_events(run.pk, [*(before or []), status_event(run)])
     return run
 
 
@@ -197,11 +202,15 @@ def finish_run(
 ) -> Run | None:
     """Record how a running run ended; a run already finished (lost, cancelled) is left alone."""
     fields: dict[str, Any] = {"error": error, "traceback": traceback}
+    before = []
     if result is not None:
         fields["result"] = result
+        before.append(NewEvent(EventKind.RESULT, result, timezone.now()))
     if status == RunStatus.SUCCEEDED:
         fields["progress"] = 1.0
-    return _transition(run_id, from_statuses=[RunStatus.RUNNING], to=status, **fields)
+    return _transition(
+        run_id, from_statuses=[RunStatus.RUNNING], to=status, before=before, **fields
+    )
 
 
 def cancel_run(*, run: Run) -> Run:
