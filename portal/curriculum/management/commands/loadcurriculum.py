@@ -22,4 +22,5 @@ class Command(BaseCommand):
         except (ValidationError, ValueError, OSError) as exc:
             raise CommandError(f"curriculum content is invalid: {exc}") from exc
         report = load_content(content=content)
-        self.stdout.write(self.style.SUCCESS(f"curriculum loaded: {report.summary()}"))
+        if options["verbosity"] > 0:
+            self.stdout.write(self.style.SUCCESS(f"curriculum loaded: {report.summary()}"))
