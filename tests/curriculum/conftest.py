@@ -32,7 +32,9 @@ def _no_leaking_providers():
 def review_payload(**overrides) -> dict:
     payload = {
         "completed": ["安装Python 3.10+", "MNIST 模型测试准确率 98.6%"],
-        "problems": [{"problem": "CUDA 版本与驱动不匹配", "solution": "改装 CPU 版 PyTorch，用 Colab 跑 GPU"}],
+        "problems": [
+            {"problem": "CUDA 版本与驱动不匹配", "solution": "改装 CPU 版 PyTorch，用 Colab 跑 GPU"}
+        ],
         "next_plan": ["装饰器练习", "asyncio 并发请求器"],
         "hours": {"theory": 6, "practice": 8, "papers": 3, "demo": 3},
     }

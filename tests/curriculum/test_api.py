@@ -77,7 +77,10 @@ def test_put_item_refuses_unknown_items_and_bad_bodies(api, task):
     response = put(api, f"{API}/items/999999", {"done": True})
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert "999999" in response.json()["detail"]
-    assert put(api, f"{API}/items/{task.pk}", {"done": "yes"}).status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert (
+        put(api, f"{API}/items/{task.pk}", {"done": "yes"}).status_code
+        == HTTPStatus.UNPROCESSABLE_ENTITY
+    )
     assert put(api, f"{API}/items/{task.pk}", {}).status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert put(api, f"{API}/items/{task.pk}", "not json").status_code == HTTPStatus.BAD_REQUEST
     task.archived = True
@@ -131,7 +134,10 @@ def test_review_markdown_follows_the_weekly_review_template(api, owner, plan):
     text = response.content.decode()
     assert text.startswith("## 第2周复盘 (2026-01-12 ~ 2026-01-18)\n")
     assert "### 本周完成\n- [x] 安装Python 3.10+\n" in text
-    assert "### 遇到的问题\n- 问题1：CUDA 版本与驱动不匹配\n  - 解决方案：改装 CPU 版 PyTorch，用 Colab 跑 GPU\n" in text
+    assert (
+        "### 遇到的问题\n- 问题1：CUDA 版本与驱动不匹配\n  - 解决方案：改装 CPU 版 PyTorch，用 Colab 跑 GPU\n"
+        in text
+    )
     assert "### 下周计划\n- [ ] 装饰器练习\n- [ ] asyncio 并发请求器\n" in text
     assert "- 理论学习：6 小时（30%，计划 30%）" in text
 
@@ -202,7 +208,9 @@ def test_every_endpoint_needs_authentication(client, plan, method, url):
     assert response.status_code == HTTPStatus.UNAUTHORIZED
 
 
-@pytest.mark.parametrize("method,url", [("post", "/items/1"), ("delete", "/reviews/1"), ("post", "/weeks")])
+@pytest.mark.parametrize(
+    "method,url", [("post", "/items/1"), ("delete", "/reviews/1"), ("post", "/weeks")]
+)
 def test_wrong_methods_are_refused(api, plan, method, url):
     assert getattr(api, method)(f"{API}{url}").status_code == HTTPStatus.METHOD_NOT_ALLOWED
 
@@ -211,7 +219,10 @@ def test_start_date_can_be_set_through_the_api(api, owner, plan):
     response = put(api, f"{API}/start", {"start_date": "2026-01-05"})
     assert response.status_code == HTTPStatus.OK
     assert StudyPlan.objects.get(user=owner).start_date == dt.date(2026, 1, 5)
-    assert put(api, f"{API}/start", {"start_date": "soon"}).status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert (
+        put(api, f"{API}/start", {"start_date": "soon"}).status_code
+        == HTTPStatus.UNPROCESSABLE_ENTITY
+    )
 
 
 def test_session_clients_need_a_csrf_token_to_write(owner, task):

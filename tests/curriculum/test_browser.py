@@ -18,7 +18,9 @@ def _login(page, base: str) -> None:
     page.wait_for_url(base + "/dashboard/")
 
 
-def test_ticking_an_item_updates_progress_without_a_reload_and_a_review_exports(page, asgi_server, tmp_path):
+def test_ticking_an_item_updates_progress_without_a_reload_and_a_review_exports(
+    page, asgi_server, tmp_path
+):
     call_command("loadcurriculum", verbosity=0)
     user = User.objects.create_user("learner", "l@example.com", PASSWORD)
     _login(page, asgi_server)
@@ -47,7 +49,10 @@ def test_ticking_an_item_updates_progress_without_a_reload_and_a_review_exports(
     page.fill("input[name=hours_practice]", "8")
     page.locator("#review-form button[type=submit]").click()
     page.wait_for_selector("[data-testid=review-markdown]")
-    assert WeeklyReview.objects.get(user=user, week=1).completed == ["安装Python 3.10+", "MNIST 98.7%"]
+    assert WeeklyReview.objects.get(user=user, week=1).completed == [
+        "安装Python 3.10+",
+        "MNIST 98.7%",
+    ]
 
     with page.expect_download() as info:
         page.get_by_test_id("export-review").click()

@@ -43,7 +43,13 @@ SEED_OUTPUTS = [
     "参与开源项目贡献",
 ]
 WEEK1_ACTIONS = {
-    "Day 1-2": ["安装Python 3.10+", "配置CUDA环境（如有GPU）", "安装PyTorch 2.0+", "创建GitHub账号并配置SSH", "注册Hugging Face账号"],
+    "Day 1-2": [
+        "安装Python 3.10+",
+        "配置CUDA环境（如有GPU）",
+        "安装PyTorch 2.0+",
+        "创建GitHub账号并配置SSH",
+        "注册Hugging Face账号",
+    ],
     "Day 3-4": ["开始MIT 6.0001课程", "复习Python高级特性", "阅读PyTorch官方教程"],
     "Day 5-7": ["实现简单的PyTorch模型（MNIST）", "上传到GitHub", "撰写README文档"],
 }
@@ -83,8 +89,12 @@ def test_the_weekly_projects_of_the_overview_sit_in_their_weeks_and_link_to_labs
 
 
 def test_every_core_goal_of_the_overview_is_a_checklist_item(plan):
-    skills = list(Item.objects.filter(kind=ItemKind.SKILL).order_by("order").values_list("title", flat=True))
-    outputs = list(Item.objects.filter(kind=ItemKind.OUTPUT).order_by("order").values_list("title", flat=True))
+    skills = list(
+        Item.objects.filter(kind=ItemKind.SKILL).order_by("order").values_list("title", flat=True)
+    )
+    outputs = list(
+        Item.objects.filter(kind=ItemKind.OUTPUT).order_by("order").values_list("title", flat=True)
+    )
     assert skills == SEED_SKILLS
     assert outputs == SEED_OUTPUTS
 
@@ -92,7 +102,9 @@ def test_every_core_goal_of_the_overview_is_a_checklist_item(plan):
 def test_week_one_tasks_contain_the_whole_action_list_by_day(plan):
     tasks = Item.objects.filter(week__number=1, kind=ItemKind.TASK)
     for day, titles in WEEK1_ACTIONS.items():
-        in_day = list(tasks.filter(group__startswith=day).order_by("order").values_list("title", flat=True))
+        in_day = list(
+            tasks.filter(group__startswith=day).order_by("order").values_list("title", flat=True)
+        )
         assert in_day == titles
 
 
@@ -103,27 +115,55 @@ def test_readings_cover_all_28_core_papers_and_resources_are_real_urls(plan):
         for resource in week.resources:
             assert re.match(r"^https://[\w.-]+\.[a-z]{2,}/", resource["url"]), resource
     urls = {r["url"] for w in Week.objects.all() for r in w.resources}
-    for course in ("ocw.mit.edu/courses/6-0001", "cs231n.stanford.edu", "web.stanford.edu/class/cs224n",
-                   "cs149", "cs267", "hanlab.mit.edu/courses", "dlsyscourse.org", "open.feishu.cn",
-                   "docs.vllm.ai", "triton-lang.org", "docs.nvidia.com/cuda", "pytorch.org/tutorials"):
+    for course in (
+        "ocw.mit.edu/courses/6-0001",
+        "cs231n.stanford.edu",
+        "web.stanford.edu/class/cs224n",
+        "cs149",
+        "cs267",
+        "hanlab.mit.edu/courses",
+        "dlsyscourse.org",
+        "open.feishu.cn",
+        "docs.vllm.ai",
+        "triton-lang.org",
+        "docs.nvidia.com/cuda",
+        "pytorch.org/tutorials",
+    ):
         assert any(course in u for u in urls), course
 
 
 def test_the_guide_carries_time_split_faq_communities_blogs_and_open_source(plan):
-    shares = dict(GuideEntry.objects.filter(section="time_split").values_list("slug", "data__share"))
+    shares = dict(
+        GuideEntry.objects.filter(section="time_split").values_list("slug", "data__share")
+    )
     assert shares == {"theory": 30, "practice": 40, "papers": 15, "demo": 15}
     faq = GuideEntry.objects.filter(section="faq").order_by("order")
-    assert [f.title for f in faq] == ["没有GPU怎么办？", "如何获取曦望sunrise的芯片SDK？", "飞书开发需要企业账号吗？", "16周时间太紧张？"]
+    assert [f.title for f in faq] == [
+        "没有GPU怎么办？",
+        "如何获取曦望sunrise的芯片SDK？",
+        "飞书开发需要企业账号吗？",
+        "16周时间太紧张？",
+    ]
     assert "Kaggle Notebooks（30h/week GPU）" in faq[0].data["answers"][1]
     urls = set(GuideEntry.objects.values_list("url", flat=True))
-    for url in ("https://huggingface.co/blog", "https://developer.nvidia.com/blog", "https://lilianweng.github.io/",
-                "https://www.jiqizhixin.com/", "https://github.com/vllm-project/vllm",
-                "https://github.com/Dao-AILab/flash-attention", "https://github.com/DLR-RM/stable-baselines3"):
+    for url in (
+        "https://huggingface.co/blog",
+        "https://developer.nvidia.com/blog",
+        "https://lilianweng.github.io/",
+        "https://www.jiqizhixin.com/",
+        "https://github.com/vllm-project/vllm",
+        "https://github.com/Dao-AILab/flash-attention",
+        "https://github.com/DLR-RM/stable-baselines3",
+    ):
         assert url in urls
-    assert GuideEntry.objects.filter(section="community", title__contains="r/MachineLearning").exists()
+    assert GuideEntry.objects.filter(
+        section="community", title__contains="r/MachineLearning"
+    ).exists()
 
 
-def test_loading_twice_changes_nothing_and_keeps_progress(plan, owner, task, django_assert_max_num_queries):
+def test_loading_twice_changes_nothing_and_keeps_progress(
+    plan, owner, task, django_assert_max_num_queries
+):
     set_item_done(user=owner, item=task, done=True)
     ids = dict(Item.objects.values_list("slug", "pk"))
     with django_assert_max_num_queries(20):
@@ -132,7 +172,9 @@ def test_loading_twice_changes_nothing_and_keeps_progress(plan, owner, task, dja
     assert ItemProgress.objects.get(user=owner, item=task).done
 
 
-def test_editing_text_updates_in_place_and_removing_an_item_archives_it(plan, owner, task, tmp_path, settings):
+def test_editing_text_updates_in_place_and_removing_an_item_archives_it(
+    plan, owner, task, tmp_path, settings
+):
     import shutil
 
     from portal.curriculum.content import CONTENT_DIR
@@ -171,7 +213,10 @@ def test_invalid_content_is_refused_with_a_message_and_writes_nothing(db, tmp_pa
     content = tmp_path / "content"
     shutil.copytree(CONTENT_DIR, content)
     goals = content / "goals.yaml"
-    goals.write_text(goals.read_text(encoding="utf-8").replace("slug: skill-docker", "slug: skill-fastapi"), encoding="utf-8")
+    goals.write_text(
+        goals.read_text(encoding="utf-8").replace("slug: skill-docker", "slug: skill-fastapi"),
+        encoding="utf-8",
+    )
     with pytest.raises(CommandError, match="duplicate item slugs"):
         call_command("loadcurriculum", "--dir", str(content), verbosity=0)
     assert not Week.objects.exists()

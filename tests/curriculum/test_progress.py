@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from portal.curriculum import evidence
 from portal.curriculum.models import Item, ItemProgress, StudyPlan
-from portal.curriculum.progress import TrackStatus, _on_track, _streak, compute_progress, current_week
+from portal.curriculum.progress import (
+    TrackStatus,
+    _on_track,
+    _streak,
+    compute_progress,
+    current_week,
+)
 from portal.curriculum.schemas import ReviewIn
 from portal.curriculum.services import save_review, set_item_done
 from tests.curriculum.conftest import review_payload
@@ -35,17 +41,30 @@ def test_on_track_spreads_the_current_weeks_tasks_over_its_days():
     totals = {w: 7 for w in range(1, 17)}
     start = TODAY - dt.timedelta(days=7 + 2)  # day 3 of week 2
     track = _on_track(start, TODAY, totals, done=7)
-    assert (track.current_week, track.expected, track.status, track.behind) == (2, 10, TrackStatus.BEHIND, 3)
+    assert (track.current_week, track.expected, track.status, track.behind) == (
+        2,
+        10,
+        TrackStatus.BEHIND,
+        3,
+    )
     track = _on_track(start, TODAY, totals, done=12)
     assert (track.status, track.ahead) == (TrackStatus.ON_TRACK, 2)
     assert _on_track(None, TODAY, totals, done=3).status == TrackStatus.NO_START
-    assert _on_track(TODAY + dt.timedelta(days=1), TODAY, totals, done=0).status == TrackStatus.NOT_STARTED
+    assert (
+        _on_track(TODAY + dt.timedelta(days=1), TODAY, totals, done=0).status
+        == TrackStatus.NOT_STARTED
+    )
     late = _on_track(TODAY - dt.timedelta(days=200), TODAY, totals, done=112)
     assert late.status == TrackStatus.FINISHED and late.expected == 112
 
 
 def test_the_streak_counts_consecutive_days_ending_today_or_yesterday():
-    days = {TODAY, TODAY - dt.timedelta(days=1), TODAY - dt.timedelta(days=2), TODAY - dt.timedelta(days=5)}
+    days = {
+        TODAY,
+        TODAY - dt.timedelta(days=1),
+        TODAY - dt.timedelta(days=2),
+        TODAY - dt.timedelta(days=5),
+    }
     assert _streak(days, TODAY) == 3
     assert _streak(days - {TODAY}, TODAY) == 2
     assert _streak(set(), TODAY) == 0
@@ -53,7 +72,11 @@ def test_the_streak_counts_consecutive_days_ending_today_or_yesterday():
 
 def test_hours_are_summed_by_category_and_compared_with_the_plan(owner, plan):
     save_review(user=owner, week=1, review=ReviewIn.model_validate(review_payload()))
-    save_review(user=owner, week=2, review=ReviewIn.model_validate(review_payload(hours={"theory": 4, "practice": 12})))
+    save_review(
+        user=owner,
+        week=2,
+        review=ReviewIn.model_validate(review_payload(hours={"theory": 4, "practice": 12})),
+    )
     progress = compute_progress(owner)
     assert progress.hours == {"theory": 10.0, "practice": 20.0, "papers": 3.0, "demo": 3.0}
     assert progress.hours_total == 36.0
@@ -83,14 +106,18 @@ def test_papers_read_come_from_a_registered_provider(owner, plan):
 def test_skill_evidence_uses_lab_runs_and_papers_from_providers(owner_client, owner, plan):
     evidence.register_paper_provider(read_arxiv_ids=lambda user: {"2210.17323"})
     evidence.register_lab_runs_provider(
-        lambda user, lab_ids: [
-            evidence.LabRunEvidence(lab_id="llm-quant", run_id=42, status="succeeded", url="/labs/runs/42/")
-        ]
-        if "llm-quant" in lab_ids
-        else []
+        lambda user, lab_ids: (
+            [
+                evidence.LabRunEvidence(
+                    lab_id="llm-quant", run_id=42, status="succeeded", url="/labs/runs/42/"
+                )
+            ]
+            if "llm-quant" in lab_ids
+            else []
+        )
     )
     text = owner_client.get(reverse("curriculum:skills_md")).content.decode()
-    section = text[text.index("掌握1种量化技术"):].split("###")[0]
+    section = text[text.index("掌握1种量化技术") :].split("###")[0]
     assert "运行 #42（succeeded） /labs/runs/42/" in section
     assert "GPTQ" in section and "https://arxiv.org/abs/2210.17323" in section
     assert "已读核心论文：1 篇" in text
@@ -130,7 +157,9 @@ def test_the_dashboard_costs_the_same_number_of_queries_for_little_and_much_hist
     assert large <= 12
 
 
-def test_the_progress_api_costs_a_constant_number_of_queries(api, owner, plan, django_assert_num_queries):
+def test_the_progress_api_costs_a_constant_number_of_queries(
+    api, owner, plan, django_assert_num_queries
+):
     _make_history(owner, ticks=3, reviews=1)
     api.get("/api/curriculum/progress")  # the token's first use records last_used_at
     with CaptureQueriesContext(connection) as small:
