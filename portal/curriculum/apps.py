@@ -7,3 +7,16 @@ class CurriculumConfig(AppConfig):
     name = "portal.curriculum"
     label = "curriculum"
     verbose_name = _("Curriculum")
+
+    def ready(self) -> None:
+        from portal.core.dashboard import Panel, register_panel
+        from portal.curriculum.views import dashboard_panel_context
+
+        register_panel(
+            Panel(
+                key="curriculum",
+                template="curriculum/panel.html",
+                context=dashboard_panel_context,
+                order=10,
+            )
+        )

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from portal.curriculum.evidence import reset_providers
+from portal.curriculum.models import Item
+
+
+@pytest.fixture
+def plan(db) -> None:
+    """The real 16-week plan from the content files."""
+    call_command("loadcurriculum", verbosity=0)
+
+
+@pytest.fixture
+def task(plan) -> Item:
+    return Item.objects.get(slug="w01-install-python")
+
+
+@pytest.fixture
+def goal(plan) -> Item:
+    return Item.objects.get(slug="skill-quantization")
+
+
+@pytest.fixture(autouse=True)
+def _no_leaking_providers():
+    yield
+    reset_providers()
+
+
+def review_payload(**overrides) -> dict:
+    payload = {
+        "completed": ["安装Python 3.10+", "MNIST 模型测试准确率 98.6%"],
+        "problems": [
+            {"problem": "CUDA 版本与驱动不匹配", "solution": "改装 CPU 版 PyTorch，用 Colab 跑 GPU"}
+        ],
+        "next_plan": ["装饰器练习", "asyncio 并发请求器"],
+        "hours": {"theory": 6, "practice": 8, "papers": 3, "demo": 3},
+    }
+    payload.update(overrides)
+    return payload
