@@ -129,9 +129,9 @@ def lab_link(lab_id: str) -> LabLink:
     from portal.labs.registry import get_lab
 
     lab = get_lab(lab_id)
-    url = _first_reverse(["labs:detail", "labs:lab"], lab_id)
-    if url is None and lab is not None:
-        url = _first_reverse(["labs:index"])
+    url = None
+    if lab is not None:  # an unregistered lab has no page to link to, even if its URL reverses
+        url = _first_reverse(["labs:detail", "labs:lab"], lab_id) or _first_reverse(["labs:index"])
     return LabLink(
         id=lab_id, title=lab.title if lab else lab_id, url=url, registered=lab is not None
     )
