@@ -255,7 +255,8 @@ class InboxItem(models.Model):
     objects = InboxItemQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-created_at", "-pk"]
+        # Newest run first; within a run, newest submission first.
+        ordering = ["-created_at", "-paper__published", "-pk"]
         constraints = [
             # A paper reaches an inbox once: dismissing it must not bring it back next run.
             models.UniqueConstraint(fields=["user", "paper"], name="inboxitem_unique_user_paper")

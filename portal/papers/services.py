@@ -468,8 +468,12 @@ def run_watch_query(*, watch: WatchQuery, client: ArxivClient | None = None) -> 
             InboxItem.objects.for_user(watch.user).values_list("paper_id", flat=True)
         )
         fresh = [paper for paper in papers if paper.pk not in known and not paper.is_core]
+        arrived = timezone.now()  # one time per run, so the inbox orders a run by submission
         InboxItem.objects.bulk_create(
-            [InboxItem(user=watch.user, paper=paper, watch=watch) for paper in fresh],
+            [
+                InboxItem(user=watch.user, paper=paper, watch=watch, created_at=arrived)
+                for paper in fresh
+            ],
             ignore_conflicts=True,
         )
         _finish(run)
