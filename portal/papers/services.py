@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from pgvector.django import CosineDistance
 
 from portal.papers.arxiv_api import (
@@ -327,11 +328,14 @@ def clean_tags(raw: Iterable[str] | str) -> list[str]:
         if not tag:
             continue
         if not TAG_RE.match(tag):
-            raise ValueError(f"tag {tag[:40]!r} may hold letters, digits, spaces and - + . # _")
+            raise ValueError(
+                _("Tag %(tag)s may hold letters, digits, spaces and - + . # _ only.")
+                % {"tag": repr(tag[:40])}
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags")
+        raise ValueError(_("At most %(n)d tags.") % {"n": MAX_TAGS})
     return tags
 
 
@@ -368,7 +372,7 @@ def update_reading(
             fields += ["read_at", "read_version"]
     if rating is not _UNSET:
         if rating is not None and not 1 <= int(rating) <= 5:
-            raise ValueError("rating must be between 1 and 5")
+            raise ValueError(_("The rating must be between 1 and 5."))
         reading.rating = rating
         fields.append("rating")
     if notes is not _UNSET:
@@ -417,18 +421,18 @@ def validate_arxiv_query(query: str) -> str:
     """A light check of an arXiv search query: non-empty, balanced quotes and parentheses."""
     query = " ".join((query or "").split())
     if not query:
-        raise ValueError("the query is empty")
+        raise ValueError(_("The query is empty."))
     if len(query) > 500:
-        raise ValueError("the query is longer than 500 characters")
+        raise ValueError(_("The query is longer than 500 characters."))
     if query.count('"') % 2:
-        raise ValueError("the query has an unbalanced quote")
+        raise ValueError(_("The query has an unbalanced quote."))
     depth = 0
     for char in query:
         depth += {"(": 1, ")": -1}.get(char, 0)
         if depth < 0:
             break
     if depth != 0:
-        raise ValueError("the query has unbalanced parentheses")
+        raise ValueError(_("The query has unbalanced parentheses."))
     return query
 
 
@@ -437,9 +441,9 @@ def create_watch(
 ) -> WatchQuery:
     query = validate_arxiv_query(query)
     if not 1 <= max_results <= 200:
-        raise ValueError("results per run must be between 1 and 200")
+        raise ValueError(_("Results per run must be between 1 and 200."))
     if WatchQuery.objects.filter(user=user, query=query).exists():
-        raise ValueError("you already watch this query")
+        raise ValueError(_("You already watch this query."))
     return WatchQuery.objects.create(
         user=user, name=(name or query)[:100], query=query, max_results=max_results
     )
