@@ -17,6 +17,14 @@ class PaperQuerySet(models.QuerySet["Paper"]):
     def core(self) -> PaperQuerySet:
         return self.filter(is_core=True)
 
+    def for_week(self, week: int) -> PaperQuerySet:
+        """Core papers the curriculum reads in this week (1-16)."""
+        return self.filter(is_core=True, curriculum_weeks__contains=[week])
+
+    def for_lab(self, lab_id: str) -> PaperQuerySet:
+        """Core papers a lab puts into practice (e.g. "kernels", "llm-quant")."""
+        return self.filter(is_core=True, lab_id=lab_id)
+
     def library(self, user: AbstractBaseUser) -> PaperQuerySet:
         """The core list plus every paper this person added or has a reading record for."""
         from portal.papers.models import Reading

@@ -115,7 +115,11 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def sync_status(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "papers/index.html#sync-status", _sync_context())
+    context = _sync_context()
+    response = render(request, "papers/index.html#sync-status", context)
+    if request.htmx and request.GET.get("was") == "running" and not context["sync_in_progress"]:
+        response["HX-Refresh"] = "true"  # the sync just finished: show the new titles
+    return response
 
 
 @require_POST

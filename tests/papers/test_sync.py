@@ -154,3 +154,11 @@ def test_syncpapers_refuses_a_bad_id():
 
     with pytest.raises(CommandError, match="not an arXiv id"):
         call_command("syncpapers", "not-an-id")
+
+
+def test_other_apps_can_ask_for_a_weeks_papers_and_a_labs_papers(core_papers):
+    week_10 = set(Paper.objects.for_week(10).values_list("arxiv_id", flat=True))
+    kernels = set(Paper.objects.for_lab("kernels").values_list("arxiv_id", flat=True))
+    assert {"2205.14135", "2307.08691", "1805.02867"} <= week_10
+    assert "1704.04760" not in week_10
+    assert {"2205.14135", "2307.08691", "2407.08608", "1805.02867"} <= kernels

@@ -37,7 +37,9 @@ def test_the_watch_job_is_on_the_beat_schedule():
 
 
 @pytest.fixture(scope="module")
-def papers_worker(django_db_setup, django_db_blocker, fake_arxiv_server, tmp_path_factory) -> Iterator[str]:
+def papers_worker(
+    django_db_setup, django_db_blocker, fake_arxiv_server, tmp_path_factory
+) -> Iterator[str]:
     """A Celery worker on its own queue whose arXiv is the fake (the shared worker's is not)."""
     queue = f"papers-test-{os.getpid()}"
     name = f"{queue}@{socket.gethostname()}"
@@ -51,9 +53,28 @@ def papers_worker(django_db_setup, django_db_blocker, fake_arxiv_server, tmp_pat
     }
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queue, "-c", "1", "-n", name,
-             "-l", "INFO", "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "-Q",
+                queue,
+                "-c",
+                "1",
+                "-n",
+                name,
+                "-l",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 90
         while not app.control.ping(destination=[name], timeout=0.5):
@@ -66,18 +87,36 @@ def papers_worker(django_db_setup, django_db_blocker, fake_arxiv_server, tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_runs_the_watch_job_and_fills_the_owners_inbox(papers_worker, fake_arxiv, owner, other_user):
+def test_the_worker_runs_the_watch_job_and_fills_the_owners_inbox(
+    papers_worker, fake_arxiv, owner, other_user
+):
     base = core_entries()[-1].published
     fake_arxiv.add(
-        FakeEntry("2502.00001", "Speculative decoding on an NPU", "We study speculative decoding.", ["A B"], base, base),
-        FakeEntry("2502.00002", "Cache-aware speculative decoding", "More speculative decoding.", ["C D"], base, base),
+        FakeEntry(
+            "2502.00001",
+            "Speculative decoding on an NPU",
+            "We study speculative decoding.",
+            ["A B"],
+            base,
+            base,
+        ),
+        FakeEntry(
+            "2502.00002",
+            "Cache-aware speculative decoding",
+            "More speculative decoding.",
+            ["C D"],
+            base,
+            base,
+        ),
     )
     watch = WatchQuery.objects.create(user=owner, name="spec", query='abs:"speculative decoding"')
 
     run_watch_queries_task.apply_async(queue=papers_worker)
 
     _wait_for(lambda: SyncRun.objects.filter(watch=watch, finished_at__isnull=False).exists())
-    assert sorted(InboxItem.objects.filter(user=owner).values_list("paper__arxiv_id", flat=True)) == [
+    assert sorted(
+        InboxItem.objects.filter(user=owner).values_list("paper__arxiv_id", flat=True)
+    ) == [
         "2502.00001",
         "2502.00002",
     ]

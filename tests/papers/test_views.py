@@ -302,3 +302,9 @@ def test_a_sync_run_in_progress_makes_the_status_poll(owner_client, core_papers)
     SyncRun.objects.create(kind=SyncKind.CORE, status=SyncStatus.RUNNING)
     html = owner_client.get(reverse("papers:sync_status")).content.decode()
     assert 'hx-trigger="every 3s"' in html
+
+
+def test_the_status_poll_reloads_the_page_when_the_sync_has_finished(owner_client, core_papers):
+    SyncRun.objects.create(kind=SyncKind.CORE, status=SyncStatus.OK)
+    response = owner_client.get(reverse("papers:sync_status"), {"was": "running"}, **HTMX)
+    assert response["HX-Refresh"] == "true"
