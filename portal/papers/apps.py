@@ -1,5 +1,11 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+WATCH_BEAT_KEY = "papers-watch-queries"
 
 
 class PapersConfig(AppConfig):
@@ -7,3 +13,25 @@ class PapersConfig(AppConfig):
     name = "portal.papers"
     label = "papers"
     verbose_name = _("Papers")
+
+    def ready(self) -> None:
+        from portal.celery import app
+        from portal.core.dashboard import Panel, register_panel
+        from portal.papers.conf import watch_interval_minutes
+        from portal.papers.views import dashboard_panel_context
+
+        app.conf.beat_schedule = {
+            **(app.conf.beat_schedule or {}),
+            WATCH_BEAT_KEY: {
+                "task": "portal.papers.tasks.run_watch_queries_task",
+                "schedule": timedelta(minutes=watch_interval_minutes()),
+            },
+        }
+        register_panel(
+            Panel(
+                key="papers",
+                template="papers/_dashboard_panel.html",
+                context=dashboard_panel_context,
+                order=20,
+            )
+        )
