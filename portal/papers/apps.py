@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.apps import AppConfig
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 WATCH_BEAT_KEY = "papers-watch-queries"
@@ -27,6 +28,13 @@ class PapersConfig(AppConfig):
                 "schedule": timedelta(minutes=watch_interval_minutes()),
             },
         }
+        from portal.curriculum.evidence import register_paper_provider
+        from portal.papers.services import read_arxiv_ids
+
+        register_paper_provider(
+            read_arxiv_ids=read_arxiv_ids,
+            paper_url=lambda arxiv_id: reverse("papers:detail", args=[arxiv_id]),
+        )
         register_panel(
             Panel(
                 key="papers",

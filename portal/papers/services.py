@@ -393,6 +393,13 @@ def papers_read_count(user: AbstractBaseUser) -> int:
     return Reading.objects.for_user(user).read().count()
 
 
+def read_arxiv_ids(user: AbstractBaseUser) -> set[str]:
+    """arXiv ids this person has marked read (one query): the curriculum's evidence."""
+    if not user.is_authenticated:
+        return set()
+    return set(Reading.objects.for_user(user).read().values_list("paper__arxiv_id", flat=True))
+
+
 @dataclass(frozen=True)
 class CoreProgress:
     read: int

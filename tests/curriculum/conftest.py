@@ -25,8 +25,13 @@ def goal(plan) -> Item:
 
 @pytest.fixture(autouse=True)
 def _no_leaking_providers():
-    yield
+    """Each test starts with no providers (the apps' own, from ready(), are restored after)."""
+    from portal.curriculum import evidence
+
+    saved = (evidence._read_ids, evidence._paper_url, evidence._lab_runs)
     reset_providers()
+    yield
+    evidence._read_ids, evidence._paper_url, evidence._lab_runs = saved
 
 
 def review_payload(**overrides) -> dict:

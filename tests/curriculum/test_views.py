@@ -56,7 +56,7 @@ def test_the_week_page_shows_goals_resources_tasks_project_and_readings(owner_cl
     html = owner_client.get(reverse("curriculum:week", args=[10])).content.decode()
     assert "自定义CUDA Kernel" in html
     assert "https://github.com/Dao-AILab/flash-attention" in html
-    assert "arxiv.org/abs/2205.14135" in html  # no paper tracker page here: arXiv is the link
+    assert "/papers/2205.14135/" in html  # the paper tracker's page
     assert "实现简化版前向 FlashAttention" in html
     # With the kernel lab unregistered it is named, marked unavailable, not linked.
     assert "🧪 kernels" in html and "实验暂不可用" in html

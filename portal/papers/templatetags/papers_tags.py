@@ -40,8 +40,10 @@ def curriculum_week_url(week: int) -> str:
 
 @register.simple_tag
 def lab_url(lab_id: str) -> str:
-    """The lab's page, or "" while no such lab page exists (soft link)."""
-    if not lab_id:
+    """The lab's page, or "" while no such lab is registered (soft link)."""
+    from portal.labs.registry import get_lab
+
+    if not lab_id or get_lab(lab_id) is None:
         return ""
     return _first_reverse(
         [
