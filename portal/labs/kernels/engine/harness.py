@@ -15,105 +15,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .catalog import SAFEGUARDS  # noqa: F401  (re-exported for the tests and the bench)
+
 Inputs = tuple[torch.Tensor, ...]
 KernelFn = Callable[..., torch.Tensor]
-
-# (key, title, explanation) — shown on the lab page, in this order.
-SAFEGUARDS: list[tuple[str, str, str]] = [
-    (
-        "fresh_inputs",
-        "Fresh random inputs for every check",
-        "Each correctness check draws new normally distributed inputs from a new seed, never "
-        "zeros or ones. A kernel that returns a constant, or whatever it computed last time, "
-        "cannot match a reference it has never seen.",
-    ),
-    (
-        "reference_precision",
-        "Reference in higher precision",
-        "The reference runs in float64 on the same inputs, so the comparison measures the "
-        "kernel's error, not the sum of two low-precision errors.",
-    ),
-    (
-        "tolerances",
-        "Tolerances by dtype",
-        "An output passes if |out - ref| <= atol * rms(ref) + rtol * |ref| everywhere, with "
-        "atol and rtol set per dtype (float32 tight, float16 looser, bfloat16 loosest, because "
-        "it keeps only 8 bits of mantissa).",
-    ),
-    (
-        "finite",
-        "NaN and Inf check",
-        "Any NaN or Inf in the output fails the check even where the reference is finite; "
-        "comparisons with NaN are otherwise silently false in some tools.",
-    ),
-    (
-        "poisoned_output",
-        "Poisoned output memory",
-        "Before each call the harness allocates a block the size of the output, fills it with "
-        "0xFF bytes (NaN in every float format) and frees it, so the allocator hands that "
-        "poisoned memory to the kernel's output. Elements the kernel forgets to write stay NaN "
-        "and fail. (On the CPU large blocks come back from the OS zeroed instead; a zero is "
-        "still wrong because the reference is never zero.)",
-    ),
-    (
-        "inputs_unmodified",
-        "Inputs left untouched",
-        "Inputs are copied before the call and compared bit for bit afterwards; the output may "
-        "not alias an input. A kernel that works in place, or scribbles on its inputs, fails.",
-    ),
-    (
-        "anti_caching",
-        "No cached outputs",
-        "Several checks run with different inputs, and after timing the inputs are refilled "
-        "with new random values at the same addresses and checked again. A kernel that "
-        "remembers outputs by shape or by pointer returns stale answers and fails.",
-    ),
-    (
-        "warmup",
-        "Warm-up",
-        "Calls before timing absorb compilation, autotuning and allocator growth, which "
-        "would otherwise land in the first timed repetitions.",
-    ),
-    (
-        "cache_flush",
-        "Cache flush between repetitions",
-        "Before every timed call the harness writes a buffer larger than the last-level "
-        "cache (256 MiB on a GPU, 4x the L3 on a CPU), so each repetition reads its inputs "
-        "from memory, as a kernel in a real model would, instead of from a warm cache.",
-    ),
-    (
-        "device_timers",
-        "Device timers",
-        "On a GPU each repetition is timed with CUDA events recorded on the stream around the "
-        "kernel, read after a synchronize, so launch latency and the Python loop are not "
-        "counted and asynchronous work is. On the CPU, perf_counter around a synchronous call.",
-    ),
-    (
-        "wall_clock_cross_check",
-        "Wall-clock cross-check",
-        "A batch of back-to-back calls is also timed by the wall clock with a synchronize; if "
-        "the events say much less than the wall clock, work escaped the timed stream and the "
-        "point is flagged.",
-    ),
-    (
-        "median_spread",
-        "Median and spread of many repetitions",
-        "The reported time is the median of many repetitions, with the 20th-80th percentile "
-        "spread beside it; a single or a best-of time hides noise and flatters.",
-    ),
-    (
-        "timed_output_checked",
-        "Timed outputs checked too",
-        "The output of the last timed repetition is checked against the reference, so a "
-        "kernel cannot behave during the checks and skip work while it is being timed.",
-    ),
-    (
-        "same_run_baselines",
-        "Baselines in the same run",
-        "PyTorch eager and torch.compile are checked and timed in the same run, on the same "
-        "device, sizes and harness, so speed-ups are ratios of like with like.",
-    ),
-]
 
 # Per-dtype tolerances: |out - ref| <= ATOL * rms(ref) + RTOL * |ref|.
 TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
