@@ -261,13 +261,13 @@ def _attention_kernel(
     for start_n in range(0, hi, BLOCK_N):
         cols = start_n + offs_n
         k = tl.load(
-            k_ptr + base + cols[None, :] * stride_n + offs_d[:, None],
-            mask=cols[None, :] < seq_len,
+            k_ptr + base + cols[:, None] * stride_n + offs_d[None, :],
+            mask=cols[:, None] < seq_len,
             other=0.0,
         )
         if UPCAST:
             k = k.to(tl.float32)
-        s = tl.dot(q, k) * qk_scale  # scores in log2 units: exp2 below
+        s = tl.dot(q, tl.trans(k)) * qk_scale  # scores in log2 units: exp2 below
         valid = cols[None, :] < seq_len
         if CAUSAL:
             valid = valid & (offs_m[:, None] >= cols[None, :])
