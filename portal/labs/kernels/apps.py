@@ -7,3 +7,6 @@ class KernelsConfig(AppConfig):
     name = "portal.labs.kernels"
     label = "kernels"
     verbose_name = _("Kernel lab")
+
+    def ready(self) -> None:
+        from portal.labs.kernels import lab  # noqa: F401  (registers the lab)

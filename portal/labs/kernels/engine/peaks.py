@@ -1,0 +1,169 @@
+"""What the device could do at best: the roof of the roofline.
+
+Peaks come, in order of preference, from the HAL (portal.labs.hal, when it is
+installed and knows the device), from a small table of datasheet figures for
+common GPUs, or from a quick measurement. The device-to-device copy bandwidth is
+always measured in the same run, because "fraction of achievable bandwidth" is
+the honest yardstick for memory-bound kernels.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+# Dense (no sparsity) datasheet peaks: memory GB/s, TFLOP/s by dtype. fp32 is the
+# CUDA-core rate (our fp32 matmul does not use TF32).
+_GPU_TABLE: list[tuple[str, float, dict[str, float]]] = [
+    ("H200", 4800.0, {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0}),
+    ("H100 PCIe", 2000.0, {"bfloat16": 756.0, "float16": 756.0, "float32": 51.0}),
+    ("H100", 3350.0, {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0}),
+    ("H800", 3350.0, {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0}),
+    ("H20", 4000.0, {"bfloat16": 148.0, "float16": 148.0, "float32": 44.0}),
+    ("A100", 2039.0, {"bfloat16": 312.0, "float16": 312.0, "float32": 19.5}),
+    ("A800", 2039.0, {"bfloat16": 312.0, "float16": 312.0, "float32": 19.5}),
+    ("L40S", 864.0, {"bfloat16": 362.0, "float16": 362.0, "float32": 91.6}),
+    ("L4", 300.0, {"bfloat16": 121.0, "float16": 121.0, "float32": 30.3}),
+    ("A10", 600.0, {"bfloat16": 125.0, "float16": 125.0, "float32": 31.2}),
+    ("RTX 4090", 1008.0, {"bfloat16": 165.0, "float16": 165.0, "float32": 82.6}),
+    ("T4", 320.0, {"bfloat16": 0.0, "float16": 65.0, "float32": 8.1}),
+]
+
+
+@dataclass
+class DevicePeaks:
+    device: str
+    name: str
+    mem_gbs: float  # peak memory bandwidth, GB/s (1e9 bytes)
+    tflops: dict[str, float]  # by dtype name
+    source: str  # "hal", "table" or "measured"
+    copy_gbs: float | None = None  # measured device-to-device copy, read + write bytes
+    notes: list[str] = field(default_factory=list)
+
+    def peak_tflops(self, dtype: str) -> float:
+        return self.tflops.get(dtype) or self.tflops.get("float32") or 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def measure_copy_bandwidth(
+    device: torch.device, nbytes: int | None = None, reps: int = 10
+) -> float:
+    """GB/s of a large device-to-device copy, counting bytes read plus bytes written."""
+    if nbytes is None:
+        nbytes = 2 * 2**30 if device.type == "cuda" else 256 * 2**20
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device=device).uniform_()
+    dst = torch.empty_like(src)
+    dst.copy_(src)  # warm-up (page faults, first touch)
+    times: list[float] = []
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        for _ in range(reps):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            dst.copy_(src)
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+    else:
+        for _ in range(max(3, reps // 2)):
+            t0 = time.perf_counter()
+            dst.copy_(src)
+            times.append(time.perf_counter() - t0)
+    return 2 * nbytes / statistics.median(times) / 1e9
+
+
+def _measure_matmul_tflops(device: torch.device, n: int = 1024) -> float:
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    a @ b
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - t0)
+    return 2 * n**3 / min(times) / 1e12
+
+
+def _from_hal(device: torch.device) -> DevicePeaks | None:
+    """Ask the HAL, if present, for this device's peak figures; None when it cannot say."""
+    try:
+        from portal.labs import hal  # noqa: F401  (the package may be an empty shell)
+        from portal.labs.hal import get_device  # type: ignore[attr-defined]
+
+        key = f"cuda:{device.index or 0}" if device.type == "cuda" else "cpu"
+        dev = get_device(key)
+        peaks = getattr(dev, "peaks", None) or getattr(dev, "peak_figures", None)
+        if peaks is None:
+            return None
+
+        def pick(*names: str) -> float | None:
+            for name in names:
+                value = getattr(peaks, name, None)
+                if value:
+                    return float(value)
+            return None
+
+        bandwidth = pick("memory_bandwidth_gbs", "mem_bandwidth_gbs", "bandwidth_gbs", "mem_gbs")
+        tflops = {
+            "bfloat16": pick("bf16_tflops", "bfloat16_tflops"),
+            "float16": pick("fp16_tflops", "float16_tflops"),
+            "float32": pick("fp32_tflops", "float32_tflops"),
+        }
+        if not bandwidth or not any(tflops.values()):
+            return None
+        name = str(getattr(dev, "model", None) or getattr(dev, "name", key))
+        return DevicePeaks(
+            device=str(device),
+            name=name,
+            mem_gbs=bandwidth,
+            tflops={k: v for k, v in tflops.items() if v},
+            source="hal",
+        )
+    except Exception:  # no HAL, an older HAL, or no Django: fall back quietly
+        return None
+
+
+def device_peaks(device: torch.device, *, measure_copy: bool = True) -> DevicePeaks:
+    peaks = _from_hal(device)
+    if peaks is None and device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, bandwidth, tflops in _GPU_TABLE:
+            if key.lower() in name.lower():
+                peaks = DevicePeaks(str(device), name, bandwidth, dict(tflops), "table")
+                break
+    if peaks is None:
+        # Unknown device: measured copy bandwidth and fp32 matmul rate stand in for peaks.
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+        copy = measure_copy_bandwidth(device)
+        flops = _measure_matmul_tflops(device)
+        peaks = DevicePeaks(
+            str(device),
+            name,
+            copy,
+            {"float32": flops, "bfloat16": flops, "float16": flops},
+            "measured",
+            copy_gbs=copy,
+            notes=["peaks measured here (copy bandwidth, fp32 matmul), not from a datasheet"],
+        )
+    if measure_copy and peaks.copy_gbs is None:
+        peaks.copy_gbs = measure_copy_bandwidth(device)
+    return peaks
+
+
+def _cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "CPU"

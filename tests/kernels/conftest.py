@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+
+from portal.labs.kernels import services
+from portal.labs.kernels.models import Sweep
+
+
+def make_point(**overrides) -> dict:
+    point = {
+        "kernel": "softmax", "impl": "triton", "dtype": "bfloat16", "n": 4096,
+        "shape": "4096 x 4096", "device": "cuda:0", "status": "ok", "reason": "",
+        "median_ms": 0.05, "spread_pct": 2.0, "gbs": 2700.0, "tflops": 1.7,
+        "intensity": 0.625, "frac_roofline": 0.56, "speedup_vs_eager": 1.4, "warnings": [],
+    }  # fmt: skip
+    point.update(overrides)
+    return point
+
+
+@pytest.fixture
+def gpu_sweep(db) -> Sweep:
+    sweep = services.start_sweep(
+        device="cuda:0",
+        device_name="NVIDIA H200",
+        peaks={
+            "mem_gbs": 4800.0,
+            "copy_gbs": 4300.0,
+            "tflops": {"bfloat16": 989.0},
+            "source": "table",
+        },
+        params={"sizes": [4096]},
+        notes=[],
+        source=Sweep.Source.BENCH,
+    )
+    services.record_point(sweep=sweep, point=make_point())
+    services.record_point(
+        sweep=sweep,
+        point=make_point(impl="cpp", status="incorrect", reason="3 of 16 outputs are NaN/Inf",
+                         median_ms=None, gbs=None, tflops=None, frac_roofline=None),
+    )  # fmt: skip
+    return services.finish_sweep(sweep=sweep)
