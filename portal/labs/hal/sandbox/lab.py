@@ -184,7 +184,10 @@ def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
         },
         cpu_cores=cores or 1,
     )
-    torch.set_num_threads(max(1, cores or 1))
+    # A small MLP gains nothing from intra-op threads, and on a busy host their spin-waits
+    # cost several times the math: one thread, the other cores keep the environments.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     ctx.log(f"{algo.upper()} on {params.env_id}; device {device.key} ({device.identity.model})")
     for reason in choices.reasons:
         ctx.log(f"chose: {reason}")
@@ -264,6 +267,7 @@ def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
         vec_env.close()
     finally:
         sampler.stop()
+        torch.set_num_threads(previous_threads)
 
     eval_mean, eval_std = float(np.mean(rewards)), float(np.std(rewards))
     ctx.log(f"evaluation over {params.eval_episodes} episodes: {eval_mean:.2f} ± {eval_std:.2f}")
