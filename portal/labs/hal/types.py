@@ -149,6 +149,10 @@ class Accelerator(ABC):
             data["telemetry"] = self.telemetry().as_dict()
         return data
 
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        """Identity and peaks, for code that serialises pydantic-like objects (the labs runner)."""
+        return self.describe(with_telemetry=False)
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release driver handles, if any."""
 
