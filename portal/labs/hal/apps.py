@@ -7,3 +7,11 @@ class HalConfig(AppConfig):
     name = "portal.labs.hal"
     label = "hal"
     verbose_name = _("Hardware abstraction layer")
+
+    def ready(self) -> None:
+        from celery.signals import worker_ready
+
+        from portal.labs.hal import services
+        from portal.labs.hal.sandbox import lab  # noqa: F401 - registers the Agent Sandbox lab
+
+        worker_ready.connect(services.on_worker_ready, dispatch_uid="hal-worker-devices")

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Status
+
+from portal.labs.hal.discovery import get_device
+from portal.labs.hal.peaks import record_measured_peaks
+from portal.labs.hal.queries import (
+    local_devices,
+    local_unavailable,
+    sandbox_runs,
+    workers_with_telemetry,
+)
+from portal.labs.hal.sandbox.rewards import all_rewards
+from portal.labs.hal.schemas import (
+    DeviceOut,
+    DevicesOut,
+    ErrorOut,
+    PeaksIn,
+    PeaksOut,
+    RewardOut,
+    TelemetryOut,
+    WorkerOut,
+)
+from portal.labs.hal.types import NoSuchDevice
+
+router = Router()
+
+
+@router.get("/devices", response=DevicesOut)
+def list_devices(request: HttpRequest) -> dict[str, Any]:
+    return {"devices": local_devices(), "unavailable": local_unavailable()}
+
+
+@router.get("/devices/{key}", response={200: DeviceOut, 404: ErrorOut})
+def device_detail(request: HttpRequest, key: str) -> Any:
+    try:
+        return get_device(key).describe()
+    except NoSuchDevice as exc:
+        return Status(404, {"detail": str(exc)})
+
+
+@router.get("/devices/{key}/telemetry", response={200: TelemetryOut, 404: ErrorOut})
+def device_telemetry(request: HttpRequest, key: str) -> Any:
+    try:
+        reading = get_device(key).telemetry()
+    except NoSuchDevice as exc:
+        return Status(404, {"detail": str(exc)})
+    return {"key": key, "telemetry": reading.as_dict(), "reported": reading.reported()}
+
+
+@router.get("/workers", response=list[WorkerOut])
+def list_workers(request: HttpRequest) -> list[dict[str, Any]]:
+    return workers_with_telemetry()
+
+
+@router.get("/rewards", response=list[RewardOut])
+def list_rewards(request: HttpRequest) -> list[dict[str, str]]:
+    return [{"name": r.name, "description": r.description} for r in all_rewards()]
+
+
+@router.post("/peaks", response={201: PeaksOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def post_peaks(request: HttpRequest, payload: PeaksIn) -> Any:
+    """Record measured peak figures (staff: they change what every user's pages show)."""
+    if not request.user.is_staff:
+        return Status(403, {"detail": "only staff may record measured peaks"})
+    try:
+        row = record_measured_peaks(**payload.dict())
+    except NoSuchDevice as exc:
+        return Status(404, {"detail": str(exc)})
+    except ValueError as exc:
+        return Status(400, {"detail": str(exc)})
+    return Status(
+        201,
+        {
+            "id": row.pk,
+            "model": row.model,
+            "device_key": row.device_key,
+            "figures": row.as_figures().as_dict(),
+        },
+    )
+
+
+@router.get("/compare", response={200: list[dict[str, Any]], 503: ErrorOut})
+def compare_runs(request: HttpRequest, run: str = "") -> Any:
+    ids = [int(i) for i in run.split(",") if i.strip().isdigit()]
+    rows = sandbox_runs(request.user, ids or None)
+    if rows is None:
+        return Status(503, {"detail": "the labs platform is not installed"})
+    for row in rows:
+        row["created_at"] = row["created_at"].isoformat()
+    return rows

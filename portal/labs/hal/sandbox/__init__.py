@@ -1,0 +1,1 @@
+"""The Agent Sandbox: Gymnasium wrappers, ChipTuning-v0 and SB3 training on any HAL device."""

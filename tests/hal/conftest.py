@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from portal.labs.hal import discovery
+from portal.labs.hal.adapters import amd, nvidia, sim
+
+
+@pytest.fixture
+def fresh_discovery() -> Iterator[None]:
+    """Forget probed devices before and after, so monkeypatched adapters are seen and undone."""
+
+    def reset() -> None:
+        discovery._cache = None
+        nvidia._initialised = False
+        amd._initialised = False
+        sim._instances.clear()
+
+    reset()
+    yield
+    reset()
