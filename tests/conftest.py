@@ -225,3 +225,21 @@ def page(browser) -> Iterator[object]:
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_stray_test_db_connections(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """Let the test database be dropped at the end.
+
+    Channels runs ORM calls of in-process consumers in worker threads whose
+    connections outlive the tests; terminate them (and any left by subprocesses)
+    before pytest-django drops the database.
+    """
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
