@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import import_module
 
 from django.conf import settings
+from django.db import DataError
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from portal.core.auth import api_auth
@@ -16,6 +19,18 @@ api = NinjaAPI(
     auth=api_auth,
     docs_url="/docs",
 )
+
+
+@api.exception_handler(DataError)
+def invalid_for_database(request: HttpRequest, exc: DataError) -> HttpResponse:
+    """Input the schema let through but PostgreSQL refuses (NUL bytes, numbers out of range) is a 400."""
+    logging.getLogger(__name__).warning("rejected input on %s: %s", request.path, exc)
+    return api.create_response(
+        request,
+        {"detail": "A value is out of range or contains characters that cannot be stored."},
+        status=400,
+    )
+
 
 # (module, url prefix, tag). A module without a `router` is skipped, so apps can
 # be filled in one by one.

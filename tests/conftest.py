@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple-42"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle() -> None:
+    """Failed sign-ins of one test must not lock the personas out in the next."""
+    from portal.core.ratelimit import reset_all_login_failures
+
+    reset_all_login_failures()
+
+
 # --- personas -----------------------------------------------------------------------------
 
 

@@ -7,3 +7,8 @@ class CoreConfig(AppConfig):
     name = "portal.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from portal.core.ratelimit import connect_signals
+
+        connect_signals()

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.core.dashboard import panels
-from portal.core.forms import SignUpForm, TokenForm
+from portal.core.forms import SignUpForm, ThrottledAuthenticationForm, TokenForm
 from portal.core.health import run_checks
 from portal.core.htmx import HtmxHttpRequest
 from portal.core.models import ApiToken
@@ -38,6 +40,19 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     rendered = [(panel, panel.context(request)) for panel in panels()]
     return render(request, "core/dashboard.html", {"panels": rendered})
+
+
+class ThrottledLoginView(LoginView):
+    """Django's login view; a locked-out sign-in answers 429 with Retry-After."""
+
+    form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.locked:
+            response.status_code = HTTPStatus.TOO_MANY_REQUESTS
+            response["Retry-After"] = str(settings.LOGIN_LOCKOUT_S)
+        return response
 
 
 @require_http_methods(["GET", "POST"])

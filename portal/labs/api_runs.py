@@ -20,11 +20,11 @@ class RunFilter(Schema):
     lab: str | None = None
     status: RunStatus | None = None
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**31)
 
 
 class EventsQuery(Schema):
-    after: int = Field(default=0, ge=0)
+    after: int = Field(default=0, ge=0, le=2**62)
     limit: int = Field(default=1000, ge=1, le=10_000)
 
 

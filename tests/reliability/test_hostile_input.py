@@ -1,0 +1,55 @@
+"""Bad input answers 4xx with a message, never 500 (found by the fuzz run, pinned here)."""
+
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_nul_byte_in_the_token_username_is_a_400_not_a_database_error(client, owner):
+    response = client.post(
+        reverse("api:create_token"),
+        {"username": "owner\x00", "password": "x"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "cannot be stored" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/runs/", "/api/labs/runs/"])
+def test_a_run_list_offset_beyond_bigint_is_a_422(api, path):
+    response = api.get(path, {"offset": 124590364501228468043776})
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def test_an_events_cursor_beyond_bigint_is_a_422(api, owner):
+    from portal.labs.models import Run
+
+    run = Run.objects.create(
+        owner=owner,
+        lab_id="system-benchmark",
+        params={},
+        queue="cpu",
+        time_limit_s=60,
+        soft_time_limit_s=50,
+    )
+    response = api.get(f"/api/runs/{run.pk}/events", {"after": 2**70})
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+def test_malformed_json_is_a_400_with_a_message(api):
+    response = api.post(
+        "/api/labs/system-benchmark/runs", "{not json", content_type="application/json"
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "detail" in response.json()
+
+
+def test_a_body_over_the_upload_limit_is_refused_with_400(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"params": {}, "pad": "' + "x" * 4096 + '"}'
+    response = api.post("/api/labs/system-benchmark/runs", body, content_type="application/json")
+    assert response.status_code == HTTPStatus.BAD_REQUEST
