@@ -32,6 +32,7 @@ class PipelineCheckParams(BaseModel):
     fail_at_s: float | None = Field(
         default=None,
         ge=0,
+        le=600,
         description="Raise an error after this many seconds (tests failure handling).",
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,14 +14,14 @@ Dtype = Literal["float32", "bfloat16", "float16"]
 
 
 class SystemBenchmarkParams(BaseModel):
-    copy_sizes_mib: list[int] = Field(
+    # Item bounds are validated, not only shown: a huge size would take the worker's memory.
+    copy_sizes_mib: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         default=[1, 4, 16, 64, 256],
         min_length=1,
         max_length=12,
         description="Buffer sizes (MiB) for the copy-bandwidth sweep; each copy reads and writes the buffer once.",
-        json_schema_extra={"items": {"minimum": 1, "maximum": 4096}},
     )
-    matmul_sizes: list[int] = Field(
+    matmul_sizes: list[Annotated[int, Field(ge=8, le=8192)]] = Field(
         default=[128, 256, 512, 1024],
         min_length=1,
         max_length=12,

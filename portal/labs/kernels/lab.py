@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.conf import settings
 from pydantic import BaseModel, Field, field_validator
@@ -38,7 +38,7 @@ class KernelLabParams(BaseModel):
     dtypes: list[DtypeName] = Field(
         default=["float32"], min_length=1, description="Element types to run each kernel in."
     )
-    sizes: list[int] = Field(
+    sizes: list[Annotated[int, Field(ge=8, le=16384)]] = Field(
         default=[128, 256],
         min_length=1,
         max_length=8,

@@ -38,9 +38,10 @@ class SandboxParams(BaseModel):
         "auto", description="auto: PPO for discrete actions, SAC for continuous ones"
     )
     total_timesteps: int = Field(16_000, ge=500, le=2_000_000)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**31 - 1)  # numpy and SB3 seeds are 32-bit
     device: str = Field(
         "auto",
+        pattern=r"^(auto|[a-z][a-z0-9_]{0,15}:[0-9]{1,4})$",  # a HAL key, never a path
         description="HAL device key: the chip ChipTuning-v0 tunes and whose telemetry is "
         "streamed (auto: the first GPU, else sim:0 for ChipTuning, else cpu:0)",
     )

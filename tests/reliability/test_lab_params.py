@@ -1,0 +1,138 @@
+"""Lab parameters are bounded data: no unbounded number, no free string that could become a path or a command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from portal.labs.registry import Lab, all_labs
+
+HOSTILE_STRINGS = [
+    "../../../etc/passwd",
+    "/etc/passwd",
+    "~/.ssh/id_rsa",
+    "x; rm -rf /",
+    "$(id)",
+    "__import__('os').system('id')",
+    "a\x00b",
+]
+
+
+def _leaves(schema: dict[str, Any], defs: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(kind, schema) for every scalar a parameter can hold: in lists and optionals too."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    for option in schema.get("anyOf", []) + schema.get("oneOf", []):
+        yield from _leaves(option, defs)
+    kind = schema.get("type")
+    if kind == "array":
+        yield from _leaves(schema.get("items", {}), defs)
+    elif kind in {"integer", "number", "string"}:
+        yield kind, schema
+
+
+def _fields(lab: Lab) -> Iterator[tuple[str, str, dict[str, Any], bool]]:
+    schema = lab.parameter_schema()
+    defs = schema.get("$defs", {})
+    for name, field in schema.get("properties", {}).items():
+        is_list = field.get("type") == "array" or any(
+            o.get("type") == "array" for o in field.get("anyOf", [])
+        )
+        for kind, leaf in _leaves(field, defs):
+            yield name, kind, leaf, is_list
+
+
+def test_labs_are_registered():
+    assert {lab.id for lab in all_labs()} >= {"system-benchmark", "kernels", "agent-sandbox"}
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.id)
+def test_every_numeric_lab_parameter_has_an_upper_bound(lab: Lab):
+    unbounded = [
+        name
+        for name, kind, leaf, _ in _fields(lab)
+        if kind in {"integer", "number"}
+        and "enum" not in leaf
+        and "maximum" not in leaf
+        and "exclusiveMaximum" not in leaf
+    ]
+    assert unbounded == [], f"{lab.id}: unbounded numeric parameters {unbounded}"
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.id)
+def test_no_free_text_lab_parameter_accepts_a_path_or_a_command(lab: Lab):
+    accepted = []
+    for name, kind, leaf, is_list in _fields(lab):
+        if kind != "string" or "enum" in leaf or "const" in leaf:
+            continue
+        for value in HOSTILE_STRINGS:
+            try:
+                lab.validate({name: [value] if is_list else value})
+            except ValidationError:
+                continue
+            accepted.append((name, value))
+    assert accepted == [], f"{lab.id} accepts {accepted}"
+
+
+@pytest.mark.parametrize("lab", all_labs(), ids=lambda lab: lab.id)
+def test_every_lab_refuses_unknown_or_wrongly_typed_parameters_with_field_errors(lab: Lab, api):
+    fields = [name for name, *_ in _fields(lab)]
+    body = {"params": {fields[0]: {"nested": "object"}}} if fields else {"params": {}}
+    response = api.post(f"/api/labs/{lab.id}/runs", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("lab_id", "params"),
+    [
+        ("system-benchmark", {"copy_sizes_mib": [10**9]}),
+        ("system-benchmark", {"matmul_sizes": [10**7]}),
+        ("kernels", {"sizes": [1 << 40]}),
+        ("agent-sandbox", {"seed": 2**80}),
+        ("agent-sandbox", {"device": "../../etc/passwd"}),
+    ],
+)
+def test_out_of_range_lab_parameters_are_refused_before_a_run_exists(api, lab_id, params):
+    from portal.labs.models import Run
+
+    response = api.post(
+        f"/api/labs/{lab_id}/runs", {"params": params}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert next(iter(params)) in str(response.json()["detail"])
+    assert not Run.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_artifact_names_with_path_tricks_stay_in_the_runs_directory(owner, settings, tmp_path):
+    from portal.labs.models import Run
+    from portal.labs.runner import WorkerRunContext
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    run = Run.objects.create(
+        owner=owner,
+        lab_id="system-benchmark",
+        params={},
+        queue="cpu",
+        time_limit_s=60,
+        soft_time_limit_s=50,
+    )
+    ctx = WorkerRunContext(run, device="cpu", workdir=tmp_path / "work")
+    try:
+        for name in ["../../escape.txt", "/etc/cron.d/evil", "..\\..\\win.txt", "sub/../../x.bin"]:
+            ctx.artifact(name, b"payload")
+        with pytest.raises(ValueError):
+            ctx.artifact("..", b"payload")
+    finally:
+        ctx.close()
+
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    run_dir = run.artifact_dir().relative_to(tmp_path)
+    assert written and all(p.parent == run_dir for p in written), written
+    names = set(run.artifacts.values_list("name", flat=True))
+    assert names == {"escape.txt", "evil", "..\\..\\win.txt", "x.bin"}
