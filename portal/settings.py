@@ -215,6 +215,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 # --- Security (manage.py check --deploy passes with DEBUG off) ---------------------------------
 
 SESSION_COOKIE_HTTPONLY = True
+# Error reports hide the Authorization header and passwords inside URLs too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.core.errors.PortalExceptionReporterFilter"
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
