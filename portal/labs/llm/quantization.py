@@ -253,16 +253,23 @@ def linear_weight_bytes(model: Any) -> int:
 
 
 def model_weight_bytes(model: Any) -> int:
+    """All weights: the decoder Linear layers as counted above plus everything else once.
+
+    Tied tensors (embedding = lm_head) count once.
+    """
     import torch
 
+    head = model.get_output_embeddings()
     seen: set[int] = set()
-    total = 0
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        key = tensor.data_ptr() if not hasattr(tensor, "__tensor_flatten__") else id(tensor)
-        if key in seen:
-            continue  # tied weights count once
-        seen.add(key)
-        total += tensor_nbytes(tensor) if torch.is_tensor(tensor) else 0
+    total = linear_weight_bytes(model)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and module is not head:
+            continue
+        tensors = list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
+        for tensor in tensors:
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                total += tensor_nbytes(tensor)
     return total
 
 
