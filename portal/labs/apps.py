@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,3 +9,17 @@ class LabsConfig(AppConfig):
     name = "portal.labs"
     label = "labs"
     verbose_name = _("Labs")
+
+    def ready(self) -> None:
+        from portal.celery import app
+        from portal.labs import pipeline_check, system_benchmark  # noqa: F401 - register labs
+        from portal.labs.conf import setting_float
+
+        app.conf.beat_schedule["labs-reap-lost-runs"] = {
+            "task": "labs.reap_lost_runs",
+            "schedule": setting_float("LABS_REAPER_INTERVAL_S"),
+            "options": {"queue": app.conf.task_default_queue or "cpu", "expires": 60},
+        }
+        from portal.labs import dashboard
+
+        dashboard.register()

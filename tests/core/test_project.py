@@ -46,3 +46,19 @@ def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_an_unusable_data_directory_gives_a_clear_message_not_a_traceback():
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["PORTAL_DATA_DIR"] = "/etc/hostname/portal-data"  # a path under a file: cannot be created
+    result = subprocess.run(
+        [sys.executable, "manage.py", "services", "start"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "is not writable" in result.stderr
+    assert "Traceback" not in result.stderr

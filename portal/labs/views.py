@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from portal.core.htmx import HtmxHttpRequest
+from portal.labs.api_runs import get_run_for_user
+from portal.labs.forms import LabParamsForm, params_form
+from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
+from portal.labs.registry import Lab, all_labs, get_lab
+from portal.labs.services import InvalidParams, TooManyActiveRuns, cancel_run, launch_run
+from portal.labs.workers import list_workers, served_queues
+
+LOG_TAIL = 500
+
+
+def _get_lab(lab_id: str) -> Lab:
+    lab = get_lab(lab_id)
+    if lab is None:
+        raise Http404("No such lab")
+    return lab
+
+
+@require_GET
+@login_required
+def index(request: HttpRequest) -> HttpResponse:
+    runs = Run.objects.filter(owner=request.user)[:10]
+    return render(
+        request,
+        "labs/index.html",
+        {
+            "labs": [(lab, params_form(lab)) for lab in all_labs()],
+            "workers": list_workers(),
+            "runs": runs,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def lab_detail(request: HttpRequest, lab_id: str) -> HttpResponse:
+    """The lab's launch form (GET) and launching (POST → the new run's page)."""
+    lab = _get_lab(lab_id)
+    form: LabParamsForm = params_form(lab, request.POST if request.method == "POST" else None)
+    status = HTTPStatus.OK
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                run = launch_run(user=request.user, lab=lab, params=form.params())
+            except InvalidParams as exc:
+                form.add_param_errors(exc.errors)
+            except TooManyActiveRuns as exc:
+                form.add_error(None, exc.detail)
+                status = HTTPStatus.TOO_MANY_REQUESTS
+            else:
+                return redirect("labs:run", run.pk)
+        if status == HTTPStatus.OK:
+            status = HTTPStatus.BAD_REQUEST
+    runs = Run.objects.filter(owner=request.user).for_lab(lab.id)[:20]
+    return render(
+        request,
+        "labs/lab.html",
+        {"lab": lab, "form": form, "runs": runs, "schema": lab.parameter_schema()},
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def run_list(request: HttpRequest) -> HttpResponse:
+    runs = Run.objects.visible_to(request.user).select_related("owner")
+    lab_id = request.GET.get("lab") or ""
+    status = request.GET.get("status") or ""
+    if lab_id:
+        runs = runs.for_lab(lab_id)
+    if status in RunStatus.values:
+        runs = runs.filter(status=status)
+    return render(
+        request,
+        "labs/runs.html",
+        {
+            "runs": runs[:200],
+            "labs": all_labs(),
+            "statuses": RunStatus.choices,
+            "lab_id": lab_id,
+            "status": status,
+        },
+    )
+
+
+def _latest_tables(run: Run) -> dict[str, list[dict[str, Any]]]:
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for data in (
+        RunEvent.objects.filter(run=run, kind=EventKind.TABLE)
+        .order_by("seq")
+        .values_list("data", flat=True)
+    ):
+        tables[data["name"]] = data["rows"]
+    return tables
+
+
+def _metric_series(run: Run) -> dict[str, list[list[float]]]:
+    series: dict[str, list[list[float]]] = defaultdict(list)
+    for data in (
+        RunEvent.objects.filter(run=run, kind=EventKind.METRIC)
+        .order_by("seq")
+        .values_list("data", flat=True)
+    ):
+        series[data["name"]].append([data["step"], data["value"]])
+    return dict(series)
+
+
+def _log_tail(run: Run) -> list[str]:
+    lines = RunEvent.objects.filter(run=run, kind=EventKind.LOG).order_by("-seq")[:LOG_TAIL]
+    return [e.data.get("text", "") for e in reversed(list(lines))]
+
+
+@require_GET
+@login_required
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Everything stored so far; the page's script then follows the socket from `last_seq`."""
+    run = get_run_for_user(request, pk)
+    # read the sequence first: whatever is stored after it arrives over the socket
+    last_seq = Run.objects.filter(pk=run.pk).values_list("last_seq", flat=True).get()
+    waiting = run.status == RunStatus.QUEUED and run.queue not in served_queues()
+    context = {
+        "run": run,
+        "lab": run.lab,
+        "waiting": waiting,
+        "is_gpu": run.lab is not None and run.lab.device == "gpu",
+        "can_cancel": not run.is_finished,
+    }
+    if request.htmx:
+        return render(request, "labs/run.html#run-status", context)
+    stream = {
+        "run": run.pk,
+        "last_seq": last_seq,
+        "status": run.status,
+        "socket": f"/ws/runs/{run.pk}/",
+        "metrics": _metric_series(run),
+        "statuses": {value: str(label) for value, label in RunStatus.choices},
+        "artifact_url": reverse("labs:run_artifact", args=[run.pk, "NAME"]),
+    }
+    context.update(
+        {
+            "log": _log_tail(run),
+            "tables": _latest_tables(run),
+            "artifacts": RunArtifact.objects.filter(run=run),
+            "stream": stream,
+        }
+    )
+    return render(request, "labs/run.html", context)
+
+
+@require_POST
+@login_required
+def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_run_for_user(request, pk)
+    if run.is_finished:
+        messages.info(request, _("The run already ended."))
+    else:
+        cancel_run(run=run)
+        messages.success(request, _("Cancel requested; the run stops within seconds."))
+    return redirect("labs:run", run.pk)
+
+
+@require_GET
+@login_required
+def run_artifact(request: HttpRequest, pk: int, name: str) -> FileResponse:
+    run = get_run_for_user(request, pk)
+    artifact = RunArtifact.objects.filter(run=run, name=name).first()
+    if artifact is None or not Path(artifact.path).is_file():
+        raise Http404("No such artifact")
+    return FileResponse(Path(artifact.path).open("rb"), as_attachment=True, filename=artifact.name)
+
+
+@require_GET
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    """Runs of one lab side by side: parameters, results, metrics overlaid."""
+    ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
+    runs = list(Run.objects.visible_to(request.user).filter(pk__in=ids).order_by("pk"))
+    lab_ids = {run.lab_id for run in runs}
+    if len(lab_ids) > 1:
+        messages.error(request, _("Pick runs of the same lab to compare them."))
+        runs = []
+    lab_id = next(iter(lab_ids)) if len(lab_ids) == 1 else request.GET.get("lab", "")
+    candidates = (
+        Run.objects.visible_to(request.user).for_lab(lab_id)[:50] if lab_id else Run.objects.none()
+    )
+    param_keys = sorted({k for run in runs for k in run.params})
+    result_keys = sorted({k for run in runs for k in (run.result or {})})
+    return render(
+        request,
+        "labs/compare.html",
+        {
+            "runs": runs,
+            "lab": get_lab(lab_id) if lab_id else None,
+            "labs": all_labs(),
+            "candidates": candidates,
+            "selected": {run.pk for run in runs},
+            "param_rows": [(k, [run.params.get(k) for run in runs]) for k in param_keys],
+            "result_rows": [(k, [(run.result or {}).get(k) for run in runs]) for k in result_keys],
+            "compare_data": {
+                "runs": [
+                    {"id": run.pk, "label": f"#{run.pk}", "metrics": _metric_series(run)}
+                    for run in runs
+                ]
+            },
+        },
+    )

@@ -1,0 +1,157 @@
+"""`manage.py up` (what `make run` calls), as a person uses it: start, Ctrl-C, start again, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _healthz(base: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0, {}
+
+
+def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_PORT=str(port), PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_healthy(proc: subprocess.Popen, base: str, log: Path, timeout: float = 180) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"up exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        status, _ = _healthz(base)
+        if status == 200:
+            return time.monotonic() - started
+        time.sleep(0.3)
+    raise AssertionError(f"/healthz never answered 200:\n{log.read_text()[-3000:]}")
+
+
+def _portal_processes(data_dir: Path) -> list[psutil.Process]:
+    """Server processes that belong to this data directory (postgres, redis) or this port's children."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        if str(data_dir) in cmd:
+            found.append(proc)
+    return found
+
+
+def _wait_gone(data_dir: Path, timeout: float = 30) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    left = _portal_processes(data_dir)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = _portal_processes(data_dir)
+    return left
+
+
+@pytest.fixture
+def data_dir():
+    path = Path(tempfile.mkdtemp(prefix="aicp-up-", dir="/tmp"))
+    yield path
+    # Whatever happened, leave no server behind.
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["PORTAL_DATA_DIR"] = str(path)
+    for proc in _portal_processes(path):
+        if "manage.py" in " ".join(proc.cmdline()):
+            proc.kill()
+    subprocess.run(
+        [sys.executable, "manage.py", "services", "stop"], cwd=ROOT, env=env, capture_output=True
+    )
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_up_starts_everything_stops_cleanly_restarts_with_its_data_and_survives_sigkill(data_dir):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = data_dir / "up.log"
+
+    # 1. Cold start: embedded PostgreSQL + Redis, migrations, content, web, worker.
+    proc = _start(data_dir, port, log)
+    cold = _wait_healthy(proc, base, log)
+    status, body = _healthz(base)
+    assert body["checks"]["worker"]["ok"] and "pgvector" in body["checks"]["database"]["detail"]
+
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env["PORTAL_DATA_DIR"] = str(data_dir)
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.contrib.auth.models import User; User.objects.create_user('kept', password='pw-kept-123456')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+    # 2. Ctrl-C stops every process it started.
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert _wait_gone(data_dir) == []
+    assert "Stopped." in log.read_text()
+
+    # 3. Warm start keeps the data.
+    proc = _start(data_dir, port, log)
+    warm = _wait_healthy(proc, base, log)
+    request = urllib.request.Request(
+        base + "/api/auth/token",
+        data=json.dumps({"username": "kept", "password": "pw-kept-123456"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+    # 4. SIGKILL the supervisor: its children die with it; the next start recovers the servers.
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _healthz(base)[0] != 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _healthz(base)[0] == 0, "the web server outlived a SIGKILLed supervisor"
+    proc = _start(data_dir, port, log)
+    _wait_healthy(proc, base, log)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert _wait_gone(data_dir) == []
+    print(f"\nmanage.py up: cold start {cold:.1f} s, warm start {warm:.1f} s to /healthz 200")
