@@ -31,6 +31,7 @@ def main() -> int:
     parser.add_argument("--num-requests", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="bf16")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     reason = vllm_unavailable_reason()
@@ -46,6 +47,7 @@ def main() -> int:
             {
                 "model": args.model,
                 "servers": ["transformers", "vllm"],
+                "dtype": args.dtype,
                 "levels": levels,
                 "num_requests": args.num_requests,
                 "max_tokens": args.max_tokens,
