@@ -187,6 +187,9 @@ class Turn(models.Model):
             models.Index(fields=["conversation", "-created_at"], name="feishu_turn_recent_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"
+
 
 class EventStatus(models.TextChoices):
     RECEIVED = "received", _("Received")
@@ -320,3 +323,6 @@ class Notification(models.Model):
             # The settings page's "recent notifications" list.
             models.Index(fields=["user", "-created_at"], name="feishu_notif_user_recent_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.user} ({self.status})"
