@@ -120,3 +120,8 @@ def history_idle_s() -> int:
 def portal_base_url() -> str:
     """Absolute base for links in Feishu cards."""
     return _str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def retry_base_s() -> float:
+    """First retry delay of a failed send; doubled on every further attempt."""
+    return _float("FEISHU_RETRY_BASE_S", 30.0)

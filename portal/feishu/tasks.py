@@ -9,14 +9,15 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from portal.feishu import conf
+
 log = logging.getLogger(__name__)
 
-RETRY_BASE_S = 30.0
 MAX_SEND_RETRIES = 5
 
 
 def _retry_base() -> float:
-    return float(getattr(settings, "FEISHU_RETRY_BASE_S", RETRY_BASE_S))
+    return conf.retry_base_s()
 
 
 @shared_task(bind=True, acks_late=True, soft_time_limit=1800, time_limit=1900)
@@ -49,7 +50,9 @@ def process_event_task(self, event_pk: int) -> str:  # noqa: ANN001
         outcome = process_message_event(event.payload)
     except FeishuError as exc:
         if self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=_retry_base() * 2**self.request.retries) from exc
+            raise self.retry(
+                exc=exc, countdown=_retry_base() * 2**self.request.retries, queue=conf.queue()
+            ) from exc
         event.status, event.error = EventStatus.FAILED, str(exc)[:2000]
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "error", "processed_at"])
@@ -88,7 +91,9 @@ def send_notification_task(self, notification_pk: int) -> str:  # noqa: ANN001
         if final:
             log.error("notification %s failed for good: %s", notification.pk, exc)
             return "failed"
-        raise self.retry(exc=exc, countdown=_retry_base() * 2**self.request.retries) from exc
+        raise self.retry(
+            exc=exc, countdown=_retry_base() * 2**self.request.retries, queue=conf.queue()
+        ) from exc
     record_attempt(notification, error=None, final=True)
     return "sent"
 

@@ -75,8 +75,24 @@ def feishu_worker(
     name = f"{QUEUE}@{socket.gethostname()}"
     env = {**child_env(), **_feishu_env(fake_feishu_server)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", QUEUE, "-P", "solo",
-         "-n", name, "-l", "INFO", "--without-mingle", "--without-gossip"],
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-Q",
+            QUEUE,
+            "-P",
+            "solo",
+            "-n",
+            name,
+            "-l",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
         cwd=ROOT,
         env=env,
         stdout=log_file,

@@ -71,7 +71,9 @@ class FakeFeishu:
             if len(got) >= count:
                 return got
             time.sleep(0.05)
-        raise AssertionError(f"expected {count} request(s) to {path_part}, got {self.requests(path_part)}")
+        raise AssertionError(
+            f"expected {count} request(s) to {path_part}, got {self.requests(path_part)}"
+        )
 
 
 def _handler(fake: FakeFeishu) -> type[BaseHTTPRequestHandler]:
@@ -96,12 +98,16 @@ def _handler(fake: FakeFeishu) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 body = {"_raw": raw.decode(errors="replace")}
             with fake.lock:
-                failing = next((p for p, n in fake.failures.items() if n > 0 and url.path.startswith(p)), None)
+                failing = next(
+                    (p for p, n in fake.failures.items() if n > 0 and url.path.startswith(p)), None
+                )
                 if failing:
                     fake.failures[failing] -= 1
             if url.path == "/open-apis/auth/v3/tenant_access_token/internal":
                 if body.get("app_id") and body.get("app_secret"):
-                    return self._reply(200, {"code": 0, "msg": "ok", "tenant_access_token": TOKEN, "expire": 7200})
+                    return self._reply(
+                        200, {"code": 0, "msg": "ok", "tenant_access_token": TOKEN, "expire": 7200}
+                    )
                 return self._reply(200, {"code": 10003, "msg": "invalid param"})
             received = Received(
                 self.command,
@@ -124,10 +130,19 @@ def _handler(fake: FakeFeishu) -> type[BaseHTTPRequestHandler]:
                 return self._reply(200, {"code": 0, "msg": "success", "data": {}})
             if url.path.startswith("/open-apis/im/v1/messages"):
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._reply(401, {"code": 99991663, "msg": "invalid tenant access token"})
+                    return self._reply(
+                        401, {"code": 99991663, "msg": "invalid tenant access token"}
+                    )
                 with fake.lock:
                     fake.received.append(received)
-                return self._reply(200, {"code": 0, "msg": "success", "data": {"message_id": f"om_{uuid.uuid4().hex[:12]}"}})
+                return self._reply(
+                    200,
+                    {
+                        "code": 0,
+                        "msg": "success",
+                        "data": {"message_id": f"om_{uuid.uuid4().hex[:12]}"},
+                    },
+                )
             return self._reply(404, {"code": 404, "msg": "not found"})
 
         do_POST = _handle
@@ -169,7 +184,11 @@ def signed_request(
     if sign:
         signature = hashlib.sha256((ts + nonce + encrypt_key).encode() + body).hexdigest()
         headers.update(
-            {"X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce, "X-Lark-Signature": signature}
+            {
+                "X-Lark-Request-Timestamp": ts,
+                "X-Lark-Request-Nonce": nonce,
+                "X-Lark-Signature": signature,
+            }
         )
     return body, headers
 
@@ -208,11 +227,20 @@ def message_event(
             "tenant_key": "tenant",
         },
         "event": {
-            "sender": {"sender_id": {"open_id": open_id}, "sender_type": "user", "tenant_key": "tenant"},
+            "sender": {
+                "sender_id": {"open_id": open_id},
+                "sender_type": "user",
+                "tenant_key": "tenant",
+            },
             "message": message,
         },
     }
 
 
 def bot_mention(open_id: str = "ou_bot") -> dict[str, Any]:
-    return {"key": "@_user_1", "id": {"open_id": open_id}, "name": "Prep Bot", "tenant_key": "tenant"}
+    return {
+        "key": "@_user_1",
+        "id": {"open_id": open_id},
+        "name": "Prep Bot",
+        "tenant_key": "tenant",
+    }

@@ -43,7 +43,9 @@ def test_url_verification_with_a_wrong_token_is_401(client):
     assert "verification_token" in resp.json()["detail"]
 
 
-def test_a_signed_message_event_is_stored_and_acknowledged(client, django_capture_on_commit_callbacks):
+def test_a_signed_message_event_is_stored_and_acknowledged(
+    client, django_capture_on_commit_callbacks
+):
     event = message_event(text="hello", token=VERIFICATION_TOKEN, event_id="ev-1")
     body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)
     with django_capture_on_commit_callbacks() as callbacks:
@@ -102,7 +104,9 @@ def test_a_wrong_verification_token_inside_the_event_is_401(client):
 def test_a_replayed_request_outside_the_freshness_window_is_401(client, settings):
     settings.FEISHU_EVENT_MAX_AGE = 300
     event = message_event(text="hi", token=VERIFICATION_TOKEN, event_id="ev-old")
-    body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY, timestamp=int(time.time()) - 3600)
+    body, headers = signed_request(
+        event, encrypt_key=ENCRYPT_KEY, timestamp=int(time.time()) - 3600
+    )
     resp = post(client, body, headers)
     assert resp.status_code == HTTPStatus.UNAUTHORIZED
     assert "stale" in resp.json()["detail"]
