@@ -20,15 +20,13 @@ def _retry_base() -> float:
     return conf.retry_base_s()
 
 
-@shared_task(bind=True, acks_late=True, soft_time_limit=1800, time_limit=1900)
-def embed_document_task(self, document_id: int) -> dict[str, object]:  # noqa: ANN001
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
+def embed_document_task(document_id: int) -> dict[str, object]:
+    """Embed one document; progress is stored on the row (the page polls it)."""
     from portal.feishu.services import embed_document, mark_document_failed
 
-    def progress(fraction: float) -> None:
-        self.update_state(state="PROGRESS", meta={"progress": fraction})
-
     try:
-        doc = embed_document(document_id, on_progress=progress)
+        doc = embed_document(document_id)
     except Exception as exc:
         log.exception("embedding document %s failed", document_id)
         mark_document_failed(document_id, f"{type(exc).__name__}: {exc}")
