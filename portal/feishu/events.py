@@ -4,14 +4,17 @@ HTTP statuses that tell Feishu whether a retry makes sense)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.db.models import F
@@ -20,6 +23,7 @@ from portal.feishu import conf
 from portal.feishu.models import FeishuEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
@@ -73,13 +77,27 @@ def record_event(payload: dict[str, Any]) -> tuple[FeishuEvent, bool]:
     return event, created
 
 
+_sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="feishu-ws")
+
+
+def _sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ORM work from lark's long-connection client, which calls handlers inside
+    its asyncio loop (where Django refuses synchronous queries)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    return _sync_pool.submit(fn, *args, **kwargs).result()
+
+
 def _on_message(data: Any) -> None:
     import lark_oapi as lark
 
-    delivery = _delivery.get()
+    # No Delivery on the long-connection path: nothing waits for an HTTP status there.
+    delivery = _delivery.get(None) or Delivery()
     try:
         payload = json.loads(lark.JSON.marshal(data))
-        event, created = record_event(payload)
+        event, created = _sync(record_event, payload)
         (delivery.event_ids if created else delivery.duplicates).append(event.event_id)
     except BaseException as exc:
         delivery.failure = exc
@@ -99,7 +117,7 @@ def _on_card_action(data: Any) -> Any:
     except ValueError:
         return P2CardActionTriggerResponse({"toast": {"type": "error", "content": "bad action"}})
     operator = event.operator.open_id if event.operator else ""
-    toast = handle_card_action(action, operator_open_id=operator or "")
+    toast = _sync(handle_card_action, action, operator_open_id=operator or "")
     return P2CardActionTriggerResponse({"toast": {"type": "info", "content": toast}})
 
 

@@ -33,10 +33,15 @@ def ready_doc(owner):  # noqa: ANN001, ANN201
 def test_anonymous_requests_are_401():
     client = Client()
     assert client.get(DOCS).status_code == HTTPStatus.UNAUTHORIZED
-    assert client.post(ASK, {"question": "x"}, content_type="application/json").status_code == HTTPStatus.UNAUTHORIZED
+    assert (
+        client.post(ASK, {"question": "x"}, content_type="application/json").status_code
+        == HTTPStatus.UNAUTHORIZED
+    )
 
 
-def test_posting_a_document_queues_it_and_reposting_is_a_no_op(api, django_capture_on_commit_callbacks):
+def test_posting_a_document_queues_it_and_reposting_is_a_no_op(
+    api, django_capture_on_commit_callbacks
+):
     body = {"title": "笔记", "content": "## 一\n内容。"}
     with django_capture_on_commit_callbacks() as queued:
         resp = api.post(DOCS, body, content_type="application/json")
@@ -77,7 +82,10 @@ def test_the_list_shows_my_documents_not_other_users(api, ready_doc, other_user)
 
 def test_another_users_document_is_404(other_client, ready_doc):
     assert other_client.get(f"{DOCS}/{ready_doc.pk}").status_code == HTTPStatus.NOT_FOUND
-    assert other_client.delete(f"{DOCS}/{ready_doc.pk}").status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN)
+    assert other_client.delete(f"{DOCS}/{ready_doc.pk}").status_code in (
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.FORBIDDEN,
+    )
     assert Document.objects.filter(pk=ready_doc.pk).exists()
 
 

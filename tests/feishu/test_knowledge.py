@@ -115,7 +115,11 @@ def test_an_embedding_failure_is_recorded_on_the_document(monkeypatch):
 @pytest.mark.django_db
 def test_users_only_retrieve_shared_documents_and_their_own(owner, other_user):
     mine, _ = services.upsert_document(
-        owner=owner, source=Source.UPLOAD, source_key="a", title="私人笔记", content="我的秘密：算子融合技巧。"
+        owner=owner,
+        source=Source.UPLOAD,
+        source_key="a",
+        title="私人笔记",
+        content="我的秘密：算子融合技巧。",
     )
     services.embed_document(mine.pk)
     assert hybrid_search("算子融合技巧", user=owner, k=3)
@@ -157,7 +161,10 @@ def minimal_pdf(text: str) -> bytes:
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     for off in offsets:
         out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 

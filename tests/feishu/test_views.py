@@ -17,7 +17,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def my_doc(owner):  # noqa: ANN001, ANN201
     doc, _ = services.upsert_document(
-        owner=owner, source=Source.UPLOAD, source_key="n", title="CUDA 笔记", content="## 共享内存\n共享内存在一个线程块内共享。"
+        owner=owner,
+        source=Source.UPLOAD,
+        source_key="n",
+        title="CUDA 笔记",
+        content="## 共享内存\n共享内存在一个线程块内共享。",
     )
     services.embed_document(doc.pk)
     return doc
@@ -78,7 +82,10 @@ def test_upload_is_post_only(owner_client):
 
 
 def test_another_users_document_page_is_404(other_client, my_doc):
-    assert other_client.get(reverse("feishu:document", args=[my_doc.pk])).status_code == HTTPStatus.NOT_FOUND
+    assert (
+        other_client.get(reverse("feishu:document", args=[my_doc.pk])).status_code
+        == HTTPStatus.NOT_FOUND
+    )
     resp = other_client.post(reverse("feishu:delete", args=[my_doc.pk]))
     assert resp.status_code == HTTPStatus.NOT_FOUND
     assert Document.objects.filter(pk=my_doc.pk).exists()
@@ -100,7 +107,13 @@ def test_getting_a_bind_code_shows_it_on_the_settings_page(owner_client, owner):
 def test_saving_notification_preferences(owner_client, owner):
     resp = owner_client.post(
         reverse("feishu:settings"),
-        {"channel": "bot", "digest_enabled": "on", "digest_weekday": 4, "digest_hour": 9, "notify_events": "on"},
+        {
+            "channel": "bot",
+            "digest_enabled": "on",
+            "digest_weekday": 4,
+            "digest_hour": 9,
+            "notify_events": "on",
+        },
     )
     assert resp.status_code == HTTPStatus.FOUND
     binding = FeishuBinding.objects.get(user=owner)
@@ -114,7 +127,9 @@ def test_an_invalid_digest_hour_is_refused(owner_client):
     assert resp.status_code == HTTPStatus.BAD_REQUEST
 
 
-def test_the_test_notification_button_queues_a_notification(owner_client, owner, django_capture_on_commit_callbacks):
+def test_the_test_notification_button_queues_a_notification(
+    owner_client, owner, django_capture_on_commit_callbacks
+):
     FeishuBinding.objects.create(user=owner, open_id="ou_owner")
     with django_capture_on_commit_callbacks() as queued:
         resp = owner_client.post(reverse("feishu:test_notification"))
