@@ -150,7 +150,10 @@ def answer_question(
     generator = get_llm() if llm is True else llm
     if generator:
         try:
-            generated = generator.generate(_messages(question, relevant, citations, history or []))
+            generated = generator.generate(
+                _messages(question, relevant, citations, history or []),
+                max_tokens=conf.llm_max_tokens(),
+            )
             if generated:
                 return Answer(generated, citations, hits, mode=generator.name)
         except LLMUnavailable as exc:

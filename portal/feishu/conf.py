@@ -125,3 +125,7 @@ def portal_base_url() -> str:
 def retry_base_s() -> float:
     """First retry delay of a failed send; doubled on every further attempt."""
     return _float("FEISHU_RETRY_BASE_S", 30.0)
+
+
+def llm_max_tokens() -> int:
+    return _int("KB_LLM_MAX_TOKENS", 256)

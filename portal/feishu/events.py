@@ -16,7 +16,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 
 from portal.feishu import conf
@@ -87,7 +87,15 @@ def _sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         asyncio.get_running_loop()
     except RuntimeError:
         return fn(*args, **kwargs)
-    return _sync_pool.submit(fn, *args, **kwargs).result()
+    return _sync_pool.submit(_closing, fn, *args, **kwargs).result()
+
+
+def _closing(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        # Pool threads outlive the request; do not leave their connections open.
+        connections.close_all()
 
 
 def _on_message(data: Any) -> None:
