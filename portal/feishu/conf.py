@@ -129,3 +129,11 @@ def retry_base_s() -> float:
 
 def llm_max_tokens() -> int:
     return _int("KB_LLM_MAX_TOKENS", 256)
+
+
+def llm_threads() -> int:
+    """CPU threads for local generation; by default one core is left for the web
+    process, so event acknowledgements stay fast while answers are generated."""
+    import os
+
+    return _int("KB_LLM_THREADS", max(1, (os.cpu_count() or 2) - 1))

@@ -16,11 +16,11 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from django.db import connections, transaction
-from django.db.models import F
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from portal.feishu import conf
-from portal.feishu.models import FeishuEvent
+from portal.feishu.models import EventStatus, FeishuEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,26 +55,42 @@ class EventResult:
     body: dict[str, Any]
 
 
-def record_event(payload: dict[str, Any]) -> tuple[FeishuEvent, bool]:
-    """Store an event once per `event_id` and queue its processing; (event, is_new)."""
+_UPSERT_EVENT = f"""
+    INSERT INTO {FeishuEvent._meta.db_table}
+        (event_id, event_type, payload, status, deliveries, error, received_at)
+    VALUES (%s, %s, %s::jsonb, %s, 1, '', %s)
+    ON CONFLICT (event_id) DO UPDATE SET deliveries = {FeishuEvent._meta.db_table}.deliveries + 1
+    RETURNING id, (xmax = 0) AS inserted
+"""
+
+
+def record_event(payload: dict[str, Any]) -> tuple[int, str, bool]:
+    """Store an event once per `event_id` and queue its processing on commit.
+
+    One statement (insert, or count another delivery) keeps the acknowledgement fast
+    and race-free when Feishu's retries arrive concurrently. Returns (pk, event_id, is_new).
+    """
     header = payload.get("header") or {}
     event_id = str(header.get("event_id") or "")
     if not event_id:
         raise ValueError("event without header.event_id")
-    with transaction.atomic():
-        event, created = FeishuEvent.objects.get_or_create(
-            event_id=event_id,
-            defaults={"event_type": str(header.get("event_type") or ""), "payload": payload},
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT_EVENT,
+            [
+                event_id,
+                str(header.get("event_type") or ""),
+                json.dumps(payload, ensure_ascii=False),
+                EventStatus.RECEIVED,
+                timezone.now(),
+            ],
         )
-        if created:
-            from portal.feishu.tasks import process_event_task
+        pk, created = cursor.fetchone()
+    if created:
+        from portal.feishu.tasks import process_event_task
 
-            transaction.on_commit(
-                lambda: process_event_task.apply_async(args=[event.pk], queue=conf.queue())
-            )
-        else:
-            FeishuEvent.objects.filter(pk=event.pk).update(deliveries=F("deliveries") + 1)
-    return event, created
+        transaction.on_commit(lambda: process_event_task.apply_async(args=[pk], queue=conf.queue()))
+    return pk, event_id, created
 
 
 _sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="feishu-ws")
@@ -105,8 +121,8 @@ def _on_message(data: Any) -> None:
     delivery = _delivery.get(None) or Delivery()
     try:
         payload = json.loads(lark.JSON.marshal(data))
-        event, created = _sync(record_event, payload)
-        (delivery.event_ids if created else delivery.duplicates).append(event.event_id)
+        _pk, event_id, created = _sync(record_event, payload)
+        (delivery.event_ids if created else delivery.duplicates).append(event_id)
     except BaseException as exc:
         delivery.failure = exc
         raise

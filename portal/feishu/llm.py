@@ -104,6 +104,7 @@ class SmolLM2LLM:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = smollm2_model_dir()
+        torch.set_num_threads(conf.llm_threads())
         self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path)
         self._model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
