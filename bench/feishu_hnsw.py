@@ -13,7 +13,6 @@ import statistics
 import time
 
 import numpy as np
-
 from _feishu_setup import setup_django
 
 TABLE = "feishu_bench_hnsw"
