@@ -20,15 +20,19 @@ def digest_card(user: Any, *, now: datetime) -> dict[str, Any]:
     questions = Turn.objects.filter(
         conversation__user=user, role="user", created_at__gte=week_ago
     ).count()
+    progress_label = _("Progress")
+    questions_label = _("Questions asked this week")
+    due_label = _("Due now")
+    papers_label = _("Next papers")
     lines = [
-        f"**{_('Progress')}**: {progress}",
-        f"**{_('Questions asked this week')}**: {questions}",
+        f"**{progress_label}**: {progress}",
+        f"**{questions_label}**: {questions}",
         "",
-        f"**{_('Due now')}**",
+        f"**{due_label}**",
         week,
     ]
     if papers:
-        lines += ["", f"**{_('Next papers')}**", *[f"- {p}" for p in papers]]
+        lines += ["", f"**{papers_label}**", *[f"- {p}" for p in papers]]
     return client.card(
         title=_("Weekly digest"),
         markdown="\n".join(lines),

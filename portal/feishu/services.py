@@ -115,8 +115,9 @@ def extract_upload_text(filename: str, data: bytes) -> str:
             raise KnowledgeError(
                 _("The PDF could not be read: %(error)s") % {"error": exc}
             ) from exc
+        page_label = _("Page")
         return "\n\n".join(
-            f"## {_('Page')} {i}\n{page}" for i, page in enumerate(pages, 1) if page.strip()
+            f"## {page_label} {i}\n{page}" for i, page in enumerate(pages, 1) if page.strip()
         )
     for encoding in ("utf-8-sig", "gb18030"):
         try:

@@ -149,3 +149,8 @@ def test_unbinding(owner_client, owner):
     FeishuBinding.objects.create(user=owner, open_id="ou_owner")
     owner_client.post(reverse("feishu:unbind"))
     assert FeishuBinding.objects.get(user=owner).open_id == ""
+
+
+def test_the_page_is_chinese_by_default(owner_client):
+    body = owner_client.get(reverse("feishu:index")).content.decode()
+    assert "知识库" in body and "提问" in body
