@@ -12,7 +12,11 @@ class FeishuConfig(AppConfig):
         from celery.schedules import crontab
 
         from portal.celery import app
+        from portal.core.dashboard import Panel, register_panel
         from portal.feishu import checks  # noqa: F401  (registers the system check)
+        from portal.feishu.views import dashboard_panel
+
+        register_panel(Panel("feishu", "feishu/panel.html", dashboard_panel, order=40))
 
         app.conf.beat_schedule.update(
             {

@@ -396,3 +396,25 @@ def record_attempt(notification: Notification, *, error: str | None, final: bool
         notification.status = NotificationStatus.FAILED if final else NotificationStatus.RETRYING
         notification.last_error = error[:2000]
     notification.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+
+
+def notify_event(
+    user: Any, *, kind: str, title: str, markdown: str, url: str = ""
+) -> Notification | None:
+    """A progress event (a phase completed, a lab run finished or failed) as a card.
+
+    Respects the user's "lab and phase events" preference; `url` (a portal path or
+    absolute URL) becomes an "Open in portal" button.
+    """
+    from portal.feishu import client
+    from portal.feishu.answering import absolute
+
+    binding = FeishuBinding.objects.filter(user=user).first()
+    if binding is not None and not binding.notify_events:
+        return None
+    buttons = [client.link_button(_("Open in portal"), absolute(url))] if url else None
+    failed = "fail" in kind
+    card = client.card(
+        title=title, markdown=markdown, buttons=buttons, template="red" if failed else "green"
+    )
+    return notify_user(user, card=card, kind=kind)

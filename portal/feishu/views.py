@@ -15,7 +15,7 @@ from portal.feishu import conf, services
 from portal.feishu.answering import answer_question
 from portal.feishu.events import handle_event_request
 from portal.feishu.forms import AskForm, NotificationSettingsForm, UploadForm
-from portal.feishu.models import Document, DocumentStatus, Notification
+from portal.feishu.models import Document, DocumentStatus, FeishuBinding, Notification
 
 
 def _get_document_for_user(request: HttpRequest, pk: int) -> Document:
@@ -29,6 +29,15 @@ def _documents_context(request: HttpRequest) -> dict[str, object]:
     docs = list(Document.objects.visible_to(request.user))
     busy = any(DocumentStatus(d.status).is_busy for d in docs)
     return {"documents": docs, "busy": busy}
+
+
+def dashboard_panel(request: HttpRequest) -> dict[str, object]:
+    docs = Document.objects.visible_to(request.user)
+    return {
+        "total": docs.count(),
+        "ready": docs.filter(status=DocumentStatus.READY).count(),
+        "bound": FeishuBinding.objects.filter(user=request.user).exclude(open_id="").exists(),
+    }
 
 
 @require_GET

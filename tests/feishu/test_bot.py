@@ -192,3 +192,18 @@ def test_events_from_the_long_connection_are_stored_from_inside_its_event_loop()
 
     asyncio.run(deliver())
     assert FeishuEvent.objects.filter(event_id="ws-1").exists()
+
+
+@pytest.mark.django_db
+def test_a_lab_event_becomes_a_card_unless_the_user_turned_events_off(owner):
+    binding = FeishuBinding.objects.create(user=owner, open_id="ou_owner")
+    sent = services.notify_event(
+        owner, kind="lab_run_failed", title="Lab run failed", markdown="OOM", url="/labs/runs/3/"
+    )
+    assert sent.card["header"]["template"] == "red"
+    assert sent.card["body"]["elements"][1]["columns"][0]["elements"][0]["behaviors"][0][
+        "default_url"
+    ].endswith("/labs/runs/3/")
+    binding.notify_events = False
+    binding.save()
+    assert services.notify_event(owner, kind="phase_done", title="t", markdown="m") is None

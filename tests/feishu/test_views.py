@@ -154,3 +154,9 @@ def test_unbinding(owner_client, owner):
 def test_the_page_is_chinese_by_default(owner_client):
     body = owner_client.get(reverse("feishu:index")).content.decode()
     assert "知识库" in body and "提问" in body
+
+
+def test_the_dashboard_shows_the_knowledge_base_panel(owner_client, my_doc):
+    body = owner_client.get(reverse("dashboard")).content.decode()
+    assert reverse("feishu:index") in body
+    assert "已就绪文档 1/1" in body
