@@ -207,3 +207,12 @@ def test_a_lab_event_becomes_a_card_unless_the_user_turned_events_off(owner):
     binding.notify_events = False
     binding.save()
     assert services.notify_event(owner, kind="phase_done", title="t", markdown="m") is None
+
+
+@pytest.mark.django_db
+def test_the_kb_sync_command_reports_its_counts():
+    from io import StringIO
+
+    out = StringIO()
+    call_command("kb_sync", stdout=out)
+    assert "failed: 0" in out.getvalue()
