@@ -128,7 +128,7 @@ def test_users_only_retrieve_shared_documents_and_their_own(owner, other_user):
 
 def test_uploads_over_the_size_limit_are_refused(settings):
     settings.KB_UPLOAD_MAX_BYTES = 1024
-    with pytest.raises(services.KnowledgeError, match="too large"):
+    with pytest.raises(services.KnowledgeError, match="1 KiB"):
         services.extract_upload_text("big.md", b"x" * 2048)
 
 
