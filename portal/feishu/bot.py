@@ -94,7 +94,7 @@ def handle_message(event: MessageEvent) -> dict[str, Any] | None:
     )
     command, _sep, arg = text.partition(" ")
     command = command.lower()
-    if command in {"/help", "help", "帮助"} or not text:
+    if command in {"/help", *_COMMAND_WORDS} or not text:
         return _text_card(_("Assistant"), HELP)
     if command == "/reset":
         services.reset_conversation(conversation=convo)
@@ -161,13 +161,50 @@ def _command_card(command: str, user: Any) -> dict[str, Any]:
     )
 
 
+_COMMAND_WORDS = {"help", "帮助"}
+
+
+def is_question(event: MessageEvent) -> bool:
+    """A free-text question for the bot (not a command)."""
+    text = strip_mentions(event.text)
+    return (
+        is_addressed_to_bot(event)
+        and event.message_type == "text"
+        and bool(text)
+        and not text.startswith("/")
+        and text.lower() not in _COMMAND_WORDS
+    )
+
+
+def thinking_card() -> dict[str, Any]:
+    return client.card(
+        title=_("Knowledge base"), markdown=_("Searching your knowledge base…"), template="grey"
+    )
+
+
 def process_message_event(payload: dict[str, Any]) -> str:
-    """Handle one stored event end to end; returns what happened (for the event row)."""
+    """Handle one stored event end to end; returns what happened (for the event row).
+
+    When an LLM writes the answer (seconds), a placeholder card is sent at once and
+    updated in place with the answer.
+    """
+    from portal.feishu.llm import get_llm
+
     event = MessageEvent.from_payload(payload)
+    placeholder = ""
+    if is_question(event) and get_llm() is not None:
+        placeholder = client.reply_message(
+            message_id=event.message_id, card=thinking_card(), in_thread=bool(event.thread_key)
+        )
     card = handle_message(event)
     if card is None:
         return "ignored"
-    client.reply_message(message_id=event.message_id, card=card, in_thread=bool(event.thread_key))
+    if placeholder:
+        client.update_card(message_id=placeholder, card=card)
+    else:
+        client.reply_message(
+            message_id=event.message_id, card=card, in_thread=bool(event.thread_key)
+        )
     return "done"
 
 

@@ -193,3 +193,22 @@ def callback_button(label: str, value: dict[str, Any]) -> dict[str, Any]:
         "type": "primary",
         "behaviors": [{"type": "callback", "value": value}],
     }
+
+
+def update_card(*, message_id: str, card: dict[str, Any]) -> None:
+    """Replace the content of a card the bot sent (PATCH im/v1/messages/:id)."""
+    from lark_oapi.api.im.v1 import PatchMessageRequest, PatchMessageRequestBody
+
+    request = (
+        PatchMessageRequest.builder()
+        .message_id(message_id)
+        .request_body(
+            PatchMessageRequestBody.builder().content(json.dumps(card, ensure_ascii=False)).build()
+        )
+        .build()
+    )
+    try:
+        resp = lark_client().im.v1.message.patch(request)
+    except Exception as exc:
+        raise FeishuError(f"card update failed: {exc}") from exc
+    _check(resp, "card update")

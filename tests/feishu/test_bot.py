@@ -216,3 +216,32 @@ def test_the_kb_sync_command_reports_its_counts():
     out = StringIO()
     call_command("kb_sync", stdout=out)
     assert "failed: 0" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_with_an_llm_a_placeholder_card_is_sent_then_updated_with_the_answer(fake_feishu, settings):
+    from tests.feishu.test_llm import _ChatServer
+
+    doc, _ = services.upsert_document(
+        owner=None,
+        source="curriculum",
+        source_key="w8",
+        title="第8周",
+        content="## 量化\n本周用 GPTQ 和 AWQ 量化 SmolLM2。",
+    )
+    services.embed_document(doc.pk)
+    server = _ChatServer("GPTQ and AWQ [1].")
+    try:
+        settings.KB_LLM_BACKEND = "openai"
+        settings.KB_LLM_URL = server.url
+        payload = message_event(text="第8周用哪些量化方法？", token=VERIFICATION_TOKEN)
+        assert bot.process_message_event(payload) == "done"
+    finally:
+        server.close()
+    reply, update = fake_feishu.requests("/open-apis/im/v1/messages")
+    assert reply.path.endswith("/reply") and reply.method == "POST"
+    assert update.method == "PATCH"
+    assert update.path.startswith("/open-apis/im/v1/messages/om_")
+    final = update.content
+    assert "GPTQ and AWQ [1]." in final["body"]["elements"][0]["content"]
+    assert "第8周" in final["body"]["elements"][0]["content"]
