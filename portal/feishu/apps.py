@@ -7,3 +7,26 @@ class FeishuConfig(AppConfig):
     name = "portal.feishu"
     label = "feishu"
     verbose_name = _("Feishu assistant")
+
+    def ready(self) -> None:
+        from celery.schedules import crontab
+
+        from portal.celery import app
+        from portal.core.dashboard import Panel, register_panel
+        from portal.feishu import checks  # noqa: F401  (registers the system check)
+        from portal.feishu.views import dashboard_panel
+
+        register_panel(Panel("feishu", "feishu/panel.html", dashboard_panel, order=40))
+
+        app.conf.beat_schedule.update(
+            {
+                "feishu-weekly-digest": {
+                    "task": "portal.feishu.tasks.weekly_digest_task",
+                    "schedule": crontab(minute=0),
+                },
+                "feishu-sync-knowledge": {
+                    "task": "portal.feishu.tasks.sync_sources_task",
+                    "schedule": crontab(minute="*/30"),
+                },
+            }
+        )

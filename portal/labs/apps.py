@@ -13,6 +13,7 @@ class LabsConfig(AppConfig):
     def ready(self) -> None:
         from portal.celery import app
         from portal.labs import pipeline_check, system_benchmark  # noqa: F401 - register labs
+        from portal.labs.llm import labs as llm_labs  # noqa: F401 - llm-quant, llm-serving
         from portal.labs.conf import setting_float
 
         app.conf.beat_schedule["labs-reap-lost-runs"] = {

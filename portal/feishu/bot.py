@@ -1,0 +1,225 @@
+"""What the bot does with a Feishu message: commands, or a knowledge-base answer."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from portal.feishu import client, conf, services, sources
+from portal.feishu.answering import Answer, absolute, answer_question
+from portal.feishu.schemas import CardAction, MessageEvent
+
+log = logging.getLogger(__name__)
+
+_MENTION_KEY = re.compile(r"@_user_\d+|@_all")
+
+
+def is_addressed_to_bot(event: MessageEvent) -> bool:
+    """Private chats always; groups only when the bot is @-mentioned."""
+    if event.chat_type == "p2p":
+        return True
+    bot = conf.bot_open_id()
+    mentions = [m for m in event.mentions if m.key != "@_all"]
+    if bot:
+        return any(m.id.open_id == bot for m in mentions)
+    # Without the bot's open_id, Feishu only delivers group messages that @ the bot
+    # (unless the app may read all group messages), so any mention counts.
+    return bool(mentions)
+
+
+def strip_mentions(text: str) -> str:
+    return re.sub(r"\s+", " ", _MENTION_KEY.sub(" ", text)).strip()
+
+
+HELP = (
+    "/help — this help\n"
+    "/progress — your plan progress\n"
+    "/week — this week's goals and tasks\n"
+    "/papers — the next papers to read\n"
+    "/reset — forget this conversation\n"
+    "/bind CODE — link your portal account (code from the portal's Feishu settings page)\n"
+    "Anything else is answered from the knowledge base, with sources."
+)
+
+
+def answer_card(answer: Answer, *, question: str, event: MessageEvent) -> dict[str, Any]:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("\n**" + _("Sources") + "**")
+        for c in answer.citations:
+            label = f"{c.title} — {c.section}" if c.section else c.title
+            lines.append(f"{c.index}. [{label}]({absolute(c.url)})")
+    ask_url = absolute(reverse("feishu:index")) + "?" + _query(q=question)
+    return client.card(
+        title=_("Knowledge base"),
+        markdown="\n".join(lines),
+        template="blue" if answer.found else "grey",
+        buttons=[
+            client.link_button(_("Open in portal"), ask_url),
+            client.callback_button(
+                _("New conversation"),
+                {"action": "reset", "chat_id": event.chat_id, "thread_key": event.thread_key},
+            ),
+        ],
+    )
+
+
+def _query(**params: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+def _text_card(
+    title: str, markdown: str, buttons: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return client.card(title=title, markdown=markdown, buttons=buttons)
+
+
+def handle_message(event: MessageEvent) -> dict[str, Any] | None:
+    """The card to reply with, or None when the message is not for the bot."""
+    if not is_addressed_to_bot(event):
+        return None
+    if event.message_type != "text":
+        return _text_card(_("Assistant"), _("I can only read text messages."))
+    text = strip_mentions(event.text)
+    user = services.user_for_open_id(event.sender_open_id)
+    convo = services.conversation_for(
+        chat_id=event.chat_id, thread_key=event.thread_key, chat_type=event.chat_type
+    )
+    command, _sep, arg = text.partition(" ")
+    command = command.lower()
+    if command in {"/help", *_COMMAND_WORDS} or not text:
+        return _text_card(_("Assistant"), HELP)
+    if command == "/reset":
+        services.reset_conversation(conversation=convo)
+        return _text_card(_("Assistant"), _("The conversation was cleared."))
+    if command == "/bind":
+        binding = services.complete_binding(
+            code=arg, open_id=event.sender_open_id, chat_id=event.chat_id
+        )
+        if binding is None:
+            return _text_card(
+                _("Assistant"), _("That code is unknown or expired. Get a new one in the portal.")
+            )
+        return _text_card(
+            _("Assistant"),
+            _("Linked to portal user %(user)s.") % {"user": binding.user.get_username()},
+        )
+    if command in {"/progress", "/week", "/papers"}:
+        if user is None:
+            return _text_card(
+                _("Assistant"),
+                _(
+                    "Link your portal account first: open the Feishu settings page in the portal and send /bind CODE here."
+                ),
+            )
+        return _command_card(command, user)
+
+    answer = answer_question(text, user=user, history=services.recent_history(convo))
+    services.record_exchange(
+        conversation=convo,
+        question=text,
+        answer=answer.text,
+        citations=[c.as_dict() for c in answer.citations],
+    )
+    return answer_card(answer, question=text, event=event)
+
+
+def _command_card(command: str, user: Any) -> dict[str, Any]:
+    portal = conf.portal_base_url()
+    if command == "/progress":
+        summary = sources.progress_summary(user)
+        body = (
+            _("Checklist done: %(summary)s") % {"summary": summary}
+            if summary
+            else _("No progress recorded yet.")
+        )
+        return _text_card(
+            _("Progress"), body, [client.link_button(_("Open in portal"), portal + "/curriculum/")]
+        )
+    if command == "/week":
+        summary = sources.week_summary(user)
+        buttons = [client.link_button(_("Open in portal"), portal + "/curriculum/")]
+        task = sources.next_open_task(user)
+        if task is not None:
+            buttons.insert(
+                0, client.callback_button(_("Mark task done"), {"action": "task_done", **task})
+            )
+        return _text_card(
+            _("This week"), summary or _("The curriculum is not loaded yet."), buttons
+        )
+    papers = sources.next_papers(user)
+    body = "\n".join(f"{i}. {t}" for i, t in enumerate(papers, 1)) or _("No unread papers.")
+    return _text_card(
+        _("Next papers"), body, [client.link_button(_("Open in portal"), portal + "/papers/")]
+    )
+
+
+_COMMAND_WORDS = {"help", "帮助"}
+
+
+def is_question(event: MessageEvent) -> bool:
+    """A free-text question for the bot (not a command)."""
+    text = strip_mentions(event.text)
+    return (
+        is_addressed_to_bot(event)
+        and event.message_type == "text"
+        and bool(text)
+        and not text.startswith("/")
+        and text.lower() not in _COMMAND_WORDS
+    )
+
+
+def thinking_card() -> dict[str, Any]:
+    return client.card(
+        title=_("Knowledge base"), markdown=_("Searching your knowledge base…"), template="grey"
+    )
+
+
+def process_message_event(payload: dict[str, Any]) -> str:
+    """Handle one stored event end to end; returns what happened (for the event row).
+
+    When an LLM writes the answer (seconds), a placeholder card is sent at once and
+    updated in place with the answer.
+    """
+    from portal.feishu.llm import get_llm
+
+    event = MessageEvent.from_payload(payload)
+    placeholder = ""
+    if is_question(event) and get_llm() is not None:
+        placeholder = client.reply_message(
+            message_id=event.message_id, card=thinking_card(), in_thread=bool(event.thread_key)
+        )
+    card = handle_message(event)
+    if card is None:
+        return "ignored"
+    if placeholder:
+        client.update_card(message_id=placeholder, card=card)
+    else:
+        client.reply_message(
+            message_id=event.message_id, card=card, in_thread=bool(event.thread_key)
+        )
+    return "done"
+
+
+def handle_card_action(action: CardAction, *, operator_open_id: str) -> str:
+    """Run a card button; returns the toast text."""
+    if action.action == "reset":
+        convo = services.conversation_for(chat_id=action.chat_id, thread_key=action.thread_key)
+        services.reset_conversation(conversation=convo)
+        return _("The conversation was cleared.")
+    if action.action == "task_done":
+        user = services.user_for_open_id(operator_open_id)
+        if user is None:
+            return _("Link your portal account first.")
+        with transaction.atomic():
+            if sources.mark_task_done(user, action.model, action.pk):
+                return _("Marked as done.")
+        return _("That task cannot be changed.")
+    return _("Unknown action.")

@@ -1,0 +1,214 @@
+"""Talking to Feishu: the app bot through lark-oapi's client, group custom-bot
+webhooks through a signed POST, and the interactive cards both send."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from portal.feishu import conf
+
+
+class FeishuError(RuntimeError):
+    """A send that Feishu refused or that never reached it (retryable by the caller)."""
+
+
+_clients: dict[tuple[str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def lark_client() -> Any:
+    """lark-oapi's client for the configured app (built once per app and domain).
+
+    lark caches tenant tokens process-wide by app_id, which is what we want here.
+    """
+    if not conf.bot_enabled():
+        raise FeishuError("the Feishu app is not configured (FEISHU_APP_ID)")
+    key = (conf.app_id(), conf.app_secret(), conf.domain())
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            import lark_oapi as lark
+
+            client = (
+                lark.Client.builder()
+                .app_id(key[0])
+                .app_secret(key[1])
+                .domain(key[2])
+                .timeout(10)
+                .log_level(lark.LogLevel.WARNING)
+                .build()
+            )
+            _clients[key] = client
+    return client
+
+
+def _content(msg_type: str, text: str | None, card: dict[str, Any] | None) -> str:
+    if msg_type == "interactive":
+        return json.dumps(card, ensure_ascii=False)
+    return json.dumps({"text": text or ""}, ensure_ascii=False)
+
+
+def _check(resp: Any, what: str) -> str:
+    # lark-oapi does not raise on API errors: the response says whether it worked.
+    if not resp.success():
+        raise FeishuError(f"{what} failed: code={resp.code} msg={resp.msg}")
+    data = getattr(resp, "data", None)
+    return getattr(data, "message_id", "") or ""
+
+
+def send_message(
+    *,
+    receive_id: str,
+    receive_id_type: str,
+    text: str | None = None,
+    card: dict[str, Any] | None = None,
+) -> str:
+    """Send a text or card message from the app bot; returns Feishu's message_id."""
+    from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
+
+    msg_type = "interactive" if card is not None else "text"
+    request = (
+        CreateMessageRequest.builder()
+        .receive_id_type(receive_id_type)
+        .request_body(
+            CreateMessageRequestBody.builder()
+            .receive_id(receive_id)
+            .msg_type(msg_type)
+            .content(_content(msg_type, text, card))
+            .build()
+        )
+        .build()
+    )
+    try:
+        resp = lark_client().im.v1.message.create(request)
+    except Exception as exc:  # network errors do raise
+        raise FeishuError(f"send failed: {exc}") from exc
+    return _check(resp, "send")
+
+
+def reply_message(
+    *,
+    message_id: str,
+    text: str | None = None,
+    card: dict[str, Any] | None = None,
+    in_thread: bool = False,
+) -> str:
+    from lark_oapi.api.im.v1 import ReplyMessageRequest, ReplyMessageRequestBody
+
+    msg_type = "interactive" if card is not None else "text"
+    request = (
+        ReplyMessageRequest.builder()
+        .message_id(message_id)
+        .request_body(
+            ReplyMessageRequestBody.builder()
+            .msg_type(msg_type)
+            .content(_content(msg_type, text, card))
+            .reply_in_thread(in_thread)
+            .build()
+        )
+        .build()
+    )
+    try:
+        resp = lark_client().im.v1.message.reply(request)
+    except Exception as exc:
+        raise FeishuError(f"reply failed: {exc}") from exc
+    return _check(resp, "reply")
+
+
+def webhook_sign(timestamp: int, secret: str) -> str:
+    """Feishu custom-bot signature: base64(HMAC-SHA256(key=f"{ts}\\n{secret}", msg=b""))."""
+    key = f"{timestamp}\n{secret}".encode()
+    return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
+
+
+def send_webhook(
+    *, url: str, secret: str = "", text: str | None = None, card: dict[str, Any] | None = None
+) -> None:
+    body: dict[str, Any]
+    if card is not None:
+        body = {"msg_type": "interactive", "card": card}
+    else:
+        body = {"msg_type": "text", "content": {"text": text or ""}}
+    if secret:
+        ts = int(time.time())
+        body = {"timestamp": str(ts), "sign": webhook_sign(ts, secret), **body}
+    try:
+        resp = httpx.post(url, json=body, timeout=10)
+        payload = resp.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise FeishuError(f"webhook failed: {exc}") from exc
+    # The webhook answers 200 with a non-zero code for signature or rate-limit errors.
+    code = payload.get("code", payload.get("StatusCode", 0))
+    if resp.status_code != 200 or code not in (0, None):
+        raise FeishuError(f"webhook failed: HTTP {resp.status_code} {payload}")
+
+
+# --- cards (schema 2.0) --------------------------------------------------------------------
+
+
+def card(
+    *,
+    title: str,
+    markdown: str,
+    buttons: list[dict[str, Any]] | None = None,
+    template: str = "blue",
+) -> dict[str, Any]:
+    elements: list[dict[str, Any]] = [{"tag": "markdown", "content": markdown}]
+    if buttons:
+        elements.append(
+            {
+                "tag": "column_set",
+                "columns": [{"tag": "column", "width": "auto", "elements": [b]} for b in buttons],
+            }
+        )
+    return {
+        "schema": "2.0",
+        "config": {"update_multi": True},
+        "header": {"title": {"tag": "plain_text", "content": title}, "template": template},
+        "body": {"elements": elements},
+    }
+
+
+def link_button(label: str, url: str) -> dict[str, Any]:
+    return {
+        "tag": "button",
+        "text": {"tag": "plain_text", "content": label},
+        "type": "default",
+        "behaviors": [{"type": "open_url", "default_url": url}],
+    }
+
+
+def callback_button(label: str, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tag": "button",
+        "text": {"tag": "plain_text", "content": label},
+        "type": "primary",
+        "behaviors": [{"type": "callback", "value": value}],
+    }
+
+
+def update_card(*, message_id: str, card: dict[str, Any]) -> None:
+    """Replace the content of a card the bot sent (PATCH im/v1/messages/:id)."""
+    from lark_oapi.api.im.v1 import PatchMessageRequest, PatchMessageRequestBody
+
+    request = (
+        PatchMessageRequest.builder()
+        .message_id(message_id)
+        .request_body(
+            PatchMessageRequestBody.builder().content(json.dumps(card, ensure_ascii=False)).build()
+        )
+        .build()
+    )
+    try:
+        resp = lark_client().im.v1.message.patch(request)
+    except Exception as exc:
+        raise FeishuError(f"card update failed: {exc}") from exc
+    _check(resp, "card update")

@@ -1,0 +1,242 @@
+"""The Feishu event endpoint's engine: lark-oapi's dispatcher plus what it lacks
+(a freshness window against replays, de-duplication on `header.event_id`, and
+HTTP statuses that tell Feishu whether a retry makes sense)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from portal.feishu import conf
+from portal.feishu.models import EventStatus, FeishuEvent
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
+NONCE_HEADER = "X-Lark-Request-Nonce"
+SIGNATURE_HEADER = "X-Lark-Signature"
+
+_AUTH_ERRORS = (
+    "signature verification failed",
+    "verification_token",
+    "encrypt_key not found",
+    "credentials",
+)
+
+
+@dataclass
+class Delivery:
+    """What the registered callbacks did with the request being dispatched."""
+
+    event_ids: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    failure: BaseException | None = None
+
+
+_delivery: contextvars.ContextVar[Delivery] = contextvars.ContextVar("feishu_delivery")
+
+
+@dataclass(frozen=True)
+class EventResult:
+    status: int
+    body: dict[str, Any]
+
+
+_UPSERT_EVENT = f"""
+    INSERT INTO {FeishuEvent._meta.db_table}
+        (event_id, event_type, payload, status, deliveries, error, received_at)
+    VALUES (%s, %s, %s::jsonb, %s, 1, '', %s)
+    ON CONFLICT (event_id) DO UPDATE SET deliveries = {FeishuEvent._meta.db_table}.deliveries + 1
+    RETURNING id, (xmax = 0) AS inserted
+"""
+
+
+def record_event(payload: dict[str, Any]) -> tuple[int, str, bool]:
+    """Store an event once per `event_id` and queue its processing on commit.
+
+    One statement (insert, or count another delivery) keeps the acknowledgement fast
+    and race-free when Feishu's retries arrive concurrently. Returns (pk, event_id, is_new).
+    """
+    header = payload.get("header") or {}
+    event_id = str(header.get("event_id") or "")
+    if not event_id:
+        raise ValueError("event without header.event_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UPSERT_EVENT,
+            [
+                event_id,
+                str(header.get("event_type") or ""),
+                json.dumps(payload, ensure_ascii=False),
+                EventStatus.RECEIVED,
+                timezone.now(),
+            ],
+        )
+        pk, created = cursor.fetchone()
+    if created:
+        from portal.feishu.tasks import process_event_task
+
+        transaction.on_commit(lambda: process_event_task.apply_async(args=[pk], queue=conf.queue()))
+    return pk, event_id, created
+
+
+_sync_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="feishu-ws")
+
+
+def _sync(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ORM work from lark's long-connection client, which calls handlers inside
+    its asyncio loop (where Django refuses synchronous queries)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn(*args, **kwargs)
+    return _sync_pool.submit(_closing, fn, *args, **kwargs).result()
+
+
+def _closing(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        # Pool threads outlive the request; do not leave their connections open.
+        connections.close_all()
+
+
+def _on_message(data: Any) -> None:
+    import lark_oapi as lark
+
+    # No Delivery on the long-connection path: nothing waits for an HTTP status there.
+    delivery = _delivery.get(None) or Delivery()
+    try:
+        payload = json.loads(lark.JSON.marshal(data))
+        _pk, event_id, created = _sync(record_event, payload)
+        (delivery.event_ids if created else delivery.duplicates).append(event_id)
+    except BaseException as exc:
+        delivery.failure = exc
+        raise
+
+
+def _on_card_action(data: Any) -> Any:
+    from lark_oapi.event.callback.model.p2_card_action_trigger import P2CardActionTriggerResponse
+
+    from portal.feishu.bot import handle_card_action
+    from portal.feishu.schemas import CardAction
+
+    event = data.event
+    value = (event.action.value if event and event.action else None) or {}
+    try:
+        action = CardAction.model_validate(value)
+    except ValueError:
+        return P2CardActionTriggerResponse({"toast": {"type": "error", "content": "bad action"}})
+    operator = event.operator.open_id if event.operator else ""
+    toast = _sync(handle_card_action, action, operator_open_id=operator or "")
+    return P2CardActionTriggerResponse({"toast": {"type": "info", "content": toast}})
+
+
+def _credentials() -> Any:
+    from lark_oapi.event.dispatcher_handler import WebhookCredentials
+
+    return WebhookCredentials(conf.encrypt_key(), conf.verification_token())
+
+
+@lru_cache(maxsize=1)
+def dispatcher() -> Any:
+    """lark-oapi's dispatcher; credentials are read per request (settings may change)."""
+    import lark_oapi as lark
+
+    return (
+        lark.EventDispatcherHandler.builder("", "", lark.LogLevel.CRITICAL)
+        .webhook_credentials_provider(_credentials)
+        .register_p2_im_message_receive_v1(_on_message)
+        .register_p2_card_action_trigger(_on_card_action)
+        .build()
+    )
+
+
+def handle_event_request(
+    *, body: bytes, headers: dict[str, str], path: str = "/feishu/events"
+) -> EventResult:
+    """Check, decrypt and dispatch one HTTP delivery from Feishu.
+
+    200 for handled, duplicate and unknown-type events (so Feishu stops retrying);
+    400 for a malformed body; 401 for a bad signature or token or a stale
+    timestamp; 500 only when storing the event failed (Feishu will retry).
+    """
+    import lark_oapi as lark
+
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return EventResult(HTTPStatus.BAD_REQUEST, {"detail": "the body is not JSON"})
+    if not isinstance(parsed, dict):
+        return EventResult(HTTPStatus.BAD_REQUEST, {"detail": "the body is not a JSON object"})
+
+    # Proxies and Django change header case; lark wants its exact spelling.
+    headers = {k.lower(): v for k, v in headers.items()}
+    timestamp = headers.get(TIMESTAMP_HEADER.lower(), "")
+    if timestamp:
+        try:
+            age = abs(time.time() - int(timestamp))
+        except ValueError:
+            return EventResult(HTTPStatus.BAD_REQUEST, {"detail": "bad request timestamp"})
+        if age > conf.event_max_age_s():
+            return EventResult(
+                HTTPStatus.UNAUTHORIZED, {"detail": "stale request timestamp (replay?)"}
+            )
+    elif conf.encrypt_key() and "encrypt" not in parsed:
+        return EventResult(HTTPStatus.BAD_REQUEST, {"detail": "expected an encrypted body"})
+
+    raw = lark.RawRequest()
+    raw.uri = path
+    raw.body = body
+    # lark looks header names up case-sensitively; missing ones become "" so a
+    # missing signature fails verification instead of crashing.
+    raw.headers = {
+        TIMESTAMP_HEADER: timestamp,
+        NONCE_HEADER: headers.get(NONCE_HEADER.lower(), ""),
+        SIGNATURE_HEADER: headers.get(SIGNATURE_HEADER.lower(), ""),
+    }
+    delivery = Delivery()
+    token = _delivery.set(delivery)
+    try:
+        with transaction.atomic():
+            resp = dispatcher().do(raw)
+            if delivery.failure is not None:
+                transaction.set_rollback(True)
+    finally:
+        _delivery.reset(token)
+
+    try:
+        content = json.loads(resp.content or b"{}")
+    except ValueError:
+        content = {}
+    if resp.status_code == 200:
+        if delivery.duplicates:
+            content = {"msg": "duplicate", "event_id": delivery.duplicates[0]}
+        return EventResult(HTTPStatus.OK, content)
+    message = str(content.get("msg", "")) if isinstance(content, dict) else ""
+    if delivery.failure is not None:
+        if isinstance(delivery.failure, ValueError):
+            return EventResult(HTTPStatus.BAD_REQUEST, {"detail": str(delivery.failure)})
+        log.error("storing a Feishu event failed: %r", delivery.failure)
+        return EventResult(
+            HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "could not store the event"}
+        )
+    if any(marker in message for marker in _AUTH_ERRORS):
+        return EventResult(HTTPStatus.UNAUTHORIZED, {"detail": message})
+    if "processor not found" in message:
+        # An event type we did not subscribe to: acknowledge so Feishu does not retry.
+        return EventResult(HTTPStatus.OK, {"msg": "ignored"})
+    return EventResult(HTTPStatus.BAD_REQUEST, {"detail": message or "malformed event"})

@@ -1,0 +1,328 @@
+"""Knowledge base (documents, chunks with pgvector + full text), Feishu conversations,
+received events, account bindings and outgoing notifications."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from pgvector.django import HnswIndex, VectorField
+
+EMBEDDING_DIM = 384
+
+
+class Source(models.TextChoices):
+    CURRICULUM = "curriculum", _("Curriculum")
+    PAPER = "paper", _("Paper")
+    LAB_REPORT = "lab_report", _("Lab report")
+    UPLOAD = "upload", _("Upload")
+
+
+class DocumentStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    EMBEDDING = "embedding", _("Embedding")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+    @property
+    def is_busy(self) -> bool:
+        return self in {DocumentStatus.PENDING, DocumentStatus.EMBEDDING}
+
+
+class DocumentQuerySet(models.QuerySet["Document"]):
+    def visible_to(self, user: object) -> DocumentQuerySet:
+        """Shared documents (the curriculum, owner NULL) plus the user's own."""
+        user_id = getattr(user, "pk", None)
+        if user_id is None:
+            return self.filter(owner__isnull=True)
+        return self.filter(Q(owner__isnull=True) | Q(owner_id=user_id))
+
+    def owned_by(self, user: object) -> DocumentQuerySet:
+        return self.filter(owner_id=getattr(user, "pk", None))
+
+
+class Document(models.Model):
+    """One knowledge source item: a curriculum week, a paper, a lab report, an upload.
+
+    `source_key` identifies the item inside its source (e.g. ``week:3``) so a
+    re-ingest finds the same row; `content_hash` makes an unchanged re-ingest a no-op.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="kb_documents",
+    )
+    source = models.CharField(_("source"), max_length=20, choices=Source.choices)
+    source_key = models.CharField(max_length=200)
+    title = models.CharField(_("title"), max_length=300)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    content = models.TextField()
+    content_hash = models.CharField(max_length=64)
+    embedded_hash = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+    )
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True)
+    chunk_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["source", "title", "id"]
+        constraints = [
+            # One row per item per owner; shared items (owner NULL) are unique on their own.
+            models.UniqueConstraint(
+                fields=["owner", "source", "source_key"],
+                name="feishu_doc_owner_source_key_uniq",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [
+            # The document list: filter by source, newest first.
+            models.Index(fields=["source", "-updated_at"], name="feishu_doc_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def status_enum(self) -> DocumentStatus:
+        return DocumentStatus(self.status)
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    section = models.CharField(max_length=300, blank=True)
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    # jieba-segmented text (words separated by spaces) so the `simple` config can index Chinese.
+    search_text = models.TextField()
+    search_vector = models.GeneratedField(
+        expression=SearchVector("search_text", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    embedding = VectorField(dimensions=EMBEDDING_DIM)
+
+    class Meta:
+        ordering = ["document_id", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "ordinal"], name="feishu_chunk_doc_ordinal_uniq"
+            )
+        ]
+        indexes = [
+            # Serves the vector half of hybrid retrieval: ORDER BY embedding <=> query LIMIT k.
+            HnswIndex(
+                name="feishu_chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            # Serves the full-text half: search_vector @@ to_tsquery('simple', ...).
+            GinIndex(fields=["search_vector"], name="feishu_chunk_search_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.ordinal}"
+
+
+# --- Feishu conversations -------------------------------------------------------------------
+
+
+class Conversation(models.Model):
+    """Multi-turn context for one chat (and thread, when the message is in one)."""
+
+    chat_id = models.CharField(max_length=100)
+    thread_key = models.CharField(max_length=100, blank=True)
+    chat_type = models.CharField(max_length=20, default="p2p")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_active_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chat_id", "thread_key"], name="feishu_conversation_chat_thread_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id}/{self.thread_key or '-'}"
+
+
+class Role(models.TextChoices):
+    USER = "user", _("User")
+    ASSISTANT = "assistant", _("Assistant")
+
+
+class Turn(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField()
+    citations = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            # The last N turns of a conversation.
+            models.Index(fields=["conversation", "-created_at"], name="feishu_turn_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:40]}"
+
+
+class EventStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    DONE = "done", _("Done")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed")
+
+
+class FeishuEvent(models.Model):
+    """Every event Feishu delivered, keyed by `header.event_id`: Feishu retries, we answer once."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=EventStatus.choices, default=EventStatus.RECEIVED
+    )
+    deliveries = models.PositiveIntegerField(default=1)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+# --- Bindings and notifications --------------------------------------------------------------
+
+
+class NotifyChannel(models.TextChoices):
+    BOT = "bot", _("Direct message from the app bot")
+    WEBHOOK = "webhook", _("Group custom-bot webhook")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+BIND_CODE_TTL = timedelta(minutes=15)
+
+
+class FeishuBinding(models.Model):
+    """A portal user's Feishu identity and notification preferences."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feishu_binding"
+    )
+    open_id = models.CharField(_("Feishu open_id"), max_length=100, blank=True)
+    chat_id = models.CharField(_("Feishu chat_id"), max_length=100, blank=True)
+    bind_code = models.CharField(max_length=12, blank=True)
+    bind_code_expires_at = models.DateTimeField(null=True, blank=True)
+    bound_at = models.DateTimeField(null=True, blank=True)
+    channel = models.CharField(
+        _("deliver through"),
+        max_length=10,
+        choices=NotifyChannel.choices,
+        default=NotifyChannel.BOT,
+    )
+    webhook_url = models.CharField(
+        _("group webhook URL"),
+        max_length=500,
+        blank=True,
+        help_text=_("Leave empty to use the portal's FEISHU_WEBHOOK_URL."),
+    )
+    webhook_secret = models.CharField(_("group webhook signing secret"), max_length=200, blank=True)
+    digest_enabled = models.BooleanField(_("weekly digest"), default=True)
+    digest_weekday = models.PositiveSmallIntegerField(
+        _("digest day"), choices=Weekday.choices, default=Weekday.SUNDAY
+    )
+    digest_hour = models.PositiveSmallIntegerField(_("digest hour (local time)"), default=20)
+    last_digest_at = models.DateTimeField(null=True, blank=True)
+    notify_events = models.BooleanField(_("lab and phase events"), default=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ↔ {self.open_id or '?'}"
+
+    @property
+    def is_bound(self) -> bool:
+        return bool(self.open_id)
+
+    def new_bind_code(self) -> str:
+        self.bind_code = f"{secrets.randbelow(10**6):06d}"
+        self.bind_code_expires_at = timezone.now() + BIND_CODE_TTL
+        return self.bind_code
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RETRYING = "retrying", _("Retrying")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def for_user(self, user: object) -> NotificationQuerySet:
+        return self.filter(user_id=getattr(user, "pk", None))
+
+
+class Notification(models.Model):
+    """One outgoing message; every attempt and its error is recorded."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feishu_notifications"
+    )
+    kind = models.CharField(max_length=40, default="message")
+    text = models.TextField(blank=True)
+    card = models.JSONField(null=True, blank=True)
+    channel = models.CharField(max_length=10, choices=NotifyChannel.choices)
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The settings page's "recent notifications" list.
+            models.Index(fields=["user", "-created_at"], name="feishu_notif_user_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.user} ({self.status})"

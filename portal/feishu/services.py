@@ -1,0 +1,420 @@
+"""Writes of the Feishu app: ingesting and embedding documents, conversations,
+account binding and notifications. Side effects run after the transaction commits."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import PurePath
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal.feishu import conf
+from portal.feishu import text as kbtext
+from portal.feishu.embeddings import get_embedder
+from portal.feishu.llm import ChatMessage
+from portal.feishu.models import (
+    Chunk,
+    Conversation,
+    Document,
+    DocumentStatus,
+    FeishuBinding,
+    Notification,
+    NotificationStatus,
+    NotifyChannel,
+    Role,
+    Source,
+    Turn,
+)
+
+log = logging.getLogger(__name__)
+
+UPLOAD_TYPES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf"}
+
+
+class KnowledgeError(ValueError):
+    """Input the knowledge base refuses (the message is shown to the user)."""
+
+
+def content_hash(title: str, content: str) -> str:
+    return hashlib.sha256(f"{title}\n\x00{content}".encode()).hexdigest()
+
+
+def _enqueue_embedding(document_id: int) -> None:
+    from portal.feishu.tasks import embed_document_task
+
+    transaction.on_commit(
+        lambda: embed_document_task.apply_async(args=[document_id], queue=conf.queue())
+    )
+
+
+@transaction.atomic
+def upsert_document(
+    *,
+    owner: Any,
+    source: str,
+    source_key: str,
+    title: str,
+    content: str,
+    url: str = "",
+) -> tuple[Document, bool]:
+    """Create or update a document; returns (document, queued for embedding).
+
+    Unchanged content (same hash) is a no-op; changed content keeps the old
+    chunks searchable until the embedding job swaps them in one transaction.
+    """
+    title = title.strip()[:300] or _("Untitled")
+    content = content.replace("\x00", "").strip()
+    if not content:
+        raise KnowledgeError(_("The document is empty."))
+    digest = content_hash(title, content)
+    doc = (
+        Document.objects.select_for_update()
+        .filter(owner=owner, source=source, source_key=source_key)
+        .first()
+    )
+    if doc is not None and doc.content_hash == digest and doc.status != DocumentStatus.FAILED:
+        if doc.url != url:
+            doc.url = url
+            doc.save(update_fields=["url", "updated_at"])
+        return doc, False
+    if doc is None:
+        doc = Document(owner=owner, source=source, source_key=source_key)
+    doc.title, doc.content, doc.url, doc.content_hash = title, content, url, digest
+    doc.status, doc.progress, doc.error = DocumentStatus.PENDING, 0.0, ""
+    doc.save()
+    _enqueue_embedding(doc.pk)
+    return doc, True
+
+
+def extract_upload_text(filename: str, data: bytes) -> str:
+    """Plain text of an uploaded Markdown, text or PDF file, within the size limit."""
+    limit = conf.upload_max_bytes()
+    if len(data) > limit:
+        raise KnowledgeError(
+            _("The file is too large (%(size)d KiB; the limit is %(limit)d KiB).")
+            % {"size": len(data) // 1024, "limit": limit // 1024}
+        )
+    kind = UPLOAD_TYPES.get(PurePath(filename).suffix.lower())
+    if kind is None:
+        raise KnowledgeError(_("Only Markdown, plain text and PDF files can be uploaded."))
+    if kind == "pdf":
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            pages = [page.extract_text() or "" for page in reader.pages]
+        except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+            raise KnowledgeError(
+                _("The PDF could not be read: %(error)s") % {"error": exc}
+            ) from exc
+        page_label = _("Page")
+        return "\n\n".join(
+            f"## {page_label} {i}\n{page}" for i, page in enumerate(pages, 1) if page.strip()
+        )
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise KnowledgeError(_("The file is not UTF-8 or GB18030 text."))
+
+
+def add_upload(*, owner: Any, filename: str, data: bytes, title: str = "") -> tuple[Document, bool]:
+    text = extract_upload_text(filename, data)
+    name = PurePath(filename).name[:150]
+    return upsert_document(
+        owner=owner,
+        source=Source.UPLOAD,
+        source_key=f"file:{name}",
+        title=title or PurePath(name).stem,
+        content=text,
+    )
+
+
+def _passage(doc: Document, draft: kbtext.ChunkDraft) -> str:
+    """What is embedded and indexed: the text with its document title and section path."""
+    head = f"{doc.title} / {draft.section}" if draft.section else doc.title
+    return f"{head}\n{draft.text}"
+
+
+def embed_document(
+    document_id: int, *, on_progress: Callable[[float], None] | None = None
+) -> Document | None:
+    """Chunk and embed a document, then swap its chunks atomically. Safe to run twice.
+
+    Vectors of chunks whose text is unchanged are reused rather than recomputed.
+    """
+    doc = Document.objects.filter(pk=document_id).first()
+    if doc is None:
+        return None
+    if doc.status == DocumentStatus.READY and doc.embedded_hash == doc.content_hash:
+        return doc
+    target_hash = doc.content_hash
+    Document.objects.filter(pk=doc.pk).update(status=DocumentStatus.EMBEDDING, progress=0.0)
+
+    drafts = kbtext.split_text(doc.content)
+    passages = [_passage(doc, d) for d in drafts]
+    hashes = [hashlib.sha256(p.encode()).hexdigest() for p in passages]
+    known = dict(
+        Chunk.objects.filter(text_hash__in=set(hashes)).values_list("text_hash", "embedding")
+    )
+    todo = [i for i, h in enumerate(hashes) if h not in known]
+    embedder = get_embedder()
+    vectors: dict[str, Any] = dict(known)
+    step = 16
+    for start in range(0, len(todo), step):
+        batch = todo[start : start + step]
+        for i, vec in zip(
+            batch, embedder.embed_passages([passages[i] for i in batch]), strict=True
+        ):
+            vectors[hashes[i]] = vec
+        progress = min(0.99, (start + len(batch)) / max(1, len(todo)))
+        Document.objects.filter(pk=doc.pk).update(progress=progress)
+        if on_progress:
+            on_progress(progress)
+
+    with transaction.atomic():
+        doc = Document.objects.select_for_update().get(pk=doc.pk)
+        if doc.content_hash != target_hash:
+            # Edited while we embedded: the job queued by that edit does the work.
+            return doc
+        doc.chunks.all().delete()
+        Chunk.objects.bulk_create(
+            Chunk(
+                document=doc,
+                ordinal=i,
+                section=d.section[:300],
+                text=d.text,
+                text_hash=hashes[i],
+                search_text=kbtext.segment(passages[i]),
+                embedding=vectors[hashes[i]],
+            )
+            for i, d in enumerate(drafts)
+        )
+        doc.status, doc.progress, doc.error = DocumentStatus.READY, 1.0, ""
+        doc.chunk_count, doc.embedded_hash = len(drafts), target_hash
+        doc.save(
+            update_fields=[
+                "status",
+                "progress",
+                "error",
+                "chunk_count",
+                "embedded_hash",
+                "updated_at",
+            ]
+        )
+    return doc
+
+
+def mark_document_failed(document_id: int, error: str) -> None:
+    Document.objects.filter(pk=document_id).update(status=DocumentStatus.FAILED, error=error[:2000])
+
+
+def delete_document(*, document: Document) -> None:
+    document.delete()
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+
+def conversation_for(*, chat_id: str, thread_key: str = "", chat_type: str = "p2p") -> Conversation:
+    """The conversation of a chat/thread; one idle past FEISHU_HISTORY_IDLE starts afresh."""
+    convo, _created = Conversation.objects.get_or_create(
+        chat_id=chat_id, thread_key=thread_key, defaults={"chat_type": chat_type}
+    )
+    if timezone.now() - convo.last_active_at > timedelta(seconds=conf.history_idle_s()):
+        convo.turns.all().delete()
+    return convo
+
+
+def recent_history(conversation: Conversation) -> list[ChatMessage]:
+    turns = list(conversation.turns.order_by("-created_at", "-id")[: conf.history_turns() * 2])
+    return [{"role": t.role, "content": t.content} for t in reversed(turns)]
+
+
+@transaction.atomic
+def record_exchange(
+    *, conversation: Conversation, question: str, answer: str, citations: list[dict[str, Any]]
+) -> None:
+    now = timezone.now()
+    Turn.objects.create(conversation=conversation, role=Role.USER, content=question, created_at=now)
+    Turn.objects.create(
+        conversation=conversation,
+        role=Role.ASSISTANT,
+        content=answer,
+        citations=citations,
+        created_at=now + timedelta(microseconds=1),
+    )
+    conversation.last_active_at = now
+    conversation.save(update_fields=["last_active_at"])
+
+
+def reset_conversation(*, conversation: Conversation) -> int:
+    deleted, _counts = conversation.turns.all().delete()
+    return deleted
+
+
+# --- binding -----------------------------------------------------------------------------------
+
+
+def binding_for(user: Any) -> FeishuBinding:
+    binding, _created = FeishuBinding.objects.get_or_create(user=user)
+    return binding
+
+
+def start_binding(*, user: Any) -> str:
+    """A fresh one-time code the user sends to the bot as `/bind CODE`."""
+    binding = binding_for(user)
+    code = binding.new_bind_code()
+    binding.save(update_fields=["bind_code", "bind_code_expires_at"])
+    return code
+
+
+@transaction.atomic
+def complete_binding(*, code: str, open_id: str, chat_id: str) -> FeishuBinding | None:
+    """Link the Feishu user who sent `code`; None when the code is unknown or expired."""
+    code = code.strip()
+    if not code or not open_id:
+        return None
+    binding = (
+        FeishuBinding.objects.select_for_update()
+        .filter(bind_code=code, bind_code_expires_at__gt=timezone.now())
+        .first()
+    )
+    if binding is None:
+        return None
+    # One Feishu identity belongs to one portal user.
+    FeishuBinding.objects.filter(open_id=open_id).exclude(pk=binding.pk).update(
+        open_id="", chat_id=""
+    )
+    binding.open_id, binding.chat_id = open_id, chat_id
+    binding.bind_code, binding.bind_code_expires_at, binding.bound_at = "", None, timezone.now()
+    binding.save()
+    return binding
+
+
+def unbind(*, user: Any) -> None:
+    FeishuBinding.objects.filter(user=user).update(open_id="", chat_id="", bound_at=None)
+
+
+def user_for_open_id(open_id: str) -> Any:
+    binding = (
+        FeishuBinding.objects.select_related("user").filter(open_id=open_id).first()
+        if open_id
+        else None
+    )
+    return binding.user if binding else None
+
+
+# --- notifications ----------------------------------------------------------------------------
+
+
+def notify_user(
+    user: Any,
+    text: str | None = None,
+    *,
+    card: dict[str, Any] | None = None,
+    kind: str = "message",
+) -> Notification | None:
+    """Queue a Feishu message (text or card) to `user`; other apps call this.
+
+    Delivered by the app bot to the bound open_id, or to the user's (or the
+    portal's) group webhook. Returns None when the user has no way to be
+    reached; otherwise the recorded Notification, which a Celery job sends with
+    retries and backoff.
+    """
+    if not text and card is None:
+        raise ValueError("notify_user needs text or a card")
+    binding = FeishuBinding.objects.filter(user=user).first()
+    channel = _channel_for(binding)
+    if channel is None:
+        log.info("notification %s for %s not sent: no Feishu binding or webhook", kind, user)
+        return None
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            user=user, kind=kind, text=text or "", card=card, channel=channel
+        )
+        from portal.feishu.tasks import send_notification_task
+
+        transaction.on_commit(
+            lambda: send_notification_task.apply_async(args=[notification.pk], queue=conf.queue())
+        )
+    return notification
+
+
+def _channel_for(binding: FeishuBinding | None) -> str | None:
+    webhook = bool((binding and binding.webhook_url) or conf.webhook_url())
+    if binding and binding.channel == NotifyChannel.WEBHOOK and webhook:
+        return NotifyChannel.WEBHOOK
+    if binding and binding.is_bound and conf.bot_enabled():
+        return NotifyChannel.BOT
+    if webhook:
+        return NotifyChannel.WEBHOOK
+    return None
+
+
+def deliver_notification(notification: Notification) -> None:
+    """One delivery attempt; raises FeishuError for the caller to retry."""
+    from portal.feishu import client
+
+    binding = FeishuBinding.objects.filter(user_id=notification.user_id).first()
+    text = notification.text or None
+    card = notification.card
+    if notification.channel == NotifyChannel.BOT:
+        if binding is None or not binding.open_id:
+            raise client.FeishuError("the user is no longer bound to a Feishu account")
+        client.send_message(
+            receive_id=binding.open_id, receive_id_type="open_id", text=text, card=card
+        )
+    else:
+        url = (binding.webhook_url if binding else "") or conf.webhook_url()
+        secret = (binding.webhook_secret if binding and binding.webhook_url else "") or (
+            conf.webhook_secret() if not (binding and binding.webhook_url) else ""
+        )
+        if not url:
+            raise client.FeishuError("no webhook URL is configured")
+        client.send_webhook(url=url, secret=secret, text=text, card=card)
+
+
+def record_attempt(notification: Notification, *, error: str | None, final: bool) -> None:
+    notification.attempts += 1
+    if error is None:
+        notification.status, notification.sent_at, notification.last_error = (
+            NotificationStatus.SENT,
+            timezone.now(),
+            "",
+        )
+    else:
+        notification.status = NotificationStatus.FAILED if final else NotificationStatus.RETRYING
+        notification.last_error = error[:2000]
+    notification.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+
+
+def notify_event(
+    user: Any, *, kind: str, title: str, markdown: str, url: str = ""
+) -> Notification | None:
+    """A progress event (a phase completed, a lab run finished or failed) as a card.
+
+    Respects the user's "lab and phase events" preference; `url` (a portal path or
+    absolute URL) becomes an "Open in portal" button.
+    """
+    from portal.feishu import client
+    from portal.feishu.answering import absolute
+
+    binding = FeishuBinding.objects.filter(user=user).first()
+    if binding is not None and not binding.notify_events:
+        return None
+    buttons = [client.link_button(_("Open in portal"), absolute(url))] if url else None
+    failed = "fail" in kind
+    card = client.card(
+        title=title, markdown=markdown, buttons=buttons, template="red" if failed else "green"
+    )
+    return notify_user(user, card=card, kind=kind)

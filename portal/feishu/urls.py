@@ -1,0 +1,17 @@
+from django.urls import path
+
+from portal.feishu import views
+
+app_name = "feishu"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("upload/", views.upload, name="upload"),
+    path("documents/<int:pk>/", views.document, name="document"),
+    path("documents/<int:pk>/delete/", views.delete, name="delete"),
+    path("settings/", views.notification_settings, name="settings"),
+    path("settings/bind/", views.bind_code, name="bind"),
+    path("settings/unbind/", views.unbind, name="unbind"),
+    path("settings/test/", views.test_notification, name="test_notification"),
+    path("events", views.events, name="events"),
+]

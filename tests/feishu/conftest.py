@@ -1,0 +1,123 @@
+"""Feishu fixtures: a fake open platform, Feishu credentials, a worker on our own queue."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import ROOT, _stop, child_env
+from tests.feishu.fakefeishu import FakeFeishu, start_fake_feishu
+
+APP_ID = "cli_test_app"
+APP_SECRET = "test-app-secret"
+ENCRYPT_KEY = "test-encrypt-key-123"
+VERIFICATION_TOKEN = "test-verification-token"
+BOT_OPEN_ID = "ou_bot"
+# Our own Celery queue, so a worker started by other apps' tests never takes our jobs.
+QUEUE = f"feishu-test-{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def fake_feishu_server() -> Iterator[FakeFeishu]:
+    fake, server = start_fake_feishu()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def _feishu_env(fake: FakeFeishu) -> dict[str, str]:
+    return {
+        "FEISHU_APP_ID": APP_ID,
+        "FEISHU_APP_SECRET": APP_SECRET,
+        "FEISHU_ENCRYPT_KEY": ENCRYPT_KEY,
+        "FEISHU_VERIFICATION_TOKEN": VERIFICATION_TOKEN,
+        "FEISHU_DOMAIN": fake.base_url,
+        "FEISHU_BOT_OPEN_ID": BOT_OPEN_ID,
+        "FEISHU_QUEUE": QUEUE,
+        "FEISHU_RETRY_BASE_S": "0.2",
+        "KB_EMBEDDER": "fake",
+        "KB_LLM_BACKEND": "extractive",
+        "PORTAL_BASE_URL": "http://portal.test",
+    }
+
+
+@pytest.fixture
+def fake_feishu(fake_feishu_server: FakeFeishu) -> Iterator[FakeFeishu]:
+    fake_feishu_server.reset()
+    yield fake_feishu_server
+    fake_feishu_server.reset()
+
+
+@pytest.fixture(autouse=True)
+def feishu_settings(settings, fake_feishu_server: FakeFeishu) -> None:
+    for name, value in _feishu_env(fake_feishu_server).items():
+        setattr(settings, name, value)
+    settings.FEISHU_WEBHOOK_URL = ""
+    settings.FEISHU_WEBHOOK_SECRET = ""
+    settings.FEISHU_RETRY_BASE_S = 0.2
+
+
+@pytest.fixture(scope="session")
+def feishu_worker(
+    django_db_setup, django_db_blocker, fake_feishu_server: FakeFeishu, tmp_path_factory
+) -> Iterator[subprocess.Popen]:
+    """A real Celery worker on the test database, serving only this app's test queue."""
+    from portal.celery import app
+
+    log_path = tmp_path_factory.mktemp("feishu-worker") / "worker.log"
+    log_file = log_path.open("wb")
+    name = f"{QUEUE}@{socket.gethostname()}"
+    env = {**child_env(), **_feishu_env(fake_feishu_server)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-Q",
+            QUEUE,
+            "-P",
+            "solo",
+            "-n",
+            name,
+            "-l",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"feishu worker exited early:\n{log_path.read_text()[-4000:]}")
+        if app.control.ping(destination=[name], timeout=0.5):
+            break
+    else:
+        _stop(proc)
+        raise RuntimeError(f"feishu worker did not answer:\n{log_path.read_text()[-4000:]}")
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    yield proc
+    _stop(proc)
+    log_file.close()
+
+
+def wait_until(predicate, timeout: float = 60, what: str = "condition"):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
