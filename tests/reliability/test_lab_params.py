@@ -21,6 +21,15 @@ HOSTILE_STRINGS = [
 ]
 
 
+# Numbers bounded by a model validator instead of the schema, with the reason.
+BOUNDED_ELSEWHERE = {
+    (
+        "llm-serving",
+        "levels",
+    ): "concurrency 1-256 by the validator; a rate may be inf (all at once)",
+}
+
+
 def _leaves(schema: dict[str, Any], defs: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(kind, schema) for every scalar a parameter can hold: in lists and optionals too."""
     if "$ref" in schema:
@@ -55,6 +64,7 @@ def test_every_numeric_lab_parameter_has_an_upper_bound(lab: Lab):
         name
         for name, kind, leaf, _ in _fields(lab)
         if kind in {"integer", "number"}
+        and (lab.id, name) not in BOUNDED_ELSEWHERE
         and "enum" not in leaf
         and "maximum" not in leaf
         and "exclusiveMaximum" not in leaf
@@ -136,3 +146,33 @@ def test_artifact_names_with_path_tricks_stay_in_the_runs_directory(owner, setti
     assert written and all(p.parent == run_dir for p in written), written
     names = set(run.artifacts.values_list("name", flat=True))
     assert names == {"escape.txt", "evil", "..\\..\\win.txt", "x.bin"}
+
+
+@pytest.mark.parametrize("lab_id", ["llm-quant", "llm-serving"])
+def test_llm_labs_load_local_models_only_from_the_configured_roots(lab_id, tmp_path, monkeypatch):
+    from portal.labs.llm.checkpoints import ModelNotAvailable, resolve_model
+
+    root = tmp_path / "models"
+    (root / "mine").mkdir(parents=True)
+    (root / "mine" / "config.json").write_text("{}")
+    (root / "escape").symlink_to("/etc")
+    monkeypatch.setenv("LLM_MODEL_ROOTS", str(root))
+    lab = next(lab for lab in all_labs() if lab.id == lab_id)
+
+    assert lab.validate({"model": str(root / "mine")}).model == str(root / "mine")
+    assert lab.validate({"model": "HuggingFaceTB/SmolLM2-135M-Instruct"})
+    for outside in [
+        str(root / "escape"),
+        str(root / "mine" / ".." / ".."),
+        "/etc",
+        "~/x",
+        "a/../b",
+    ]:
+        with pytest.raises(ValidationError):
+            lab.validate({"model": outside})
+    # and again where the worker resolves it, in case the roots differ there
+    assert resolve_model(str(root / "mine")) == str((root / "mine").resolve())
+    with pytest.raises(ModelNotAvailable):
+        resolve_model("/etc")
+    with pytest.raises(ModelNotAvailable):
+        resolve_model(str(root / "escape"))

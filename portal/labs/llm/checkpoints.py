@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,54 @@ BUILTIN_MODELS = (SMOLLM2, TINY_RANDOM)
 
 class ModelNotAvailable(RuntimeError):
     """A clear reason why a model name cannot be turned into a loadable directory."""
+
+
+# Hugging Face repo ids: "name" or "org/name"; ".." and "--" are not allowed there either.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?$")
+
+
+def model_roots() -> list[Path]:
+    """Directories a lab may load a local model from.
+
+    $LLM_MODEL_ROOTS (separated by ":"), else settings.LLM_MODEL_ROOTS, else the
+    LLM cache and <PORTAL_DATA_DIR>/models. A lab parameter naming any other
+    directory is refused, so a run can never read files elsewhere on the worker.
+    """
+    explicit = os.environ.get("LLM_MODEL_ROOTS")
+    if explicit:
+        return [Path(p).expanduser() for p in explicit.split(os.pathsep) if p]
+    try:
+        from django.conf import settings
+
+        configured = getattr(settings, "LLM_MODEL_ROOTS", None)
+        if configured:
+            return [Path(p).expanduser() for p in configured]
+    except Exception:  # Django absent or not configured (worker subprocesses)
+        pass
+    return [cache_dir(), cache_dir().parent.parent / "models"]
+
+
+def check_model_reference(value: str) -> str:
+    """`value` if it is a built-in name, a hub id, or a directory under `model_roots()`.
+
+    Raises ValueError with the reason otherwise (a lab parameter validator).
+    """
+    if value in BUILTIN_MODELS:
+        return value
+    if value.startswith(("/", "~")):
+        if "\x00" in value:
+            raise ValueError("not a model directory")
+        resolved = Path(value).expanduser().resolve()  # follows symlinks out of a root, too
+        roots = model_roots()
+        if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+            raise ValueError("local models must be under " + ", ".join(str(r) for r in roots))
+        return value
+    if _HUB_ID.match(value) and ".." not in value and "--" not in value:
+        return value
+    raise ValueError(
+        "not a model: use smollm2, tiny-random, a hub id (org/name) "
+        "or an absolute directory under the model roots"
+    )
 
 
 def cache_dir() -> Path:
@@ -190,11 +239,15 @@ def resolve_model(name: str) -> str:
         return str(ensure_smollm2())
     if name == TINY_RANDOM:
         return str(ensure_tiny_random())
+    try:
+        check_model_reference(name)  # again on the worker: its roots and symlinks count
+    except ValueError as exc:
+        raise ModelNotAvailable(str(exc)) from exc
+    if not name.startswith(("/", "~")):
+        return name  # a hub id, never a directory relative to the worker's cwd
     path = Path(name).expanduser()
-    if path.is_dir():
-        if not (path / "config.json").exists():
-            raise ModelNotAvailable(f"{path} has no config.json: not a Transformers model")
-        return str(path.resolve())
-    if name.startswith(("/", ".", "~")):
+    if not path.is_dir():
         raise ModelNotAvailable(f"no model directory at {name}")
-    return name
+    if not (path / "config.json").exists():
+        raise ModelNotAvailable(f"{path} has no config.json: not a Transformers model")
+    return str(path.resolve())

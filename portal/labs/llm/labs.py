@@ -16,13 +16,18 @@ import json
 import math
 import queue
 import threading
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from portal.labs.context import RunContext
 from portal.labs.llm import report
-from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, resolve_model
+from portal.labs.llm.checkpoints import (
+    BUILTIN_MODELS,
+    SMOLLM2,
+    check_model_reference,
+    resolve_model,
+)
 from portal.labs.llm.datasets import select_prompts
 from portal.labs.llm.loadtest import LoadSpec, RequestResult, Slo, run_load, summarize
 from portal.labs.llm.quantization import (
@@ -53,7 +58,7 @@ def _check_model(value: str) -> str:
         return value
     if any(c.isspace() for c in value) or len(value) > 300:
         raise ValueError("not a model path or hub id")
-    return value
+    return check_model_reference(value)
 
 
 def _sorted_unique(values: list[int]) -> list[int]:
@@ -72,8 +77,12 @@ class QuantParams(BaseModel):
     variants: list[Variant] = Field(
         default=[Variant.TORCHAO_INT8_WO, Variant.BNB_INT8, Variant.BNB_NF4], min_length=1
     )
-    batch_sizes: list[int] = Field(default=[1, 4, 8], min_length=1, max_length=8)
-    prompt_lengths: list[int] = Field(default=[64], min_length=1, max_length=4)
+    batch_sizes: list[Annotated[int, Field(ge=1, le=256)]] = Field(
+        default=[1, 4, 8], min_length=1, max_length=8
+    )
+    prompt_lengths: list[Annotated[int, Field(ge=4, le=8192)]] = Field(
+        default=[64], min_length=1, max_length=4
+    )
     new_tokens: int = Field(default=8, ge=2, le=256)
     repeats: int = Field(default=1, ge=1, le=5)
     eval_tokens: int = Field(default=256, ge=16, le=4096)
@@ -310,11 +319,11 @@ class ServingParams(BaseModel):
         default=["short", "medium"], min_length=1
     )
     api: Literal["completions", "chat"] = "completions"
-    slo_ttft_ms: float = Field(default=2000, gt=0)
-    slo_tpot_ms: float = Field(default=250, gt=0)
+    slo_ttft_ms: float = Field(default=2000, gt=0, le=600_000)
+    slo_tpot_ms: float = Field(default=250, gt=0, le=60_000)
     max_model_len: int = Field(default=1024, ge=128, le=32768)
     ready_timeout_s: int = Field(default=300, ge=10, le=1800)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
     _model = field_validator("model")(classmethod(lambda cls, v: _check_model(v)))
 
