@@ -93,14 +93,24 @@ def upsert_document(
     return doc, True
 
 
-def extract_upload_text(filename: str, data: bytes) -> str:
-    """Plain text of an uploaded Markdown, text or PDF file, within the size limit."""
+def _check_upload_size(size: int) -> None:
     limit = conf.upload_max_bytes()
-    if len(data) > limit:
+    if size > limit:
         raise KnowledgeError(
             _("The file is too large (%(size)d KiB; the limit is %(limit)d KiB).")
-            % {"size": len(data) // 1024, "limit": limit // 1024}
+            % {"size": size // 1024, "limit": limit // 1024}
         )
+
+
+def read_upload(file: Any) -> bytes:
+    """The bytes of an uploaded file, refusing an oversized one before reading it into memory."""
+    _check_upload_size(int(file.size or 0))
+    return file.read(conf.upload_max_bytes() + 1)
+
+
+def extract_upload_text(filename: str, data: bytes) -> str:
+    """Plain text of an uploaded Markdown, text or PDF file, within the size limit."""
+    _check_upload_size(len(data))
     kind = UPLOAD_TYPES.get(PurePath(filename).suffix.lower())
     if kind is None:
         raise KnowledgeError(_("Only Markdown, plain text and PDF files can be uploaded."))

@@ -74,7 +74,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             doc, queued = services.add_upload(
                 owner=request.user,
                 filename=file.name,
-                data=file.read(),
+                data=services.read_upload(file),
                 title=form.cleaned_data["title"],
             )
         except services.KnowledgeError as exc:
