@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 
@@ -34,5 +32,5 @@ for prefix, module_name in APP_URLS:
         continue
     urlpatterns.append(path(prefix, include(module_name)))
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served as static files: it holds run artifacts, which only their
+# owner may download (through the labs' access-checked view).

@@ -193,3 +193,9 @@ class RunArtifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.name}"
+
+    def file_path(self) -> Path:
+        """Where the file is now: under the run's directory (so a restored or moved data dir
+        works), else where the runner recorded it."""
+        canonical = self.run.artifact_dir() / self.name
+        return canonical if canonical.is_file() else Path(self.path)

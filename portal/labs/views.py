@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 from django.contrib import messages
@@ -179,9 +178,9 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def run_artifact(request: HttpRequest, pk: int, name: str) -> FileResponse:
     run = get_run_for_user(request, pk)
     artifact = RunArtifact.objects.filter(run=run, name=name).first()
-    if artifact is None or not Path(artifact.path).is_file():
+    if artifact is None or not artifact.file_path().is_file():
         raise Http404("No such artifact")
-    return FileResponse(Path(artifact.path).open("rb"), as_attachment=True, filename=artifact.name)
+    return FileResponse(artifact.file_path().open("rb"), as_attachment=True, filename=artifact.name)
 
 
 @require_GET

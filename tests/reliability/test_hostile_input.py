@@ -53,3 +53,26 @@ def test_a_body_over_the_upload_limit_is_refused_with_400(api, settings):
     body = '{"params": {}, "pad": "' + "x" * 4096 + '"}'
     response = api.post("/api/labs/system-benchmark/runs", body, content_type="application/json")
     assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_run_artifacts_are_not_served_as_public_media_even_in_debug(client, owner, settings):
+    from importlib import reload
+
+    from django.urls import clear_url_caches
+
+    import portal.urls
+
+    media = settings.DATA_LAYOUT.media / "labs" / "runs" / "999999"
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "policy.zip").write_bytes(b"private")
+    settings.DEBUG = True
+    try:
+        reload(portal.urls)
+        clear_url_caches()
+        response = client.get(f"/{settings.MEDIA_URL}labs/runs/999999/policy.zip")
+        assert response.status_code == HTTPStatus.NOT_FOUND
+    finally:
+        settings.DEBUG = False
+        reload(portal.urls)
+        clear_url_caches()
+        (media / "policy.zip").unlink()
