@@ -16,6 +16,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -255,3 +257,26 @@ def embedded_services_from_settings() -> EmbeddedServices:
         postgres=settings.EMBEDDED_POSTGRES,
         redis=settings.EMBEDDED_REDIS,
     )
+
+
+@contextmanager
+def database_services() -> Iterator[None]:
+    """The embedded PostgreSQL (when configured) for a one-off command.
+
+    A server that is already running (`manage.py up`, the test suite) is used and
+    left alone; one this command had to start is stopped again at the end.
+    """
+    from django.conf import settings
+
+    layout = settings.DATA_LAYOUT
+    started = settings.EMBEDDED_POSTGRES and not postgres_running(layout)
+    if started:
+        start_postgres(layout)
+    try:
+        yield
+    finally:
+        if started:
+            from django.db import connections
+
+            connections.close_all()
+            stop_postgres(layout)
