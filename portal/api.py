@@ -6,11 +6,12 @@ import logging
 from importlib import import_module
 
 from django.conf import settings
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from portal.core.auth import api_auth
+from portal.core.middleware import database_unavailable_response
 
 api = NinjaAPI(
     title="AI Chip Prep Portal API",
@@ -19,6 +20,13 @@ api = NinjaAPI(
     auth=api_auth,
     docs_url="/docs",
 )
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """An outage is a 503 here too (ninja would answer DEBUG's 500 traceback first)."""
+    return database_unavailable_response(request, exc)
 
 
 @api.exception_handler(DataError)

@@ -49,9 +49,14 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        log.warning("database unavailable for %s: %s", request.path, exception)
-        response = JsonResponse(
-            {"detail": "The database is unavailable; try again in a few seconds."}, status=503
-        )
-        response["Retry-After"] = "5"
-        return response
+        return database_unavailable_response(request, exception)
+
+
+def database_unavailable_response(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """503 with Retry-After; also used by the API, whose own handlers see the exception first."""
+    log.warning("database unavailable for %s: %s", request.path, exception)
+    response = JsonResponse(
+        {"detail": "The database is unavailable; try again in a few seconds."}, status=503
+    )
+    response["Retry-After"] = "5"
+    return response

@@ -76,3 +76,22 @@ def test_run_artifacts_are_not_served_as_public_media_even_in_debug(client, owne
         reload(portal.urls)
         clear_url_caches()
         (media / "policy.zip").unlink()
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_database_outage_during_api_authentication_is_a_503_in_debug_too(
+    api, settings, monkeypatch, debug
+):
+    from django.db import OperationalError
+
+    from portal.core import auth
+
+    def down(raw):
+        raise OperationalError("connection is bad: No such file or directory")
+
+    settings.DEBUG = debug
+    monkeypatch.setattr(auth, "user_for_token", down)
+    response = api.get("/api/auth/me")
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "5"

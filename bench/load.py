@@ -1,0 +1,513 @@
+"""Load and fault checks against a real `manage.py up` on a temporary data directory.
+
+Loopback only; stops by itself and removes its data directory. Sections (all by default):
+
+- pages:     N signed-in users browse dashboard, plan, papers and a run page for S seconds
+             (p50 / p95 / max page time, error count)
+- websocket: 100 websocket clients watch one running lab; each must get every event once, in order
+- feishu:    200 signed Feishu events in a burst, a tenth of them duplicates: acks fast, each
+             answered exactly once (against a local fake of the Feishu open platform)
+- pg:        PostgreSQL stopped for a few seconds under traffic: 503s during the outage, then
+             200s again without restarting the web process
+- redis:     Redis restarted under a running lab with open websockets: clients reconnect with
+             ?after=<last seq> and end with every event, no gap, no duplicate; the run finishes
+
+Run: .venv/bin/python bench/load.py [--users 50 --seconds 60 --clients 100 --events 200]
+     [--only pages,websocket,feishu,pg,redis]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA_DIR = Path(tempfile.mkdtemp(prefix="aicp-load-", dir="/tmp"))
+ENCRYPT_KEY = "bench-encrypt-key"
+VERIFICATION_TOKEN = "bench-verification-token"
+for name in ("DATABASE_URL", "REDIS_URL"):
+    os.environ.pop(name, None)
+os.environ.update(
+    PORTAL_DATA_DIR=str(DATA_DIR),
+    DJANGO_SETTINGS_MODULE="portal.settings",
+    DJANGO_ALLOW_ASYNC_UNSAFE="true",
+    FEISHU_APP_ID="cli_bench",
+    FEISHU_APP_SECRET="bench-secret",
+    FEISHU_ENCRYPT_KEY=ENCRYPT_KEY,
+    FEISHU_VERIFICATION_TOKEN=VERIFICATION_TOKEN,
+    FEISHU_BOT_OPEN_ID="ou_bot",
+    KB_EMBEDDER="fake",
+    KB_LLM_BACKEND="extractive",
+    LOG_LEVEL="WARNING",
+)
+
+from tests.feishu.fakefeishu import message_event, signed_request, start_fake_feishu  # noqa: E402
+
+FAKE, FAKE_SERVER = start_fake_feishu()
+os.environ["FEISHU_DOMAIN"] = FAKE.base_url
+
+import django  # noqa: E402
+
+FINAL = {"succeeded", "failed", "cancelled", "lost"}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthz(base: str) -> int:
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+class Portal:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = DATA_DIR / "up.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        t0 = time.monotonic()
+        env = {**os.environ, "PORTAL_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "up"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        while time.monotonic() - t0 < 300:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"manage.py up exited:\n{self.log.read_text()[-3000:]}")
+            if healthz(self.base) == 200:
+                return time.monotonic() - t0
+            time.sleep(0.5)
+        raise RuntimeError(f"/healthz never answered 200:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def session_cookie(user) -> str:  # noqa: ANN001
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def make_users(n: int) -> list:
+    from django.contrib.auth.models import User
+
+    django.db.close_old_connections()
+    return [
+        User.objects.get_or_create(username=f"load{i}", defaults={"email": f"l{i}@x.test"})[0]
+        for i in range(n)
+    ]
+
+
+def launch(user, params: dict):  # noqa: ANN001
+    from portal.labs.registry import get_lab
+    from portal.labs.services import launch_run
+
+    django.db.close_old_connections()  # this thread's connection may predate the pg restart
+
+    return launch_run(user=user, lab=get_lab("pipeline-check"), params=params)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+async def pages(portal: Portal, users: int, seconds: float) -> dict:
+    import httpx
+    from django.utils import timezone
+
+    from portal.labs.models import Run, RunEvent
+
+    people = make_users(users)
+    runs = {}
+    for user in people:  # a finished run with 200 metric events each, for the run page
+        run = Run.objects.create(
+            owner=user,
+            lab_id="pipeline-check",
+            params={},
+            queue="cpu",
+            status="succeeded",
+            time_limit_s=60,
+            soft_time_limit_s=50,
+            last_seq=200,
+            result={"events": 200},
+        )
+        now = timezone.now()
+        RunEvent.objects.bulk_create(
+            RunEvent(
+                run=run, seq=i, kind="metric", ts=now, data={"name": "x", "value": i, "step": i}
+            )
+            for i in range(1, 201)
+        )
+        runs[user.pk] = run.pk
+    kinds = ["/dashboard/", "/curriculum/", "/papers/", "/labs/", "run page"]
+    times: dict[str, list[float]] = {k: [] for k in kinds}
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+
+    async def browse(index: int, user) -> None:  # noqa: ANN001
+        cookie = session_cookie(user)
+        async with httpx.AsyncClient(
+            base_url=portal.base, cookies={"sessionid": cookie}, timeout=30
+        ) as client:
+            i = index
+            while time.monotonic() < deadline:
+                kind = kinds[i % len(kinds)]
+                i += 1
+                target = f"/labs/runs/{runs[user.pk]}/" if kind == "run page" else kind
+                t0 = time.perf_counter()
+                try:
+                    response = await client.get(target)
+                    ok = response.status_code == 200
+                except httpx.HTTPError as exc:
+                    ok, response = False, exc
+                times[kind].append(time.perf_counter() - t0)
+                if not ok:
+                    errors.append(f"{target}: {getattr(response, 'status_code', response)}")
+
+    await asyncio.gather(*(browse(i, u) for i, u in enumerate(people)))
+    every = [t for ts in times.values() for t in ts]
+    return {"times": times, "all": every, "errors": errors, "seconds": seconds}
+
+
+# --- websocket fan-out ------------------------------------------------------------------------------
+
+
+def ws_url(portal: Portal, run_id: int, after: int) -> str:
+    return portal.base.replace("http://", "ws://") + f"/ws/runs/{run_id}/?after={after}"
+
+
+async def watch(portal: Portal, run_id: int, cookie: str, reconnect: bool) -> dict:
+    """Follow a run to its end; on a dropped socket reconnect with ?after=<last seq>."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import WebSocketException
+
+    seqs: list[int] = []
+    reconnects = 0
+    while True:
+        after = seqs[-1] if seqs else 0
+        try:
+            async with connect(
+                ws_url(portal, run_id, after),
+                additional_headers={"Cookie": f"sessionid={cookie}", "Origin": portal.base},
+                max_size=None,
+                open_timeout=20,
+            ) as ws:
+                async for raw in ws:
+                    for event in json.loads(raw)["events"]:
+                        seqs.append(event["seq"])
+                        if event["kind"] == "status" and event["data"]["status"] in FINAL:
+                            return {"seqs": seqs, "reconnects": reconnects}
+        except (TimeoutError, OSError, WebSocketException):
+            pass
+        if not reconnect:
+            return {"seqs": seqs, "reconnects": reconnects}
+        reconnects += 1
+        await asyncio.sleep(0.5)
+
+
+def complete(seqs: list[int], last: int) -> bool:
+    return seqs == list(range(1, last + 1))
+
+
+async def websocket_fanout(portal: Portal, clients: int) -> dict:
+    (owner,) = make_users(1)
+    cookie = session_cookie(owner)
+    run = await asyncio.to_thread(launch, owner, {"events_per_second": 200, "duration_s": 10.0})
+    results = await asyncio.gather(
+        *(watch(portal, run.pk, cookie, reconnect=True) for _ in range(clients))
+    )
+    run.refresh_from_db()
+    good = sum(complete(r["seqs"], run.last_seq) for r in results)
+    return {"clients": clients, "events": run.last_seq, "complete": good, "status": run.status}
+
+
+# --- Feishu burst -------------------------------------------------------------------------------------
+
+
+async def feishu_burst(portal: Portal, events: int) -> dict:
+    import httpx
+
+    from portal.feishu.models import FeishuEvent
+
+    FAKE.reset()
+    unique = events - events // 10
+    payloads = [
+        message_event(
+            text="/help", token=VERIFICATION_TOKEN, event_id=f"burst-{i}", chat_id=f"oc_b{i}"
+        )
+        for i in range(unique)
+    ]
+    sends = payloads + payloads[: events - unique]  # a tenth delivered twice
+    acks: list[float] = []
+    statuses: list[int] = []
+
+    async def send(client: httpx.AsyncClient, payload: dict) -> None:
+        body, headers = signed_request(payload, encrypt_key=ENCRYPT_KEY)
+        t0 = time.perf_counter()
+        response = await client.post("/feishu/events", content=body, headers=headers)
+        acks.append(time.perf_counter() - t0)
+        statuses.append(response.status_code)
+
+    async with httpx.AsyncClient(base_url=portal.base, timeout=30) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(send(client, p) for p in sends))
+        burst_s = time.perf_counter() - t0
+    # every unique event answered once: one message to each chat
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if len(FAKE.messages()) >= unique:
+            break
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(3)  # a late duplicate answer would show up here
+    per_chat: dict[str, int] = {}
+    for received in FAKE.messages():
+        text = json.dumps(received.__dict__, default=str)
+        for i in range(unique):
+            if f'oc_b{i}"' in text or f"oc_b{i}&" in text or text.endswith(f"oc_b{i}"):
+                per_chat[f"oc_b{i}"] = per_chat.get(f"oc_b{i}", 0) + 1
+                break
+    stored = FeishuEvent.objects.filter(event_id__startswith="burst-").count()
+    return {
+        "sent": len(sends),
+        "unique": unique,
+        "acks": acks,
+        "non_200": sum(s != 200 for s in statuses),
+        "burst_s": burst_s,
+        "stored": stored,
+        "answered_once": sum(1 for n in per_chat.values() if n == 1),
+        "answered_twice": sum(1 for n in per_chat.values() if n > 1),
+        "messages": len(FAKE.messages()),
+    }
+
+
+# --- faults ------------------------------------------------------------------------------------------
+
+
+async def pg_restart(portal: Portal, outage_s: float = 5.0) -> dict:
+    import httpx
+
+    from portal.core.embedded import start_postgres, stop_postgres
+
+    (user,) = make_users(1)
+    cookie = session_cookie(user)
+    layout = django.conf.settings.DATA_LAYOUT
+    samples: list[tuple[float, str, int]] = []
+    codes_by_url: dict[str, int] = {}
+    stop = asyncio.Event()
+
+    async def poll() -> None:
+        async with httpx.AsyncClient(
+            base_url=portal.base, cookies={"sessionid": cookie}, timeout=10
+        ) as client:
+            while not stop.is_set():
+                for url in ("/dashboard/", "/api/auth/me"):
+                    try:
+                        status = (await client.get(url)).status_code
+                    except httpx.HTTPError:
+                        status = 0
+                    samples.append((time.monotonic(), url, status))
+                    if status >= 500:
+                        codes_by_url.setdefault(f"{url} {status}", 0)
+                        codes_by_url[f"{url} {status}"] += 1
+                await asyncio.sleep(0.1)
+
+    poller = asyncio.create_task(poll())
+    await asyncio.sleep(1)
+    django.db.connections.close_all()
+    t_down = time.monotonic()
+    await asyncio.to_thread(stop_postgres, layout)
+    await asyncio.sleep(outage_s)
+    await asyncio.to_thread(start_postgres, layout)
+    t_up = time.monotonic()
+    recovered_at = None
+    while time.monotonic() - t_up < 30:
+        await asyncio.sleep(0.2)
+        recent = [s for s in samples if s[0] > time.monotonic() - 0.5]
+        if recent and all(s[2] == 200 for s in recent):
+            recovered_at = min(s[0] for s in recent)
+            break
+    await asyncio.sleep(1)
+    stop.set()
+    await poller
+    during = [s[2] for s in samples if t_down + 0.5 < s[0] < t_up]
+    after = [s[2] for s in samples if recovered_at and s[0] >= recovered_at]
+    return {
+        "during": {code: during.count(code) for code in sorted(set(during))},
+        "after": {code: after.count(code) for code in sorted(set(after))},
+        "recovery_s": (recovered_at - t_up) if recovered_at else None,
+        "web_pid_same": portal.proc is not None and portal.proc.poll() is None,
+        "errors_by_url": codes_by_url,
+    }
+
+
+async def redis_restart(portal: Portal, clients: int = 20) -> dict:
+    from portal.core.embedded import start_redis, stop_redis
+
+    (owner,) = make_users(1)
+    cookie = session_cookie(owner)
+    run = await asyncio.to_thread(launch, owner, {"events_per_second": 50, "duration_s": 15.0})
+    layout = django.conf.settings.DATA_LAYOUT
+
+    async def restart() -> None:
+        await asyncio.sleep(5)
+        await asyncio.to_thread(stop_redis, layout)
+        await asyncio.sleep(2)
+        await asyncio.to_thread(start_redis, layout)
+
+    watchers = asyncio.gather(
+        *(watch(portal, run.pk, cookie, reconnect=True) for _ in range(clients))
+    )
+    restarter = asyncio.create_task(restart())
+    try:
+        results = await asyncio.wait_for(watchers, timeout=120)
+    finally:
+        await restarter
+    run.refresh_from_db()
+    return {
+        "clients": clients,
+        "events": run.last_seq,
+        "status": run.status,
+        "complete": sum(complete(r["seqs"], run.last_seq) for r in results),
+        "reconnects": sum(r["reconnects"] for r in results),
+    }
+
+
+# --- report --------------------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--only", default="pages,websocket,feishu,pg,redis")
+    args = parser.parse_args()
+    only = set(args.only.split(","))
+
+    portal = Portal()
+    try:
+        started = portal.start()
+        django.setup()
+        print(f"manage.py up on {DATA_DIR}: healthy after {started:.1f} s")
+        results: dict[str, dict] = {}
+
+        async def everything() -> None:
+            if "pages" in only:
+                results["pages"] = await pages(portal, args.users, args.seconds)
+            if "websocket" in only:
+                results["websocket"] = await websocket_fanout(portal, args.clients)
+            if "feishu" in only:
+                results["feishu"] = await feishu_burst(portal, args.events)
+            if "pg" in only:
+                results["pg"] = await pg_restart(portal)
+            if "redis" in only:
+                results["redis"] = await redis_restart(portal)
+
+        asyncio.run(everything())
+    finally:
+        django.db.connections.close_all() if django.apps.apps.ready else None
+        portal.stop()
+        FAKE_SERVER.shutdown()
+        if os.environ.get("LOAD_KEEP_LOG"):
+            shutil.copy(portal.log, os.environ["LOAD_KEEP_LOG"])
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+
+    if "pages" in results:
+        r = results["pages"]
+        print(f"\n## {args.users} signed-in users for {args.seconds:.0f} s\n")
+        print("| page | requests | p50 | p95 | max |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for url, ts in r["times"].items():
+            if ts:
+                print(
+                    f"| {url} | {len(ts)} | {ms(statistics.median(ts))} | {ms(pct(ts, 0.95))} "
+                    f"| {ms(max(ts))} |"
+                )
+        every = r["all"]
+        print(
+            f"| all | {len(every)} ({len(every) / r['seconds']:.0f}/s) | "
+            f"{ms(statistics.median(every))} | {ms(pct(every, 0.95))} | {ms(max(every))} |"
+        )
+        print(f"\nerrors: {len(r['errors'])} {r['errors'][:5]}")
+    if "websocket" in results:
+        r = results["websocket"]
+        print(
+            f"\n## websocket fan-out\n\n{r['complete']}/{r['clients']} clients received all "
+            f"{r['events']} events in order, once (run {r['status']})"
+        )
+    if "feishu" in results:
+        r = results["feishu"]
+        print(
+            f"\n## Feishu burst\n\n| sent | unique | non-200 | ack p50 | ack p95 | ack max | burst "
+            "| stored | answered once | answered twice |\n"
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            f"| {r['sent']} | {r['unique']} | {r['non_200']} | {ms(statistics.median(r['acks']))} "
+            f"| {ms(pct(r['acks'], 0.95))} | {ms(max(r['acks']))} | {r['burst_s']:.1f} s "
+            f"| {r['stored']} | {r['answered_once']} | {r['answered_twice']} |"
+        )
+    if "pg" in results:
+        r = results["pg"]
+        print(
+            f"\n## PostgreSQL stopped 5 s under traffic\n\nduring: {r['during']}; after: "
+            f"{r['after']} {r['errors_by_url']}; back to 200 {r['recovery_s']:.1f} s after the restart; "
+            f"web process kept running: {r['web_pid_same']}"
+            if r["recovery_s"] is not None
+            else f"\n## PostgreSQL restart\n\nNOT RECOVERED: {r}"
+        )
+    if "redis" in results:
+        r = results["redis"]
+        print(
+            f"\n## Redis restarted under a running lab\n\n{r['complete']}/{r['clients']} clients "
+            f"ended with all {r['events']} events, no gap or duplicate ({r['reconnects']} "
+            f"reconnects); run {r['status']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
