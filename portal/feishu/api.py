@@ -78,7 +78,10 @@ def upload_document(
     """Upload a Markdown, text or PDF file (multipart, field `file`)."""
     try:
         doc, queued = services.add_upload(
-            owner=request.user, filename=file.name or "upload.txt", data=services.read_upload(file), title=title
+            owner=request.user,
+            filename=file.name or "upload.txt",
+            data=services.read_upload(file),
+            title=title,
         )
     except services.KnowledgeError as exc:
         return Status(HTTPStatus.BAD_REQUEST, {"detail": str(exc)})
