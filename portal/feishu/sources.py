@@ -21,6 +21,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from portal.feishu.models import Document, Source
 
@@ -523,7 +524,7 @@ def week_summary(user: Any, today: dt.date | None = None) -> str | None:
     tasks = list(checklist(user, kind="task", week=number))
     done = sum(1 for t in tasks if t.is_done)
     start = start_date_for(user)
-    header = f"**第{week.number}周 {week.title}**（{_phase_heading(week.phase)}）"
+    header = f"**第{week.number}周 {week.title}** · {_phase_heading(week.phase)}"
     if start:
         begins = week_start(start, week.number)
         header += "\n" + _("%(start)s to %(end)s") % {
@@ -578,7 +579,11 @@ def progress_summary(user: Any) -> str | None:
         _on_track_line(progress),
         _("Core papers read: %(read)s/%(total)s (goal %(goal)s)")
         % {"read": core.read, "total": core.total, "goal": core.goal},
-        _("Study streak: %(days)s days · hours logged in reviews: %(hours)s")
+        ngettext(
+            "Study streak: %(days)s day · hours logged in reviews: %(hours)s",
+            "Study streak: %(days)s days · hours logged in reviews: %(hours)s",
+            progress.streak,
+        )
         % {"days": progress.streak, "hours": progress.hours_total},
         "",
         f"**{_('Phases')}**",
@@ -590,10 +595,19 @@ def progress_summary(user: Any) -> str | None:
 def next_papers(user: Any, limit: int = 5) -> list[str]:
     """The papers to read next, as Markdown links: the ones being read, then the core papers
     not yet read or skipped, those due by this week first, in plan order."""
+    from portal.curriculum.models import Week
     from portal.feishu.answering import absolute
     from portal.papers.models import Paper, ReadingStatus
 
     week = plan_week(user) or 1
+    # due: papers the plan reads by this week (a week's reading list or the paper's weeks)
+    due_ids = {
+        r.get("arxiv_id")
+        for readings in Week.objects.active()
+        .filter(number__lte=week)
+        .values_list("readings", flat=True)
+        for r in readings
+    }
     reading = list(
         Paper.objects.filter(readings__user=user, readings__status=ReadingStatus.READING).order_by(
             "core_order", "arxiv_id"
@@ -602,7 +616,7 @@ def next_papers(user: Any, limit: int = 5) -> list[str]:
     core = [p for p in Paper.objects.core().unfinished_for(user) if p not in reading]
     core.sort(
         key=lambda p: (
-            0 if any(w <= week for w in p.curriculum_weeks) else 1,
+            0 if p.arxiv_id in due_ids or any(w <= week for w in p.curriculum_weeks) else 1,
             min(p.curriculum_weeks, default=99),
             p.core_order,
         )

@@ -131,7 +131,9 @@ def test_a_paper_outside_the_core_list_is_ingested_only_for_the_person_who_added
     core_papers, owner
 ):
     paper = Paper.objects.create(
-        arxiv_id="2106.09685", title="LoRA", abstract="Low-rank adaptation of large language models."
+        arxiv_id="2106.09685",
+        title="LoRA",
+        abstract="Low-rank adaptation of large language models.",
     )
     Reading.objects.create(user=owner, paper=paper, status=ReadingStatus.READING)
     sources.sync_sources()
@@ -143,9 +145,7 @@ def test_a_paper_outside_the_core_list_is_ingested_only_for_the_person_who_added
     assert sources.sync_sources()["removed"] == 1
 
 
-def test_finished_lab_runs_become_their_owners_reports_with_results_and_tables(
-    owner, other_user
-):
+def test_finished_lab_runs_become_their_owners_reports_with_results_and_tables(owner, other_user):
     ok = make_run(
         owner,
         status=RunStatus.SUCCEEDED,
@@ -172,7 +172,9 @@ def test_finished_lab_runs_become_their_owners_reports_with_results_and_tables(
     assert "运行 #" in report.title and "成功" in report.title
     assert "perplexity: 65.71" in report.content
     assert "| variant | tokens_per_s |" in report.content
-    assert "## 表格：latency" in report.content and "| 30.25 | 8 |" in report.content  # jsonb orders keys
+    assert (
+        "## 表格：latency" in report.content and "| 30.25 | 8 |" in report.content
+    )  # jsonb orders keys
     assert "bits: 4" in report.content
     assert "CUDA out of memory" in docs[f"run:{failed.pk}"].content
     assert not Document.objects.visible_to(other_user).filter(source=Source.LAB_REPORT).exists()
