@@ -30,22 +30,51 @@ class LLMUnavailable(RuntimeError):
     pass
 
 
+# base URL -> the model its GET /models listed first (so KB_LLM_MODEL may stay empty)
+_served_models: dict[str, str] = {}
+_served_lock = threading.Lock()
+
+
 class OpenAICompatibleLLM:
-    """`POST {base}/chat/completions` (vLLM, llama.cpp server, any OpenAI-compatible URL)."""
+    """`POST {base}/chat/completions` (vLLM, the serving lab's server, any OpenAI-compatible URL).
+
+    Without a model name, the server's first listed model is used (`GET {base}/models`,
+    asked once per base URL; asked again after the server refused the name).
+    """
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60) -> None:
-        self.name = f"openai:{model}"
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._base = base_url.rstrip("/")
         self._model = model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout
 
+    @property
+    def name(self) -> str:
+        return f"openai:{self._model or _served_models.get(self._base, '?')}"
+
+    def model(self) -> str:
+        if self._model:
+            return self._model
+        with _served_lock:
+            if self._base not in _served_models:
+                try:
+                    resp = httpx.get(
+                        f"{self._base}/models", headers=self._headers, timeout=self._timeout
+                    )
+                    resp.raise_for_status()
+                    _served_models[self._base] = str(resp.json()["data"][0]["id"])
+                except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+                    log.info("%s/models unavailable (%s); sending model 'default'", self._base, exc)
+                    return "default"
+            return _served_models[self._base]
+
     def generate(self, messages: list[ChatMessage], *, max_tokens: int = 256) -> str:
+        url = f"{self._base}/chat/completions"
         try:
             resp = httpx.post(
-                self._url,
+                url,
                 json={
-                    "model": self._model,
+                    "model": self.model(),
                     "messages": messages,
                     "max_tokens": max_tokens,
                     "temperature": 0.2,
@@ -53,10 +82,12 @@ class OpenAICompatibleLLM:
                 headers=self._headers,
                 timeout=self._timeout,
             )
+            if resp.status_code == 404 and not self._model:
+                _served_models.pop(self._base, None)  # redeployed with another model
             resp.raise_for_status()
             return str(resp.json()["choices"][0]["message"]["content"]).strip()
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
-            raise LLMUnavailable(f"{self._url}: {exc}") from exc
+            raise LLMUnavailable(f"{url}: {exc}") from exc
 
 
 class SmolLM2LLM:
