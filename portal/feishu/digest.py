@@ -29,19 +29,19 @@ def digest_card(user: Any, *, now: datetime) -> dict[str, Any]:
         conversation__user=user, role="user", created_at__gte=week_ago
     ).count()
     lines = [
-        f"**{_('Progress')}**",
+        "**" + _("Progress") + "**",
         progress,
         "",
-        f"**{_('Last weekly review')}**",
+        "**" + _("Last weekly review") + "**",
         review,
         "",
-        f"**{_('Questions asked this week')}**: {questions}",
+        "**" + _("Questions asked this week") + f"**: {questions}",
         "",
-        f"**{_('Due now')}**",
+        "**" + _("Due now") + "**",
         week,
     ]
     if papers:
-        lines += ["", f"**{_('Next papers')}**", *[f"- {p}" for p in papers]]
+        lines += ["", "**" + _("Next papers") + "**", *[f"- {p}" for p in papers]]
     return client.card(
         title=_("Weekly digest"),
         markdown="\n".join(lines),
@@ -57,7 +57,7 @@ def review_reminder_card(due: sources.ReviewDue) -> dict[str, Any]:
     if due.done_tasks:
         lines += [
             "",
-            f"**{_('Tasks you ticked that week')}**",
+            "**" + _("Tasks you ticked that week") + "**",
             *[f"- {t}" for t in due.done_tasks[:10]],
         ]
     return client.card(

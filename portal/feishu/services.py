@@ -460,10 +460,10 @@ def notify_run_finished(*, run: Any) -> Notification | None:
             % {"s": f"{run.duration_s:.1f}", "worker": run.worker or "?"}
         )
     if run.error:
-        lines += ["", f"**{_('Error')}**", run.error[:1000]]
+        lines += ["", "**" + _("Error") + "**", run.error[:1000]]
     results = _result_lines(run.result)
     if results:
-        lines += ["", f"**{_('Results')}**", *results]
+        lines += ["", "**" + _("Results") + "**", *results]
     if status == "succeeded":
         lines += ["", _("The report is in your knowledge base: ask the bot about it.")]
     return notify_event(

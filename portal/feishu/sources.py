@@ -533,12 +533,12 @@ def week_summary(user: Any, today: dt.date | None = None) -> str | None:
         }
     lines = [header]
     if week.goals:
-        lines += ["", f"**{_('Goals')}**", _lines(week.goals)]
+        lines += ["", "**" + _("Goals") + "**", _lines(week.goals)]
     if tasks:
-        lines += ["", f"**{_('Tasks')} {done}/{len(tasks)}**"]
+        lines += ["", "**" + _("Tasks") + f" {done}/{len(tasks)}**"]
         lines += [f"- {'✅' if t.is_done else '⬜'} {t.title}" for t in tasks]
     if week.readings:
-        lines += ["", f"**{_('Papers')}**", _lines(r.get("title", "") for r in week.readings)]
+        lines += ["", "**" + _("Papers") + "**", _lines(r.get("title", "") for r in week.readings)]
     return "\n".join(lines)
 
 
@@ -586,7 +586,7 @@ def progress_summary(user: Any) -> str | None:
         )
         % {"days": progress.streak, "hours": progress.hours_total},
         "",
-        f"**{_('Phases')}**",
+        "**" + _("Phases") + "**",
     ]
     lines += [f"- {p.title}: {p.done}/{p.total} ({p.percent}%)" for p in progress.phases]
     return "\n".join(lines)
