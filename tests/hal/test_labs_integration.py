@@ -148,7 +148,8 @@ def test_the_labs_index_shows_each_worker_with_its_devices_and_live_telemetry(
     sim_row = section[section.index('data-device="sim:0"') :].split("</tr>")[0]
     assert " W</td>" in sim_row and "°C" in sim_row  # the simulated chip reports power
     assert get_device("cpu:0").identity.model in section
-    assert "not answering" not in section
+    assert 'data-answering="yes" data-reported="yes"' in section
+    assert "no-telemetry" not in section
 
 
 def test_the_workers_partial_refreshes_alone_and_marks_stale_telemetry(
@@ -170,8 +171,9 @@ def test_the_workers_partial_refreshes_alone_and_marks_stale_telemetry(
 
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="workers"') and "<html" not in body
-    assert 'data-device="nvidia:0"' in body and "no recent telemetry" in body
-    assert "This worker has not reported its devices yet." in body  # celery@new
+    quiet = body[body.index('data-worker="celery@quiet"') :].split('data-worker="celery@new"')[0]
+    assert 'data-device="nvidia:0"' in quiet and "no-telemetry" in quiet
+    assert 'data-worker="celery@new" data-answering="yes" data-reported="no"' in body
 
 
 def test_a_worker_that_stopped_answering_but_still_reports_telemetry_is_listed(
@@ -183,7 +185,7 @@ def test_a_worker_that_stopped_answering_but_still_reports_telemetry_is_listed(
     cache.set(WORKERS_CACHE_KEY, {}, 30)
 
     body = owner_client.get(reverse("labs:index")).content.decode()
-    assert 'data-worker="celery@busy"' in body and "not answering" in body
+    assert 'data-worker="celery@busy" data-answering="no" data-reported="yes"' in body
 
 
 def test_the_workers_api_gives_each_worker_its_devices(api, fresh_discovery, workers_cache):

@@ -83,4 +83,4 @@ def test_the_agent_sandbox_trains_on_a_real_worker_and_streams_metrics_and_artif
         cache.delete(WORKERS_CACHE_KEY)
     section = body[body.index(f'data-worker="{run.worker}"') :]
     assert 'data-device="sim:0"' in section and 'data-device="cpu:0"' in section
-    assert "no recent telemetry" not in section.split("</table>")[0]
+    assert "no-telemetry" not in section.split("</table>")[0]
