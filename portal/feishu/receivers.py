@@ -12,12 +12,18 @@ log = logging.getLogger(__name__)
 
 
 def on_run_finished(sender: Any, *, run: Any, **kwargs: Any) -> None:
-    """Ingest the run's report into the knowledge base and notify its owner."""
+    """Notify the owner (if they opted in) and put the report into their knowledge base now.
+
+    Without a notification the report waits for the periodic sync, so finishing a run
+    queues no embedding job for people who do not use the assistant.
+    """
     from portal.feishu import services, sources
 
-    if run.status in sources.REPORTED_STATUSES:
+    if (
+        services.notify_run_finished(run=run) is not None
+        and run.status in sources.REPORTED_STATUSES
+    ):
         sources.ingest_run(run.pk)
-    services.notify_run_finished(run=run)
 
 
 def on_item_progress_saved(

@@ -109,8 +109,12 @@ def test_no_run_notification_without_a_binding_with_events_off_or_for_a_cancelle
     FeishuBinding.objects.create(user=owner, open_id="ou_owner")
     _finish(queued_run(owner), RunStatus.CANCELLED, django_capture_on_commit_callbacks)
     assert not Notification.objects.exists()
-    _finish(queued_run(owner), RunStatus.SUCCEEDED, django_capture_on_commit_callbacks)
+    # without a notification the reports wait for the periodic sync (no embedding job now)
+    assert not Document.objects.filter(source=Source.LAB_REPORT).exists()
+    run = queued_run(owner)
+    _finish(run, RunStatus.SUCCEEDED, django_capture_on_commit_callbacks)
     assert Notification.objects.get().kind == "lab_run_finished"
+    assert Document.objects.get(source=Source.LAB_REPORT).source_key == f"run:{run.pk}"
 
 
 @pytest.mark.django_db
