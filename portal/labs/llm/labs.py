@@ -560,6 +560,7 @@ QUANT_LAB = register_lab(
         time_limit_s=30 * 60,
         idempotent=True,
         tags=("llm", "quantization", "demo-1"),
+        report_url_name="labs:llm:report",
     )
 )
 
@@ -580,5 +581,9 @@ SERVING_LAB = register_lab(
         time_limit_s=30 * 60,
         idempotent=True,
         tags=("llm", "serving", "vllm", "demo-1"),
+        report_url_name="labs:llm:report",
     )
 )
+
+# llm-deploy: keeps a server up for the rest of the portal (registered at import)
+from portal.labs.llm import deploy as _deploy  # noqa: E402, F401
