@@ -120,3 +120,39 @@ def test_the_serving_lab_load_tests_our_server_and_skips_an_absent_vllm(serving_
         "llm-serving-report.md",
         "llm-serving-report.json",
     }
+
+
+@pytest.mark.django_db
+def test_an_all_at_once_rate_and_empty_percentiles_are_stored_as_json(owner, monkeypatch, tmp_path):
+    """jsonb has no Infinity or NaN: the rate `inf` is stored as "inf", an empty TPOT as null."""
+    from portal.labs.models import Run, RunStatus
+    from portal.labs.services import launch_run
+
+    monkeypatch.setenv("VLLM_PYTHON", str(tmp_path / "nowhere" / "python"))
+    params = {
+        "model": "tiny-random",
+        "servers": ["transformers"],
+        "mode": "rate",
+        "levels": ["inf"],
+        "num_requests": 2,
+        "max_tokens": 1,  # one token: no decode step, so no TPOT at all
+        "prompt_lengths": ["short"],
+    }
+    run = launch_run(user=owner, lab=get_lab("llm-serving"), params=params)
+    run.refresh_from_db()
+    assert run.params["levels"] == ["inf"]
+    assert get_lab("llm-serving").validate(run.params).levels == [float("inf")]
+
+    ctx = run_inline("llm-serving", run.params)
+    [point] = ctx.final["points"]
+    assert point["level"] == "inf" and point["completed"] == 2
+    assert point["tpot_ms"]["p50"] is None
+    for _, data in ctx.events:
+        json.dumps(data, allow_nan=False)
+    json.dumps(ctx.final, allow_nan=False)
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED, result=ctx.final)
+    assert Run.objects.get(pk=run.pk).result["points"][0]["level"] == "inf"
+    # the all-at-once level is charted at x = the number of requests
+    assert [
+        d["step"] for d in ctx.of_kind("metric") if d["name"] == "output_tok_s/transformers"
+    ] == [2.0]

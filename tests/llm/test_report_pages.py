@@ -204,14 +204,23 @@ def test_the_serving_report_has_the_latency_table_goodput_and_curves(
     assert [c["level"] for c in server["curve"]] == ["1", "2"]
 
 
-def test_an_infinite_request_rate_is_charted_as_the_last_level_and_stays_valid_json(serving_inline):
+@pytest.mark.parametrize("inf", [float("inf"), "inf"])
+def test_an_infinite_request_rate_is_charted_as_the_last_level_and_stays_valid_json(
+    serving_inline, inf
+):
     result = copy.deepcopy(serving_inline.final)
     result["mode"] = "rate"
-    result["points"][1]["level"] = float("inf")
-    result["levels"] = [1.0, float("inf")]
+    result["points"] = [result["points"][1], result["points"][0]]
+    result["points"][0]["level"] = inf  # the lab stores "inf"; older results held a float
+    result["points"][1]["ttft_ms"]["p99"] = float("nan")  # every request of a level failed
+    result["levels"] = [1.0, inf]
     page = serving_report(result)
     assert page["charts"]["levels"] == ["1", "∞"]
-    assert [r["level"] for r in page["rows"]] == ["1", "∞"]
+    assert [r["level"] for r in page["rows"]] == ["∞", "1"]
+    assert page["charts"]["servers"][0]["latency"]["ttft_p99"] == [
+        None,
+        pytest.approx(result["points"][0]["ttft_ms"]["p99"]),
+    ]
     json.dumps(page, allow_nan=False)
 
 

@@ -18,6 +18,18 @@ def _num(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _level_value(level: Any) -> float | None:
+    """A load level as a number: the labs store an all-at-once rate as "inf" (JSON has no inf)."""
+    if isinstance(level, bool):
+        return None
+    if isinstance(level, int | float):
+        return float(level)
+    try:
+        return float(str(level))
+    except ValueError:
+        return None
+
+
 def level_label(level: Any) -> str:
     value = level if isinstance(level, int | float) else None
     if value is None:
@@ -238,10 +250,7 @@ def serving_report(result: dict[str, Any]) -> dict[str, Any]:
         )
     servers = list(dict.fromkeys(p["server"] for p in points))
     # the x axis: the levels in order, as labels (so an infinite rate has a place)
-    levels = sorted(
-        {p["level"] for p in points if isinstance(p["level"], int | float)},
-        key=lambda x: (math.isinf(x), x),
-    )
+    levels = sorted({v for p in points if (v := _level_value(p["level"])) is not None})
     level_labels = [level_label(x) for x in levels]
     by_server = []
     for server in servers:
