@@ -183,3 +183,19 @@ def test_a_deployment_whose_server_dies_fails_the_run():
         ctx.cancel.set()
         thread.join(timeout=30)
     assert "server exited" in str(outcome.get("error")), outcome
+
+
+@pytest.mark.django_db
+def test_the_deploy_lab_has_a_launch_form_that_rejects_a_privileged_port(owner_client):
+    page = owner_client.get(f"/labs/lab/{DEPLOY_LAB_ID}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for field in ("model", "server", "hours", "host", "port"):
+        assert f'name="{DEPLOY_LAB_ID}-{field}"' in html
+    response = owner_client.post(
+        f"/labs/lab/{DEPLOY_LAB_ID}/",
+        {f"{DEPLOY_LAB_ID}-model": "tiny-random", f"{DEPLOY_LAB_ID}-port": "80"},
+    )
+    assert response.status_code == 400
+    assert "from 1024 up" in response.content.decode()
+    assert not Run.objects.filter(lab_id=DEPLOY_LAB_ID).exists()
