@@ -144,6 +144,11 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "waiting": waiting,
         "is_gpu": run.lab is not None and run.lab.device == "gpu",
         "can_cancel": not run.is_finished,
+        "report_url": (
+            reverse(run.lab.report_url_name, args=[run.pk])
+            if run.lab is not None and run.lab.report_url_name and run.result
+            else None
+        ),
     }
     if request.htmx:
         return render(request, "labs/run.html#run-status", context)
