@@ -141,6 +141,14 @@ def get_llm() -> LLM | None:
     if backend == "openai":
         log.warning("KB_LLM_BACKEND=openai but KB_LLM_URL is empty; answering extractively")
         return None
+    from portal.labs.llm.deploy import active_deployment
+
+    # A model kept up by the LLM lab's `llm-deploy` run comes before the small local fallback.
+    deployment = active_deployment(check=True)
+    if deployment is not None:
+        return OpenAICompatibleLLM(
+            deployment.base_url, deployment.model, timeout=conf.llm_timeout_s()
+        )
     try:
         return _smollm2()
     except Exception as exc:  # a missing package or a failed conversion must not break answers

@@ -143,7 +143,9 @@ def test_the_local_model_is_the_llm_labs_cached_conversion(
     assert [c.title for c in answer.citations] == ["第8周"]
 
 
-def test_without_the_smollm2_package_answers_are_extractive(settings, monkeypatch, fresh_local_llm):
+def test_without_the_smollm2_package_answers_are_extractive(
+    db, settings, monkeypatch, fresh_local_llm
+):
     def missing() -> None:
         raise checkpoints.ModelNotAvailable("SmolLM2 is not installed")
 
@@ -204,3 +206,29 @@ def test_a_server_without_a_model_list_gets_the_default_model_name(kb, settings)
         server.close()
     assert answer.text == "GPTQ [1]."
     assert server.requests[0]["body"]["model"] == "default"
+
+
+def test_a_model_deployed_by_the_llm_lab_answers_before_the_local_fallback(
+    kb, settings, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from portal.labs.llm import deploy
+
+    server = _ChatServer("Deployed model says GPTQ [1].")
+    deployment = deploy.Deployment(
+        run_id=7,
+        base_url=server.url,
+        model="smollm2-deployed",
+        server="transformers",
+        since=datetime.now(UTC),
+    )
+    monkeypatch.setattr(deploy, "active_deployment", lambda **kwargs: deployment)
+    try:
+        settings.KB_LLM_BACKEND = "auto"
+        settings.KB_LLM_URL = ""
+        answer = answer_question("第8周用哪些量化方法？", user=None)
+    finally:
+        server.close()
+    assert answer.text == "Deployed model says GPTQ [1]."
+    assert server.requests[0]["body"]["model"] == "smollm2-deployed"
