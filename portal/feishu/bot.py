@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -132,33 +132,43 @@ def handle_message(event: MessageEvent) -> dict[str, Any] | None:
 
 
 def _command_card(command: str, user: Any) -> dict[str, Any]:
-    portal = conf.portal_base_url()
     if command == "/progress":
-        summary = sources.progress_summary(user)
-        body = (
-            _("Checklist done: %(summary)s") % {"summary": summary}
-            if summary
-            else _("No progress recorded yet.")
-        )
         return _text_card(
-            _("Progress"), body, [client.link_button(_("Open in portal"), portal + "/curriculum/")]
+            _("Progress"),
+            sources.progress_summary(user) or _("The curriculum is not loaded yet."),
+            [client.link_button(_("Open in portal"), absolute(reverse("curriculum:index")))],
         )
     if command == "/week":
-        summary = sources.week_summary(user)
-        buttons = [client.link_button(_("Open in portal"), portal + "/curriculum/")]
-        task = sources.next_open_task(user)
-        if task is not None:
-            buttons.insert(
-                0, client.callback_button(_("Mark task done"), {"action": "task_done", **task})
-            )
-        return _text_card(
-            _("This week"), summary or _("The curriculum is not loaded yet."), buttons
-        )
+        return week_card(user)
     papers = sources.next_papers(user)
     body = "\n".join(f"{i}. {t}" for i, t in enumerate(papers, 1)) or _("No unread papers.")
     return _text_card(
-        _("Next papers"), body, [client.link_button(_("Open in portal"), portal + "/papers/")]
+        _("Next papers"),
+        body,
+        [client.link_button(_("Open in portal"), absolute(reverse("papers:index")))],
     )
+
+
+def week_card(user: Any) -> dict[str, Any]:
+    """This week's goals and tasks, with a button that ticks the next open task."""
+    summary = sources.week_summary(user)
+    week = sources.plan_week(user)
+    url = reverse("curriculum:week", args=[week]) if week else reverse("curriculum:index")
+    buttons = [client.link_button(_("Open in portal"), absolute(url))]
+    task = sources.next_open_task(user) if summary else None
+    if task is not None:
+        buttons.insert(
+            0,
+            client.callback_button(
+                _("Mark done: %(task)s") % {"task": _short(task.title)},
+                {"action": "task_done", "model": "curriculum.item", "pk": task.pk},
+            ),
+        )
+    return _text_card(_("This week"), summary or _("The curriculum is not loaded yet."), buttons)
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _COMMAND_WORDS = {"help", "帮助"}
@@ -208,18 +218,31 @@ def process_message_event(payload: dict[str, Any]) -> str:
     return "done"
 
 
-def handle_card_action(action: CardAction, *, operator_open_id: str) -> str:
-    """Run a card button; returns the toast text."""
+@dataclass(frozen=True)
+class CardReply:
+    """What a card button answers: a toast, and optionally the card's new content."""
+
+    toast: str
+    card: dict[str, Any] | None = None
+
+
+def handle_card_action(action: CardAction, *, operator_open_id: str) -> CardReply:
+    """Run a card button."""
     if action.action == "reset":
         convo = services.conversation_for(chat_id=action.chat_id, thread_key=action.thread_key)
         services.reset_conversation(conversation=convo)
-        return _("The conversation was cleared.")
+        return CardReply(_("The conversation was cleared."))
     if action.action == "task_done":
         user = services.user_for_open_id(operator_open_id)
         if user is None:
-            return _("Link your portal account first.")
-        with transaction.atomic():
-            if sources.mark_task_done(user, action.model, action.pk):
-                return _("Marked as done.")
-        return _("That task cannot be changed.")
-    return _("Unknown action.")
+            return CardReply(_("Link your portal account first."))
+        if action.model not in {"", "curriculum.item"}:
+            return CardReply(_("That task cannot be changed."))
+        item = sources.mark_task_done(user, action.pk)
+        if item is None:
+            return CardReply(_("That task cannot be changed."))
+        # the /week card is redrawn: the task ticked, the button on the next open one
+        return CardReply(
+            _("Marked as done: %(task)s") % {"task": _short(item.title, 40)}, week_card(user)
+        )
+    return CardReply(_("Unknown action."))

@@ -93,7 +93,8 @@ def llm_url() -> str:
 
 
 def llm_model() -> str:
-    return _str("KB_LLM_MODEL", "default")
+    """The model name sent to KB_LLM_URL; empty: the first model the server lists."""
+    return _str("KB_LLM_MODEL", "")
 
 
 def llm_api_key() -> str:

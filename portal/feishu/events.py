@@ -141,8 +141,11 @@ def _on_card_action(data: Any) -> Any:
     except ValueError:
         return P2CardActionTriggerResponse({"toast": {"type": "error", "content": "bad action"}})
     operator = event.operator.open_id if event.operator else ""
-    toast = _sync(handle_card_action, action, operator_open_id=operator or "")
-    return P2CardActionTriggerResponse({"toast": {"type": "info", "content": toast}})
+    reply = _sync(handle_card_action, action, operator_open_id=operator or "")
+    response: dict[str, Any] = {"toast": {"type": "info", "content": reply.toast}}
+    if reply.card is not None:
+        response["card"] = {"type": "raw", "data": reply.card}
+    return P2CardActionTriggerResponse(response)
 
 
 def _credentials() -> Any:

@@ -29,6 +29,7 @@ class NotificationSettingsForm(forms.ModelForm):
             "digest_weekday",
             "digest_hour",
             "notify_events",
+            "review_reminder",
         ]
         widgets = {"webhook_secret": forms.PasswordInput(render_value=True)}
 

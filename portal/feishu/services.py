@@ -413,14 +413,14 @@ def notify_event(
 ) -> Notification | None:
     """A progress event (a phase completed, a lab run finished or failed) as a card.
 
-    Respects the user's "lab and phase events" preference; `url` (a portal path or
-    absolute URL) becomes an "Open in portal" button.
+    Only for users who set up Feishu (a binding row) and kept "lab and phase events"
+    on; `url` (a portal path or absolute URL) becomes an "Open in portal" button.
     """
     from portal.feishu import client
     from portal.feishu.answering import absolute
 
     binding = FeishuBinding.objects.filter(user=user).first()
-    if binding is not None and not binding.notify_events:
+    if binding is None or not binding.notify_events:
         return None
     buttons = [client.link_button(_("Open in portal"), absolute(url))] if url else None
     failed = "fail" in kind
@@ -428,3 +428,93 @@ def notify_event(
         title=title, markdown=markdown, buttons=buttons, template="red" if failed else "green"
     )
     return notify_user(user, card=card, kind=kind)
+
+
+RUN_NOTIFY_STATUSES = {"succeeded": "lab_run_finished", "failed": "lab_run_failed"}
+
+
+def _result_lines(result: Any, limit: int = 8) -> list[str]:
+    """The first few scalar results of a lab ("perplexity: 65.7"), for a notification."""
+    if not isinstance(result, dict):
+        return []
+    lines = []
+    for key, value in result.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            continue
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        if len(text) <= 60:
+            lines.append(f"- {key}: {text}")
+        if len(lines) == limit:
+            break
+    return lines
+
+
+def notify_run_finished(*, run: Any) -> Notification | None:
+    """Tell the owner that a lab run succeeded or failed (a lost run counts as failed)."""
+    from django.urls import reverse
+
+    status = "failed" if run.status == "lost" else str(run.status)
+    kind = RUN_NOTIFY_STATUSES.get(status)
+    if kind is None:
+        return None  # cancelled: the owner asked for it
+    lab = run.lab
+    name = lab.title if lab else run.lab_id
+    if status == "succeeded":
+        title = _("Lab run #%(id)s finished: %(lab)s") % {"id": run.pk, "lab": name}
+    else:
+        title = _("Lab run #%(id)s failed: %(lab)s") % {"id": run.pk, "lab": name}
+    lines = []
+    if run.duration_s is not None:
+        lines.append(
+            _("Took %(s)s s on %(worker)s.")
+            % {"s": f"{run.duration_s:.1f}", "worker": run.worker or "?"}
+        )
+    if run.error:
+        lines += ["", "**" + _("Error") + "**", run.error[:1000]]
+    results = _result_lines(run.result)
+    if results:
+        lines += ["", "**" + _("Results") + "**", *results]
+    if status == "succeeded":
+        lines += ["", _("The report is in your knowledge base: ask the bot about it.")]
+    return notify_event(
+        run.owner,
+        kind=kind,
+        title=title,
+        markdown="\n".join(lines),
+        url=reverse("labs:run", args=[run.pk]),
+    )
+
+
+def notify_phase_done(*, user: Any, phase: Any) -> Notification | None:
+    """Congratulate the user on ticking every task of a phase; once per phase."""
+    from django.urls import reverse
+
+    from portal.curriculum.models import Phase
+
+    title = _("Phase %(number)s complete: %(title)s") % {
+        "number": phase.number,
+        "title": phase.title,
+    }
+    already = Notification.objects.filter(user=user, kind="phase_done").filter(
+        card__header__title__content=title
+    )
+    if already.exists():
+        return None
+    lines = [
+        _("Every task of weeks %(first)s-%(last)s is ticked.")
+        % {"first": phase.first_week, "last": phase.last_week},
+        _("Milestone: %(milestone)s") % {"milestone": phase.milestone},
+    ]
+    following = Phase.objects.filter(archived=False, number__gt=phase.number).first()
+    if following is not None:
+        lines.append(
+            _("Next: %(title)s, from week %(week)s.")
+            % {"title": following.title, "week": following.first_week}
+        )
+    return notify_event(
+        user,
+        kind="phase_done",
+        title=title,
+        markdown="\n".join(lines),
+        url=reverse("curriculum:index"),
+    )

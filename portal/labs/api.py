@@ -19,7 +19,7 @@ from portal.labs.schemas import (
     WorkerOut,
 )
 from portal.labs.services import InvalidParams, TooManyActiveRuns, launch_run
-from portal.labs.workers import list_workers
+from portal.labs.workers import workers_with_devices
 
 router = Router()
 
@@ -46,8 +46,9 @@ def list_labs(request: HttpRequest):
 
 @router.get("/workers", response=list[WorkerOut])
 def workers(request: HttpRequest):
-    """Celery workers that answer, the queues they serve and the runs they are running."""
-    return [w.as_dict() for w in list_workers()]
+    """Celery workers, the queues they serve, the runs they are running, and the devices each
+    reported to the HAL with their latest telemetry."""
+    return workers_with_devices()
 
 
 @router.post(

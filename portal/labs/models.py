@@ -66,7 +66,8 @@ class Run(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     time_limit_s = models.PositiveIntegerField()
     soft_time_limit_s = models.PositiveIntegerField()
-    # hostname, CPU model, torch device (and HAL accelerators when the HAL provides them)
+    # hostname, CPU model, torch device; from the HAL: device_key, identity, peaks of the
+    # device it ran on, and the host's accelerators (runner.describe_device)
     worker = models.CharField(max_length=255, blank=True)
     device = models.JSONField(default=dict, blank=True)
     progress = models.FloatField(default=0.0)

@@ -49,6 +49,9 @@ class Lab:
     # A lost run of an idempotent lab may be retried instead of ending `lost`.
     idempotent: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # A lab's own report page for a finished run: a URL name taking the run's pk
+    # (the run page links to it once the run has a result).
+    report_url_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id.replace("-", "").replace("_", "").isalnum():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -194,24 +193,35 @@ def _cpu_model() -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return json.loads(json.dumps(dataclasses.asdict(value), default=str))
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
     return json.loads(json.dumps(value, default=str))
 
 
-def _hal_accelerators() -> list[Any] | None:
-    """Accelerators from the HAL when it exists (portal.labs.hal.discover); never required."""
+def _hal_device_info(torch_device: str) -> dict[str, Any]:
+    """What the HAL knows of the device this run uses and of the host's other accelerators.
+
+    `device_key`/`identity`/`peaks` describe the accelerator torch drives as
+    `torch_device` (the CPU's identity on a CPU worker); `accelerators` lists
+    every device the HAL found here, `unavailable` the adapters that found none
+    and why. A HAL failure never fails the run: it is recorded as `hal_error`.
+    """
     try:
-        from portal.labs.hal import discover  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    try:
-        return [_jsonable(acc) for acc in discover()]
-    except Exception:  # noqa: BLE001 - a HAL failure must not fail the run
-        logger.exception("HAL discover() failed")
-        return None
+        from portal.labs.hal import device_for_torch, discovery_report
+
+        report = discovery_report()
+        info: dict[str, Any] = {
+            "accelerators": [_jsonable(d.identity.as_dict()) for d in report.devices],
+            "unavailable": dict(report.unavailable),
+        }
+        device = device_for_torch(torch_device)
+        if device is not None:
+            info["device_key"] = device.key
+            info["device_name"] = device.identity.model
+            info["identity"] = _jsonable(device.identity.as_dict())
+            info["peaks"] = _jsonable(device.peaks().as_dict())
+        return info
+    except Exception as exc:  # noqa: BLE001 - a HAL failure must not fail the run
+        logger.exception("HAL device lookup failed")
+        return {"hal_error": f"{type(exc).__name__}: {exc}"}
 
 
 def resolve_device(lab: Lab) -> str:
@@ -224,6 +234,7 @@ def resolve_device(lab: Lab) -> str:
 
 
 def describe_device(torch_device: str, worker: str) -> dict[str, Any]:
+    """The worker and device a run ran on: host facts, then the HAL's identity of the device."""
     import torch
 
     info: dict[str, Any] = {
@@ -236,9 +247,7 @@ def describe_device(torch_device: str, worker: str) -> dict[str, Any]:
     }
     if torch_device.startswith("cuda"):
         info["device_name"] = torch.cuda.get_device_name(torch.device(torch_device))
-    accelerators = _hal_accelerators()
-    if accelerators is not None:
-        info["accelerators"] = accelerators
+    info.update(_hal_device_info(torch_device))
     return info
 
 

@@ -69,6 +69,11 @@ class WorkerOut(Schema):
     name: str
     queues: list[str]
     running: list[int]
+    answering: bool  # answered `celery inspect` just now
+    reported: bool  # reported its devices to the HAL when it started
+    live: bool  # its devices' telemetry is fresh
+    devices: list[dict[str, Any]]  # HAL: identity, peaks, latest telemetry (None: stale)
+    unavailable: dict[str, str]  # HAL adapters that found no device there, with the reason
 
 
 class FieldErrorsOut(Schema):

@@ -6,6 +6,7 @@ only after it commits, so a browser never sees an event the database lacks.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from portal.core.realtime import publish
 from portal.labs.conf import queue_for, setting_float, setting_int
 from portal.labs.models import EventKind, Run, RunEvent, RunStatus, run_group
 from portal.labs.registry import Lab
+
+log = logging.getLogger(__name__)
 
 
 class LaunchError(Exception):
@@ -174,7 +177,20 @@ def _transition(
             run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at", *fields])
         append_events(run.pk, [*(before or []), status_event(run)])
+        if to.is_finished:
+            transaction.on_commit(lambda: _announce_finished(run))
     return run
+
+
+def _announce_finished(run: Run) -> None:
+    """Send `run_finished` (e.g. the Feishu notification); a failing receiver is only logged."""
+    from portal.labs.signals import run_finished
+
+    for receiver, outcome in run_finished.send_robust(sender=Run, run=run):
+        if isinstance(outcome, Exception):
+            log.error(
+                "run_finished receiver %r failed for run %s", receiver, run.pk, exc_info=outcome
+            )
 
 
 def start_run(*, run_id: int, worker: str, device: dict[str, Any]) -> Run | None:

@@ -1,4 +1,8 @@
-"""The system benchmark lab: memory bandwidth and matmul throughput on the worker's device."""
+"""The system benchmark lab: memory bandwidth and matmul throughput on the worker's device.
+
+What it measures is recorded into the HAL (`record_measured_peaks`) for the chip it ran
+on, so the pages and the kernel lab's roofline use measured peaks over datasheet ones.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,12 @@ from portal.labs.context import RunContext
 from portal.labs.registry import DeviceClass, Lab, register_lab
 
 Dtype = Literal["float32", "bfloat16", "float16"]
+
+# A copy this large leaves every cache level of current chips (H200: 50 MB L2; CPUs: tens
+# of MB of L3), so its rate is the memory's; smaller copies would overstate the roof.
+MIN_BANDWIDTH_COPY_MIB = 64
+# dtype name of the sweep -> PeakFigures field
+PEAK_FIELDS = {"float32": "fp32_tflops", "bfloat16": "bf16_tflops", "float16": "fp16_tflops"}
 
 
 class SystemBenchmarkParams(BaseModel):
@@ -36,6 +46,15 @@ class SystemBenchmarkParams(BaseModel):
         default=5, ge=1, le=100, description="Timed repetitions per point; the median is reported."
     )
     warmup: int = Field(default=1, ge=0, le=10, description="Untimed repetitions before timing.")
+    record_peaks: bool = Field(
+        default=True,
+        description=(
+            "Record the measured peaks into the hardware abstraction layer for this chip model: "
+            "the newest measurement replaces the datasheet figures on the device pages and in "
+            "the kernel lab's roofline. Memory bandwidth is recorded only from a copy of at "
+            f"least {MIN_BANDWIDTH_COPY_MIB} MiB."
+        ),
+    )
 
 
 def _sync(device: str) -> None:
@@ -131,8 +150,22 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
             for k, v in best_flops.items()
         ],
     )
+    recorded = None
+    if params.record_peaks:
+        recorded = _record_peaks(
+            ctx,
+            bandwidth_gbps=largest_bw
+            if max(params.copy_sizes_mib) >= MIN_BANDWIDTH_COPY_MIB
+            else None,
+            gflops=best_flops,
+            note=(
+                f"system benchmark{f' run #{ctx.run_id}' if ctx.run_id else ''}: copy of "
+                f"{max(params.copy_sizes_mib)} MiB, matmul up to N={max(params.matmul_sizes)}"
+            ),
+        )
     return {
         "device": device,
+        "recorded_peaks": recorded,
         "peak_copy_bandwidth_gbps": round(best_bw, 3),
         "largest_copy_bandwidth_gbps": round(largest_bw, 3),
         "peak_matmul_gflops": {k: round(v, 3) for k, v in best_flops.items()},
@@ -141,6 +174,49 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
         "ridge_point_flop_per_byte": (
             round(best_flops[peak_dtype] / largest_bw, 2) if largest_bw else None
         ),
+    }
+
+
+def _record_peaks(
+    ctx: RunContext, *, bandwidth_gbps: float | None, gflops: dict[str, float], note: str
+) -> dict[str, Any] | None:
+    """Store what was measured as the HAL's measured peaks of the chip behind ctx.device.
+
+    Returns what was recorded (device key, chip model, figures), or None with the reason
+    in the log: the HAL does not know the device, or there is no database to store it in.
+    """
+    from portal.labs.hal import device_for_torch, record_measured_peaks
+
+    accelerator = device_for_torch(ctx.device)
+    if accelerator is None:
+        ctx.log(f"peaks not recorded: the HAL knows no device driven as {ctx.device!r}")
+        return None
+    figures: dict[str, float] = {
+        PEAK_FIELDS[dtype]: round(value / 1e3, 6) for dtype, value in gflops.items() if value > 0
+    }
+    if bandwidth_gbps:
+        figures["memory_bandwidth_gbps"] = round(bandwidth_gbps, 3)
+    else:
+        ctx.log(
+            f"memory bandwidth not recorded: the largest copy is under {MIN_BANDWIDTH_COPY_MIB} MiB "
+            "and may still fit in a cache"
+        )
+    try:
+        row = record_measured_peaks(
+            accelerator.key, model=accelerator.identity.model, note=note[:500], **figures
+        )
+    except Exception as exc:  # noqa: BLE001 - no database (a unit test's context), or a bad figure
+        ctx.log(f"peaks not recorded: {type(exc).__name__}: {exc}")
+        return None
+    ctx.log(
+        f"recorded measured peaks for {accelerator.identity.model} ({accelerator.key}): "
+        + ", ".join(f"{k} {v}" for k, v in figures.items())
+    )
+    return {
+        "id": row.pk,
+        "device_key": accelerator.key,
+        "model": accelerator.identity.model,
+        "figures": figures,
     }
 
 

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from portal.labs import views
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("runs/<int:pk>/cancel/", views.run_cancel, name="run_cancel"),
     path("runs/<int:pk>/artifacts/<str:name>", views.run_artifact, name="run_artifact"),
     path("compare/", views.compare, name="compare"),
+    # lab-specific pages (the LLM labs' performance reports)
+    path("llm/", include("portal.labs.llm.urls")),
     # not "<slug>/": labs/hal/ and labs/kernels/ are other apps mounted after this one
     path("lab/<slug:lab_id>/", views.lab_detail, name="lab"),
 ]

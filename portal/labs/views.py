@@ -18,7 +18,7 @@ from portal.labs.forms import LabParamsForm, params_form
 from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
 from portal.labs.registry import Lab, all_labs, get_lab
 from portal.labs.services import InvalidParams, TooManyActiveRuns, cancel_run, launch_run
-from portal.labs.workers import list_workers, served_queues
+from portal.labs.workers import served_queues, workers_with_devices
 
 LOG_TAIL = 500
 
@@ -32,14 +32,19 @@ def _get_lab(lab_id: str) -> Lab:
 
 @require_GET
 @login_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: HtmxHttpRequest) -> HttpResponse:
+    """The labs, the user's latest runs and the workers with their devices' live telemetry
+    (htmx polls the workers partial)."""
+    workers = workers_with_devices()
+    if request.htmx:
+        return render(request, "labs/index.html#workers", {"workers": workers})
     runs = Run.objects.filter(owner=request.user)[:10]
     return render(
         request,
         "labs/index.html",
         {
             "labs": [(lab, params_form(lab)) for lab in all_labs()],
-            "workers": list_workers(),
+            "workers": workers,
             "runs": runs,
         },
     )
@@ -138,6 +143,11 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "waiting": waiting,
         "is_gpu": run.lab is not None and run.lab.device == "gpu",
         "can_cancel": not run.is_finished,
+        "report_url": (
+            reverse(run.lab.report_url_name, args=[run.pk])
+            if run.lab is not None and run.lab.report_url_name and run.result
+            else None
+        ),
     }
     if request.htmx:
         return render(request, "labs/run.html#run-status", context)

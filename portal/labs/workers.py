@@ -57,3 +57,37 @@ def list_workers() -> list[WorkerInfo]:
         WorkerInfo(name=name, queues=queues, running=running.get(name, []))
         for name, queues in sorted(worker_queues().items())
     ]
+
+
+def workers_with_devices() -> list[dict[str, Any]]:
+    """The Labs page's worker list: each worker with the devices it reported (the HAL) and
+    their latest telemetry.
+
+    Workers answering `celery inspect` come first, with their queues and running runs;
+    a worker that reported its devices and still publishes telemetry but did not answer
+    in time (busy, or the inspect timed out) is listed too, as not answering.
+    """
+    from portal.labs.hal.queries import workers_with_telemetry
+
+    reported = {host["hostname"]: host for host in workers_with_telemetry()}
+    rows: list[dict[str, Any]] = []
+    for worker in list_workers():
+        host = reported.pop(worker.name, None)
+        rows.append(_worker_row(worker.as_dict(), host, answering=True))
+    for name, host in sorted(reported.items()):
+        if host["live"]:
+            rows.append(
+                _worker_row({"name": name, "queues": host["queues"], "running": []}, host, False)
+            )
+    return rows
+
+
+def _worker_row(worker: dict[str, Any], host: dict[str, Any] | None, answering: bool) -> dict:
+    return {
+        **worker,
+        "answering": answering,
+        "reported": host is not None,
+        "live": bool(host and host["live"]),
+        "devices": host["devices"] if host else [],
+        "unavailable": host["unavailable"] if host else {},
+    }

@@ -60,7 +60,10 @@
     if (snap.status !== "queued") $("run-waiting").hidden = true;
     if (snap.worker) {
       const d = snap.device || {};
-      $("run-device").textContent = [snap.worker, d.torch_device, d.device_name, d.cpu].filter(Boolean).join(" · ");
+      const cpu = d.device_key === "cpu:0" ? null : d.cpu;
+      $("run-device").textContent = [snap.worker, d.torch_device, d.device_key, d.device_name, cpu]
+        .filter(Boolean)
+        .join(" · ");
     }
     if (snap.error) {
       $("run-error").hidden = false;

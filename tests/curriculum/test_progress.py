@@ -155,7 +155,9 @@ def test_the_dashboard_costs_the_same_number_of_queries_for_little_and_much_hist
     _make_history(other_user, ticks=100, reviews=5)
     large = _dashboard_queries(owner_client)
     assert small == large
-    assert large <= 12
+    # The whole dashboard: session, user, the curriculum panel and the other apps' panels
+    # (papers, labs, Feishu), each a fixed handful of queries.
+    assert large <= 20
 
 
 def test_the_progress_api_costs_a_constant_number_of_queries(

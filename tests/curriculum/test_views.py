@@ -49,10 +49,14 @@ def test_the_timeline_highlights_the_current_week(owner_client, owner, plan):
         assert phase in html
 
 
-def test_the_week_page_shows_goals_resources_tasks_project_and_readings(owner_client, plan, monkeypatch):
+def test_the_week_page_shows_goals_resources_tasks_project_and_readings(
+    owner_client, plan, monkeypatch
+):
     from portal.labs import registry
 
-    monkeypatch.setattr(registry, "_registry", {k: v for k, v in registry._registry.items() if k != "kernels"})
+    monkeypatch.setattr(
+        registry, "_registry", {k: v for k, v in registry._registry.items() if k != "kernels"}
+    )
     html = owner_client.get(reverse("curriculum:week", args=[10])).content.decode()
     assert "自定义CUDA Kernel" in html
     assert "https://github.com/Dao-AILab/flash-attention" in html

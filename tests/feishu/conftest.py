@@ -121,3 +121,28 @@ def wait_until(predicate, timeout: float = 60, what: str = "condition"):  # noqa
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def plan(db) -> None:  # noqa: ANN001
+    """The real 16-week plan, loaded by the curriculum's own command."""
+    from django.core.management import call_command
+
+    call_command("loadcurriculum", verbosity=0)
+
+
+@pytest.fixture
+def core_papers(db) -> None:  # noqa: ANN001
+    """The study plan's 28 core papers, loaded by the papers app's own command (offline)."""
+    from django.core.management import call_command
+
+    call_command("loadpapers", verbosity=0)
+
+
+@pytest.fixture
+def bound_owner(owner):  # noqa: ANN001, ANN201
+    """The owner, linked to the Feishu user ou_owner."""
+    from portal.feishu.models import FeishuBinding
+
+    FeishuBinding.objects.create(user=owner, open_id="ou_owner", chat_id="oc_owner")
+    return owner

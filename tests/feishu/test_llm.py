@@ -11,6 +11,7 @@ import pytest
 from portal.feishu import llm, services
 from portal.feishu.answering import answer_question
 from portal.feishu.models import Source
+from portal.labs.llm import checkpoints
 
 
 class _ChatServer:
@@ -112,15 +113,122 @@ def test_the_extractive_backend_needs_no_model(settings):
     assert llm.get_llm() is None
 
 
+@pytest.fixture
+def fresh_local_llm():  # noqa: ANN201
+    llm._smollm2.cache_clear()
+    yield
+    llm._smollm2.cache_clear()
+
+
+def test_the_local_model_is_the_llm_labs_cached_conversion(
+    kb, settings, monkeypatch, fresh_local_llm
+):
+    """One conversion, one cache: the answerer loads what checkpoints.ensure_smollm2 returns
+    (here the lab's tiny random Llama stands in for SmolLM2, so the test is fast)."""
+    calls = []
+
+    def ensure() -> object:
+        calls.append(1)
+        return checkpoints.ensure_tiny_random()
+
+    monkeypatch.setattr(checkpoints, "ensure_smollm2", ensure)
+    settings.KB_LLM_BACKEND = "smollm2"
+    settings.KB_LLM_MAX_TOKENS = 4
+    generator = llm.get_llm()
+    assert isinstance(generator, llm.SmolLM2LLM)
+    assert generator.path == checkpoints.ensure_tiny_random()
+    assert llm.get_llm() is generator and calls == [1]  # loaded once per process
+    answer = answer_question("第8周用哪些量化方法？ GPTQ AWQ", user=None, llm=generator)
+    assert answer.mode == "smollm2-135m-instruct"
+    assert [c.title for c in answer.citations] == ["第8周"]
+
+
+def test_without_the_smollm2_package_answers_are_extractive(
+    db, settings, monkeypatch, fresh_local_llm
+):
+    def missing() -> None:
+        raise checkpoints.ModelNotAvailable("SmolLM2 is not installed")
+
+    monkeypatch.setattr(checkpoints, "ensure_smollm2", missing)
+    settings.KB_LLM_BACKEND = "auto"
+    settings.KB_LLM_URL = ""
+    assert llm.get_llm() is None
+
+
 @pytest.mark.slow
-def test_smollm2_from_its_package_generates_an_answer_with_citations(kb, settings):
-    """Converts the GGUF once (~35 s) into the data dir; later runs load in about a second."""
+def test_smollm2_from_its_package_generates_an_answer_with_citations(kb, settings, fresh_local_llm):
+    """Converted once (~35 s) into the LLM lab's cache; later runs load in about a second."""
     settings.KB_LLM_BACKEND = "smollm2"
     settings.KB_LLM_MAX_TOKENS = 24
     generator = llm.get_llm()
     assert isinstance(generator, llm.SmolLM2LLM)
-    assert (llm.smollm2_model_dir() / "config.json").exists()
+    assert generator.path == checkpoints.ensure_smollm2()
+    assert (generator.path / "config.json").exists()
     answer = answer_question("第8周用哪些量化方法？ GPTQ AWQ", user=None, llm=generator)
     assert answer.mode == "smollm2-135m-instruct"
     assert answer.text.strip()
     assert [c.title for c in answer.citations] == ["第8周"]
+
+
+@pytest.mark.slow
+def test_a_serving_lab_server_plugs_in_through_kb_llm_url_alone(kb, settings, tmp_path):
+    """The LLM serving lab's OpenAI-compatible server (the same one its runs start), kept up
+    by hand: KB_LLM_URL is all the answerer needs; the model name comes from /v1/models."""
+    from portal.labs.llm.servers import transformers_server
+
+    server = transformers_server(
+        str(checkpoints.ensure_tiny_random()),
+        served_name="deployed-smollm2",
+        log_path=tmp_path / "server.log",
+        dtype="fp32",
+        threads=1,
+    )
+    with server:
+        server.wait_ready(timeout_s=120)
+        settings.KB_LLM_BACKEND = "auto"
+        settings.KB_LLM_URL = f"{server.base_url}/v1"
+        settings.KB_LLM_MODEL = ""
+        settings.KB_LLM_MAX_TOKENS = 8
+        answer = answer_question("第8周用哪些量化方法？ GPTQ AWQ", user=None)
+    assert answer.mode == "openai:deployed-smollm2", server.log_tail()
+    assert answer.text.strip()
+    assert [c.title for c in answer.citations] == ["第8周"]
+
+
+def test_a_server_without_a_model_list_gets_the_default_model_name(kb, settings):
+    server = _ChatServer("GPTQ [1].")  # answers POST only: GET /v1/models fails
+    try:
+        settings.KB_LLM_BACKEND = "openai"
+        settings.KB_LLM_URL = server.url
+        settings.KB_LLM_MODEL = ""
+        answer = answer_question("第8周用哪些量化方法？", user=None)
+    finally:
+        server.close()
+    assert answer.text == "GPTQ [1]."
+    assert server.requests[0]["body"]["model"] == "default"
+
+
+def test_a_model_deployed_by_the_llm_lab_answers_before_the_local_fallback(
+    kb, settings, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from portal.labs.llm import deploy
+
+    server = _ChatServer("Deployed model says GPTQ [1].")
+    deployment = deploy.Deployment(
+        run_id=7,
+        base_url=server.url,
+        model="smollm2-deployed",
+        server="transformers",
+        since=datetime.now(UTC),
+    )
+    monkeypatch.setattr(deploy, "active_deployment", lambda **kwargs: deployment)
+    try:
+        settings.KB_LLM_BACKEND = "auto"
+        settings.KB_LLM_URL = ""
+        answer = answer_question("第8周用哪些量化方法？", user=None)
+    finally:
+        server.close()
+    assert answer.text == "Deployed model says GPTQ [1]."
+    assert server.requests[0]["body"]["model"] == "smollm2-deployed"

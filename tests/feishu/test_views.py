@@ -118,6 +118,13 @@ def test_saving_notification_preferences(owner_client, owner):
     assert resp.status_code == HTTPStatus.FOUND
     binding = FeishuBinding.objects.get(user=owner)
     assert (binding.digest_weekday, binding.digest_hour) == (4, 9)
+    assert binding.notify_events and not binding.review_reminder  # unticked box
+    owner_client.post(
+        reverse("feishu:settings"),
+        {"channel": "bot", "digest_weekday": 4, "digest_hour": 9, "review_reminder": "on"},
+    )
+    binding.refresh_from_db()
+    assert binding.review_reminder and not binding.digest_enabled
 
 
 def test_an_invalid_digest_hour_is_refused(owner_client):

@@ -115,18 +115,13 @@ def test_workers_api_lists_reported_hosts(api):
     WorkerHost.objects.create(
         hostname="celery@a", devices=[], unavailable={}, started_at=now, seen_at=now
     )
-    assert [w["hostname"] for w in api.get("/api/hal/workers").json()] == ["celery@a"]
+    # a live test worker (celery_worker_process) may have reported itself as well
+    assert "celery@a" in [w["hostname"] for w in api.get("/api/hal/workers").json()]
 
 
 def test_the_comparison_lists_only_the_owners_sandbox_runs(owner, other_user, owner_client):
-    from django.apps import apps
+    from portal.labs.models import Run
 
-    try:
-        run_model = apps.get_model("labs", "Run")
-    except LookupError:
-        body = owner_client.get(reverse("hal:compare")).content.decode()
-        assert 'id="no-platform"' in body
-        return
     result = {
         "env_id": "ChipTuning-v0",
         "algo": "ppo",
@@ -143,9 +138,7 @@ def test_the_comparison_lists_only_the_owners_sandbox_runs(owner, other_user, ow
         "soft_time_limit_s": 50,
         "status": "succeeded",
     }
-    mine = run_model.objects.create(owner=owner, **fields)
-    run_model.objects.create(
-        owner=other_user, **{**fields, "result": {**result, "steps_per_s": 1.5}}
-    )
+    mine = Run.objects.create(owner=owner, **fields)
+    Run.objects.create(owner=other_user, **{**fields, "result": {**result, "steps_per_s": 1.5}})
     body = owner_client.get(reverse("hal:compare")).content.decode()
     assert f"#{mine.pk}" in body and "812.5" in body and "1.5<" not in body

@@ -11,17 +11,7 @@ import portal.labs.llm.labs  # noqa: F401  (registers the labs; LabsConfig.ready
 from portal.labs.context import RunCancelled
 from portal.labs.registry import DeviceClass, get_lab
 from portal.labs.testing import run_inline
-
-SMALL_QUANT = {
-    "model": "tiny-random",
-    "variants": ["bnb-int8", "bnb-nf4", "gptq-int4"],
-    "batch_sizes": [2, 1],
-    "prompt_lengths": [16],
-    "new_tokens": 3,
-    "eval_tokens": 64,
-    "generation_prompts": 1,
-    "generation_tokens": 3,
-}
+from tests.llm.params import SMALL_QUANT
 
 
 def test_both_labs_are_registered_for_any_device_in_their_weeks():
@@ -73,8 +63,8 @@ def test_an_infinite_rate_is_a_valid_serving_level():
 
 
 @pytest.fixture(scope="module")
-def quant_run():
-    return run_inline("llm-quant", SMALL_QUANT)
+def quant_run(quant_inline):
+    return quant_inline
 
 
 def test_the_quant_lab_measures_every_variant_in_its_own_process(quant_run):
@@ -112,19 +102,8 @@ def test_cancelling_the_quant_lab_stops_it_between_measurements():
         run_inline("llm-quant", SMALL_QUANT, cancel_after_events=3)
 
 
-def test_the_serving_lab_load_tests_our_server_and_skips_an_absent_vllm(monkeypatch, tmp_path):
-    monkeypatch.setenv("VLLM_PYTHON", str(tmp_path / "nowhere" / "python"))
-    ctx = run_inline(
-        "llm-serving",
-        {
-            "model": "tiny-random",
-            "servers": ["vllm", "transformers"],
-            "levels": [2, 1],
-            "num_requests": 4,
-            "max_tokens": 3,
-            "prompt_lengths": ["short"],
-        },
-    )
+def test_the_serving_lab_load_tests_our_server_and_skips_an_absent_vllm(serving_inline):
+    ctx = serving_inline
     result = ctx.final
     assert [s["server"] for s in result["skipped"]] == ["vllm"]
     assert "VLLM_PYTHON" in result["skipped"][0]["reason"]
@@ -141,3 +120,39 @@ def test_the_serving_lab_load_tests_our_server_and_skips_an_absent_vllm(monkeypa
         "llm-serving-report.md",
         "llm-serving-report.json",
     }
+
+
+@pytest.mark.django_db
+def test_an_all_at_once_rate_and_empty_percentiles_are_stored_as_json(owner, monkeypatch, tmp_path):
+    """jsonb has no Infinity or NaN: the rate `inf` is stored as "inf", an empty TPOT as null."""
+    from portal.labs.models import Run, RunStatus
+    from portal.labs.services import launch_run
+
+    monkeypatch.setenv("VLLM_PYTHON", str(tmp_path / "nowhere" / "python"))
+    params = {
+        "model": "tiny-random",
+        "servers": ["transformers"],
+        "mode": "rate",
+        "levels": ["inf"],
+        "num_requests": 2,
+        "max_tokens": 1,  # one token: no decode step, so no TPOT at all
+        "prompt_lengths": ["short"],
+    }
+    run = launch_run(user=owner, lab=get_lab("llm-serving"), params=params)
+    run.refresh_from_db()
+    assert run.params["levels"] == ["inf"]
+    assert get_lab("llm-serving").validate(run.params).levels == [float("inf")]
+
+    ctx = run_inline("llm-serving", run.params)
+    [point] = ctx.final["points"]
+    assert point["level"] == "inf" and point["completed"] == 2
+    assert point["tpot_ms"]["p50"] is None
+    for _, data in ctx.events:
+        json.dumps(data, allow_nan=False)
+    json.dumps(ctx.final, allow_nan=False)
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.SUCCEEDED, result=ctx.final)
+    assert Run.objects.get(pk=run.pk).result["points"][0]["level"] == "inf"
+    # the all-at-once level is charted at x = the number of requests
+    assert [
+        d["step"] for d in ctx.of_kind("metric") if d["name"] == "output_tok_s/transformers"
+    ] == [2.0]

@@ -134,7 +134,9 @@ def test_streamed_requests_are_timed_as_the_server_paced_them(fake):
         assert r.output_tokens == TOKENS and r.prompt_tokens == 3
         assert TTFT <= r.ttft < TTFT + 0.25
         assert len(r.itl) == TOKENS - 1
-        assert min(r.itl) >= ITL * 0.8
+        # One gap can shrink when the chunk before it was delayed (a busy machine); the
+        # decode span as a whole cannot be shorter than the server's pacing allows.
+        assert sum(r.itl) >= (TOKENS - 1) * ITL * 0.8
         assert statistics.median(r.itl) < ITL + 0.05
         assert r.e2e >= TTFT + (TOKENS - 1) * ITL
         assert r.tpot == pytest.approx((r.e2e - r.ttft) / (TOKENS - 1))

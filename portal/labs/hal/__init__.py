@@ -5,6 +5,7 @@
     for device in discover():              # CPU, NVIDIA (NVML), AMD (amdsmi), sim, plug-ins
         print(device.identity, device.telemetry(), device.peaks())
     gpu = get_device("nvidia:0")           # NoSuchDevice("...", reason) when absent
+    here = device_for_torch("cuda")        # the HAL's view of a torch device (None: unknown)
 
 Importing this package is cheap and never touches a driver or the database;
 adapters are probed on the first `discover()`. A new vendor is one module with
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from portal.labs.hal.discovery import (
     ENTRY_POINT_GROUP,
     DiscoveryReport,
+    device_for_torch,
     discover,
     discovery_report,
     get_device,
@@ -53,6 +55,7 @@ __all__ = [
     "SimChipSpec",
     "Telemetry",
     "TelemetrySampler",
+    "device_for_torch",
     "discover",
     "discovery_report",
     "get_device",

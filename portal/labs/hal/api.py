@@ -83,12 +83,12 @@ def post_peaks(request: HttpRequest, payload: PeaksIn) -> Any:
     )
 
 
-@router.get("/compare", response={200: list[dict[str, Any]], 503: ErrorOut})
+@router.get("/compare", response=list[dict[str, Any]])
 def compare_runs(request: HttpRequest, run: str = "") -> Any:
+    """The caller's succeeded Agent Sandbox runs (all, or those in `run=1,2`) side by side."""
     ids = [int(i) for i in run.split(",") if i.strip().isdigit()]
     rows = sandbox_runs(request.user, ids or None)
-    if rows is None:
-        return Status(503, {"detail": "the labs platform is not installed"})
     for row in rows:
-        row["created_at"] = row["created_at"].isoformat()
+        for name in ("created_at", "finished_at"):
+            row[name] = row[name].isoformat() if row[name] is not None else None
     return rows

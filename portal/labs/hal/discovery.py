@@ -101,6 +101,38 @@ def discover(*, refresh: bool = False) -> list[Accelerator]:
     return list(discovery_report(refresh=refresh).devices)
 
 
+def normalize_torch_device(torch_device: str) -> str:
+    """ "cuda" -> "cuda:<current index>", "cpu:0" -> "cpu": the form DeviceIdentity.torch_device uses."""
+    kind, _, index = str(torch_device).partition(":")
+    if kind == "cpu":
+        return "cpu"
+    if not index:
+        index = "0"
+        if kind == "cuda":
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    index = str(torch.cuda.current_device())
+            except Exception:  # no torch, or a broken CUDA runtime: the first device
+                pass
+    return f"{kind}:{index}"
+
+
+def device_for_torch(torch_device: str) -> Accelerator | None:
+    """The accelerator torch drives as `torch_device` ("cpu", "cuda", "cuda:1"), or None.
+
+    A run's torch device names the same chip the HAL knows under another key
+    ("cuda:0" is "nvidia:0" or "amd:0"; "cpu" is "cpu:0"); this is the bridge.
+    """
+    wanted = normalize_torch_device(torch_device)
+    for device in discovery_report().devices:
+        have = device.identity.torch_device
+        if have is not None and normalize_torch_device(have) == wanted:
+            return device
+    return None
+
+
 def get_device(key: str) -> Accelerator:
     """The device with this key ("cpu:0", "nvidia:1", "sim:0"); raises NoSuchDevice with a reason."""
     report = discovery_report()

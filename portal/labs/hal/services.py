@@ -55,22 +55,27 @@ def worker_telemetry(hostname: str) -> dict[str, Any]:
 
 
 class WorkerTelemetryLoop(threading.Thread):
-    """Runs in a Celery worker: device telemetry into the cache every few seconds, seen_at bumped."""
+    """Runs in a Celery worker: device telemetry into the cache every few seconds, seen_at
+    bumped; the devices are reported again if the worker's row went missing (deleted by an
+    admin, a database restored or flushed), so the Labs pages never lose a live worker."""
 
-    def __init__(self, hostname: str, interval_s: float) -> None:
+    def __init__(self, hostname: str, interval_s: float, queues: list[str] | None = None) -> None:
         super().__init__(name="hal-worker-telemetry", daemon=True)
         self.hostname = hostname
         self.interval_s = interval_s
+        self.queues = list(queues or [])
         self.stopped = threading.Event()
 
+    def beat(self) -> None:
+        publish_worker_telemetry(hostname=self.hostname)
+        seen = WorkerHost.objects.filter(hostname=self.hostname).update(seen_at=timezone.now())
+        if not seen:
+            report_worker_devices(hostname=self.hostname, queues=self.queues)
+
     def run(self) -> None:
-        beats = 0
         while not self.stopped.wait(self.interval_s):
             try:
-                publish_worker_telemetry(hostname=self.hostname)
-                beats += 1
-                if beats % 15 == 0:
-                    WorkerHost.objects.filter(hostname=self.hostname).update(seen_at=timezone.now())
+                self.beat()
             except Exception as exc:  # Redis or the database restarting: try again next beat
                 log.debug("worker telemetry failed: %s", exc)
 
@@ -90,4 +95,4 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
         return
     interval = worker_telemetry_interval_s()
     if interval > 0:
-        WorkerTelemetryLoop(hostname, interval).start()
+        WorkerTelemetryLoop(hostname, interval, queues).start()

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from portal.core.htmx import HtmxHttpRequest
@@ -45,10 +47,12 @@ def compare(request: HtmxHttpRequest) -> HttpResponse:
             "steps_per_s": r["steps_per_s"],
             "eval": r["eval_mean_reward"],
         }
-        for r in (rows or [])
+        for r in rows
     ]
-    return render(
-        request,
-        "hal/compare.html",
-        {"rows": rows, "platform_missing": rows is None, "chart": chart},
+    # the same runs on the labs compare page: reward and telemetry curves overlaid
+    curves = (
+        reverse("labs:compare") + "?" + urlencode([("run", r["id"]) for r in rows[:10]])
+        if len(rows) > 1
+        else None
     )
+    return render(request, "hal/compare.html", {"rows": rows, "chart": chart, "curves": curves})

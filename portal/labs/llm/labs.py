@@ -18,7 +18,7 @@ import queue
 import threading
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from portal.labs.context import RunContext
 from portal.labs.llm import report
@@ -59,6 +59,28 @@ def _check_model(value: str) -> str:
     if any(c.isspace() for c in value) or len(value) > 300:
         raise ValueError("not a model path or hub id")
     return check_model_reference(value)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with non-finite floats replaced: NaN → None, ±inf → "inf"/"-inf".
+
+    Results, tables and metrics are stored as PostgreSQL jsonb, which (like JSON) has no
+    NaN or Infinity; an empty percentile (every request failed, no decode step) is NaN
+    and an all-at-once request rate is inf.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _metric(ctx: RunContext, name: str, value: float, step: float | None = None) -> None:
+    """A metric point, unless the value is not a number (a chart has no place for it)."""
+    if value is not None and math.isfinite(value):
+        ctx.metric(name, value, step=step)
 
 
 def _sorted_unique(values: list[int]) -> list[int]:
@@ -179,9 +201,9 @@ def run_quant(params: QuantParams, ctx: RunContext) -> dict[str, Any]:
             continue
         variants.append(result)
         _add_ratios(variants, baseline.value)
-        ctx.table("variants", _variant_rows(variants))
+        ctx.table("variants", json_safe(_variant_rows(variants)))
     ctx.progress(1.0, "report")
-    result = _quant_result(params, model_dir, ctx.device, variants, skipped, prompts)
+    result = json_safe(_quant_result(params, model_dir, ctx.device, variants, skipped, prompts))
     ctx.artifact("llm-quant-report.md", report.quant_markdown(result).encode())
     ctx.artifact("llm-quant-report.json", json.dumps(result, indent=2, ensure_ascii=False).encode())
     return result
@@ -198,14 +220,14 @@ def _relay_quant_event(ctx: RunContext, variant: Variant, event: dict[str, Any])
             f"{variant}: loaded in {data['load_s']:.1f} s, Linear weights "
             f"{data['linear_weight_mib']:.1f} MiB"
         )
-        ctx.metric(f"linear_weight_mib/{variant}", data["linear_weight_mib"], step=0)
+        _metric(ctx, f"linear_weight_mib/{variant}", data["linear_weight_mib"], step=0)
     elif stage == "quality":
         ctx.log(f"{variant}: perplexity {data['perplexity']:.2f}, KL {data.get('kl', 0):.4f}")
-        ctx.metric(f"perplexity/{variant}", data["perplexity"], step=0)
+        _metric(ctx, f"perplexity/{variant}", data["perplexity"], step=0)
     elif stage == "latency":
         suffix = f"{variant}/p{data['prompt_len']}"
-        ctx.metric(f"decode_tok_s/{suffix}", data["decode_tokens_per_s"], step=data["batch"])
-        ctx.metric(f"ttft_ms/{suffix}", data["ttft_ms"], step=data["batch"])
+        _metric(ctx, f"decode_tok_s/{suffix}", data["decode_tokens_per_s"], step=data["batch"])
+        _metric(ctx, f"ttft_ms/{suffix}", data["ttft_ms"], step=data["batch"])
 
 
 def _add_ratios(variants: list[dict[str, Any]], baseline: str) -> None:
@@ -344,6 +366,11 @@ class ServingParams(BaseModel):
         self.levels = sorted(set(self.levels))
         return self
 
+    @field_serializer("levels")
+    def _levels_json(self, levels: list[float]) -> list[float | str]:
+        # stored as JSON (jsonb has no Infinity); "inf" validates back to float("inf")
+        return [json_safe(level) for level in levels]
+
 
 def _start_server(kind: ServerKind, params: ServingParams, model_dir: str, ctx: RunContext):
     name = params.model if params.model in BUILTIN_MODELS else model_dir
@@ -460,15 +487,17 @@ def run_serving(params: ServingParams, ctx: RunContext) -> dict[str, Any]:
                 results, duration = _load_level(server, prompts, spec, ctx, f"{kind}/{level:g}")
                 point = {"server": kind.value, "level": level, **summarize(results, duration, slo)}
                 points.append(point)
-                ctx.metric(f"output_tok_s/{kind}", point["output_throughput"], step=level)
-                ctx.metric(f"e2e_p50_ms/{kind}", point["e2e_ms"]["p50"], step=level)
-                ctx.metric(f"ttft_p50_ms/{kind}", point["ttft_ms"]["p50"], step=level)
+                # an all-at-once rate (inf) is charted at x = the number of requests
+                step = level if math.isfinite(level) else float(params.num_requests)
+                _metric(ctx, f"output_tok_s/{kind}", point["output_throughput"], step=step)
+                _metric(ctx, f"e2e_p50_ms/{kind}", point["e2e_ms"]["p50"], step=step)
+                _metric(ctx, f"ttft_p50_ms/{kind}", point["ttft_ms"]["p50"], step=step)
                 ctx.log(
                     f"{kind} @ {level:g}: {point['output_throughput']:.1f} tok/s, "
                     f"{point['request_throughput']:.2f} req/s, TTFT p50 "
                     f"{point['ttft_ms']['p50']:.0f} ms, {point['failed']} failed"
                 )
-                ctx.table("serving", _serving_rows(points))
+                ctx.table("serving", json_safe(_serving_rows(points)))
                 done += 1
         except ServerFailed as exc:
             ctx.log(f"{kind} failed: {exc}")
@@ -509,6 +538,7 @@ def run_serving(params: ServingParams, ctx: RunContext) -> dict[str, Any]:
             ]
         },
     }
+    result = json_safe(result)
     ctx.artifact("llm-serving-report.md", report.serving_markdown(result).encode())
     ctx.artifact(
         "llm-serving-report.json", json.dumps(result, indent=2, ensure_ascii=False).encode()
@@ -569,6 +599,7 @@ QUANT_LAB = register_lab(
         time_limit_s=30 * 60,
         idempotent=True,
         tags=("llm", "quantization", "demo-1"),
+        report_url_name="labs:llm:report",
     )
 )
 
@@ -589,5 +620,9 @@ SERVING_LAB = register_lab(
         time_limit_s=30 * 60,
         idempotent=True,
         tags=("llm", "serving", "vllm", "demo-1"),
+        report_url_name="labs:llm:report",
     )
 )
+
+# llm-deploy: keeps a server up for the rest of the portal (registered at import)
+from portal.labs.llm import deploy as _deploy  # noqa: E402, F401

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import httpx
 
+LOOPBACK = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -74,6 +77,11 @@ class ServerProcess:
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    # the address the server listens on; base_url always goes through the loopback
+    bind_host: str = LOOPBACK
+    # SIGTERM the server when the thread that started it dies (Linux): a deployment must
+    # not outlive a worker that was killed without running its `finally`
+    die_with_parent: bool = False
 
     @property
     def base_url(self) -> str:
@@ -91,8 +99,16 @@ class ServerProcess:
                 env=env,
                 cwd=REPO_ROOT,
                 start_new_session=True,
+                preexec_fn=_parent_death_signal() if self.die_with_parent else None,
             )
         return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def wait_ready(
         self, timeout_s: float = 180, cancelled: Callable[[], bool] = lambda: False
@@ -144,6 +160,20 @@ class ServerProcess:
         self.stop()
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when its parent thread exits."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return preexec
+
+
 def transformers_server(
     model_dir: str,
     *,
@@ -153,6 +183,7 @@ def transformers_server(
     device: str = "cpu",
     threads: int = 0,
     port: int | None = None,
+    host: str = LOOPBACK,
 ) -> ServerProcess:
     port = port or free_port()
     command = [
@@ -163,6 +194,8 @@ def transformers_server(
         model_dir,
         "--served-model-name",
         served_name,
+        "--host",
+        host,
         "--port",
         str(port),
         "--dtype",
@@ -173,7 +206,9 @@ def transformers_server(
         str(threads),
     ]
     env = {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}
-    return ServerProcess(ServerKind.TRANSFORMERS, command, port, served_name, log_path, env)
+    return ServerProcess(
+        ServerKind.TRANSFORMERS, command, port, served_name, log_path, env, bind_host=host
+    )
 
 
 def vllm_server(
@@ -185,6 +220,7 @@ def vllm_server(
     device: str = "cpu",
     max_model_len: int = 1024,
     port: int | None = None,
+    host: str = LOOPBACK,
 ) -> ServerProcess:
     python = vllm_python()
     if python is None:
@@ -201,7 +237,7 @@ def vllm_server(
         "--served-model-name",
         served_name,
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--dtype",
@@ -215,4 +251,4 @@ def vllm_server(
         env["VLLM_TARGET_DEVICE"] = "cpu"
     # Never let the portal's PYTHONPATH leak into vLLM's interpreter.
     env["PYTHONPATH"] = ""
-    return ServerProcess(ServerKind.VLLM, command, port, served_name, log_path, env)
+    return ServerProcess(ServerKind.VLLM, command, port, served_name, log_path, env, bind_host=host)

@@ -1,20 +1,24 @@
 """What the device could do at best: the roof of the roofline.
 
-Peaks come, in order of preference, from the HAL (portal.labs.hal, when it is
-installed and knows the device), from a small table of datasheet figures for
-common GPUs, or from a quick measurement. The device-to-device copy bandwidth is
+Peaks come, in order of preference, from the HAL (`portal.labs.hal`: the newest
+figures the system benchmark lab measured for this chip model, else its datasheet
+table or estimate), from a small table of datasheet figures for common GPUs, or
+from a quick measurement here. The device-to-device copy bandwidth is
 always measured in the same run, because "fraction of achievable bandwidth" is
 the honest yardstick for memory-bound kernels.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 # Dense (no sparsity) datasheet peaks: memory GB/s, TFLOP/s by dtype. fp32 is the
 # CUDA-core rate (our fp32 matmul does not use TF32).
@@ -40,7 +44,7 @@ class DevicePeaks:
     name: str
     mem_gbs: float  # peak memory bandwidth, GB/s (1e9 bytes)
     tflops: dict[str, float]  # by dtype name
-    source: str  # "hal", "table" or "measured"
+    source: str  # "hal/<PeakFigures.source>" (table, measured, estimate...), "table" or "measured"
     copy_gbs: float | None = None  # measured device-to-device copy, read + write bytes
     notes: list[str] = field(default_factory=list)
 
@@ -92,42 +96,43 @@ def _measure_matmul_tflops(device: torch.device, n: int = 1024) -> float:
 
 
 def _from_hal(device: torch.device) -> DevicePeaks | None:
-    """Ask the HAL, if present, for this device's peak figures; None when it cannot say."""
+    """The HAL's peak figures for the chip torch drives as `device`; None when it cannot say.
+
+    `Accelerator.peaks()` already prefers the newest measurement (the system benchmark
+    lab's `record_measured_peaks`) over the datasheet table, figure by figure. The
+    figures may be partial (a CPU's estimate has no memory bandwidth): `device_peaks`
+    fills the gaps by measuring.
+    """
     try:
-        from portal.labs import hal  # noqa: F401  (the package may be an empty shell)
-        from portal.labs.hal import get_device  # type: ignore[attr-defined]
+        from portal.labs.hal import device_for_torch
 
-        key = f"cuda:{device.index or 0}" if device.type == "cuda" else "cpu"
-        dev = get_device(key)
-        peaks = getattr(dev, "peaks", None) or getattr(dev, "peak_figures", None)
-        if peaks is None:
+        accelerator = device_for_torch(str(device))
+        if accelerator is None:
             return None
-
-        def pick(*names: str) -> float | None:
-            for name in names:
-                value = getattr(peaks, name, None)
-                if value:
-                    return float(value)
-            return None
-
-        bandwidth = pick("memory_bandwidth_gbs", "mem_bandwidth_gbs", "bandwidth_gbs", "mem_gbs")
-        tflops = {
-            "bfloat16": pick("bf16_tflops", "bfloat16_tflops"),
-            "float16": pick("fp16_tflops", "float16_tflops"),
-            "float32": pick("fp32_tflops", "float32_tflops"),
-        }
-        if not bandwidth or not any(tflops.values()):
-            return None
-        name = str(getattr(dev, "model", None) or getattr(dev, "name", key))
-        return DevicePeaks(
-            device=str(device),
-            name=name,
-            mem_gbs=bandwidth,
-            tflops={k: v for k, v in tflops.items() if v},
-            source="hal",
-        )
-    except Exception:  # no HAL, an older HAL, or no Django: fall back quietly
+        figures = accelerator.peaks()
+    except Exception:  # no HAL, no Django settings, a failing adapter: fall back quietly
+        log.debug("HAL peaks unavailable for %s", device, exc_info=True)
         return None
+    tflops = {
+        dtype: float(value)
+        for dtype, value in (
+            ("bfloat16", figures.bf16_tflops),
+            ("float16", figures.fp16_tflops),
+            ("float32", figures.fp32_tflops),
+        )
+        if value
+    }
+    bandwidth = float(figures.memory_bandwidth_gbps or 0.0)
+    if not bandwidth and not tflops:
+        return None
+    return DevicePeaks(
+        device=str(device),
+        name=accelerator.identity.model,
+        mem_gbs=bandwidth,
+        tflops=tflops,
+        source=f"hal/{figures.source}",
+        notes=[f"peaks from the HAL ({accelerator.key}, {figures.source}): {figures.note}"],
+    )
 
 
 def device_peaks(device: torch.device, *, measure_copy: bool = True) -> DevicePeaks:
@@ -152,6 +157,15 @@ def device_peaks(device: torch.device, *, measure_copy: bool = True) -> DevicePe
             copy_gbs=copy,
             notes=["peaks measured here (copy bandwidth, fp32 matmul), not from a datasheet"],
         )
+    if not peaks.mem_gbs:
+        # the HAL knows the compute peaks only: the measured copy is the memory roof
+        peaks.copy_gbs = peaks.copy_gbs or measure_copy_bandwidth(device)
+        peaks.mem_gbs = peaks.copy_gbs
+        peaks.notes.append("memory roof: the copy bandwidth measured in this run")
+    if not peaks.tflops:
+        flops = _measure_matmul_tflops(device)
+        peaks.tflops = {"float32": flops}
+        peaks.notes.append("compute roof: an fp32 matmul measured in this run")
     if measure_copy and peaks.copy_gbs is None:
         peaks.copy_gbs = measure_copy_bandwidth(device)
     return peaks

@@ -1,0 +1,294 @@
+"""Deploying a model: the `llm-deploy` lab keeps an OpenAI-compatible server up.
+
+The run starts our Transformers server or vLLM (as in `llm-serving`) on the worker
+and stays `running` — the platform's heartbeat keeps it alive — until it is
+cancelled, its `hours` are over or the server dies. Its URL is on the run page
+(progress note, log and the `deployment` table) and in the result.
+
+The rest of the portal finds the current deployment with `active_deployment()`
+(or `active_deployment_url()`): the newest running `llm-deploy` run whose heartbeat
+is fresh and whose server said it is serving. The Feishu/RAG answerer uses it
+before falling back to KB_LLM_URL and the local SmolLM2.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+from django.utils import timezone
+from pydantic import BaseModel, Field, field_validator
+
+from portal.labs.context import RunContext
+from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, resolve_model
+from portal.labs.llm.servers import (
+    LOOPBACK,
+    ServerFailed,
+    ServerKind,
+    ServerProcess,
+    transformers_server,
+    vllm_server,
+    vllm_unavailable_reason,
+)
+from portal.labs.registry import DeviceClass, Lab, register_lab
+
+DEPLOY_LAB_ID = "llm-deploy"
+DEPLOYMENT_TABLE = "deployment"
+SERVING, STOPPING = "serving", "stopping"
+# Celery redelivers an unacknowledged task after the broker's visibility timeout
+# (settings: 6 h); a deployment must end before that or its run would be marked lost.
+MAX_HOURS = 5.0
+
+
+def _check_model(value: str) -> str:
+    from portal.labs.llm.labs import _check_model as check
+
+    return check(value)
+
+
+class DeployParams(BaseModel):
+    model: str = Field(
+        default=SMOLLM2,
+        description="smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id",
+    )
+    server: ServerKind = Field(
+        default=ServerKind.TRANSFORMERS,
+        description="transformers (ours, one request at a time) or vllm (its own virtualenv)",
+    )
+    dtype: Literal["fp32", "bf16", "fp16"] = Field(
+        default="fp32", description="fp32 is the fast path of torch on most CPUs"
+    )
+    hours: float = Field(
+        default=2.0, gt=0, le=MAX_HOURS, description="stop by itself after this many hours"
+    )
+    host: Literal["127.0.0.1", "0.0.0.0"] = Field(
+        default=LOOPBACK,
+        description="127.0.0.1: this machine only; 0.0.0.0: the network (no authentication!)",
+    )
+    port: int = Field(default=0, ge=0, le=65535, description="0 = any free port")
+    max_model_len: int = Field(default=2048, ge=128, le=32768, description="vLLM only")
+    ready_timeout_s: int = Field(default=300, ge=10, le=1800)
+    check_interval_s: float = Field(
+        default=15.0, ge=0.5, le=600, description="how often the server's health is checked"
+    )
+
+    _model = field_validator("model")(classmethod(lambda cls, v: _check_model(v)))
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if 0 < v < 1024:
+            raise ValueError("use port 0 (any free port) or a port from 1024 up")
+        return v
+
+
+def _advertised_host(bind_host: str) -> str:
+    return LOOPBACK if bind_host == LOOPBACK else socket.gethostname()
+
+
+def _start(params: DeployParams, model_dir: str, ctx: RunContext) -> ServerProcess:
+    name = params.model if params.model in BUILTIN_MODELS else model_dir
+    log_path = ctx.workdir / f"{params.server.value}-deploy.log"
+    common: dict[str, Any] = {
+        "served_name": name,
+        "log_path": log_path,
+        "dtype": params.dtype,
+        "device": ctx.device,
+        "port": params.port or None,
+        "host": params.host,
+    }
+    if params.server == ServerKind.VLLM:
+        reason = vllm_unavailable_reason()
+        if reason:
+            raise ServerFailed(reason)
+        server = vllm_server(model_dir, max_model_len=params.max_model_len, **common)
+    else:
+        server = transformers_server(model_dir, **common)
+    server.die_with_parent = True
+    return server
+
+
+def _probe(server: ServerProcess) -> float | None:
+    """Milliseconds for GET /v1/models, or None if it did not answer."""
+    start = time.perf_counter()
+    try:
+        ok = httpx.get(f"{server.base_url}/v1/models", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return None
+    return (time.perf_counter() - start) * 1000 if ok else None
+
+
+def run_deploy(params: DeployParams, ctx: RunContext) -> dict[str, Any]:
+    ctx.progress(0.0, "preparing the model")
+    model_dir = resolve_model(params.model)
+    server = _start(params, model_dir, ctx)
+    ctx.progress(0.0, f"starting {params.server}")
+    started = time.monotonic()
+    ended = "duration"
+    row: dict[str, Any] = {}
+    failed_checks = 0
+    try:
+        server.start()
+        ready = server.wait_ready(params.ready_timeout_s, cancelled=ctx.cancelled)
+        url = f"http://{_advertised_host(params.host)}:{server.port}/v1"
+        since = timezone.now().isoformat()
+        row = {
+            "state": SERVING,
+            "url": url,
+            "model": server.served_name,
+            "server": params.server.value,
+            "pid": server.pid,
+            "since": since,
+        }
+        ctx.table(DEPLOYMENT_TABLE, [row])
+        ctx.log(
+            f"{params.server} ready in {ready:.1f} s: OpenAI-compatible API at {url} "
+            f"(model {server.served_name!r}), for up to {params.hours:g} h or until cancelled"
+        )
+        ctx.progress(0.0, f"serving at {url}")
+        deadline = time.monotonic() + params.hours * 3600
+        next_check = time.monotonic() + params.check_interval_s
+        while True:
+            if ctx.cancelled():
+                ended = "cancelled"
+                break
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            if not server.alive():
+                raise ServerFailed(
+                    f"the server exited with {server.proc.returncode if server.proc else '?'}: "
+                    f"{server.log_tail(1000)}"
+                )
+            if now >= next_check:
+                next_check = now + params.check_interval_s
+                latency = _probe(server)
+                if latency is None:
+                    failed_checks += 1
+                    ctx.log(f"health check failed ({failed_checks} in a row)")
+                    if failed_checks >= 3:
+                        raise ServerFailed(f"the server stopped answering: {server.log_tail(1000)}")
+                else:
+                    failed_checks = 0
+                    ctx.metric("health_ms", latency, step=round(now - started, 1))
+                fraction = min(1.0, (now - started) / (params.hours * 3600))
+                ctx.progress(fraction, f"serving at {url}")
+            time.sleep(0.2)
+    finally:
+        if row:
+            # tell active_deployment() first: the run ends only after the server is gone
+            ctx.table(DEPLOYMENT_TABLE, [{**row, "state": STOPPING}])
+        server.stop()
+        ctx.log(f"{params.server} stopped")
+    uptime = time.monotonic() - started
+    return {
+        "lab": DEPLOY_LAB_ID,
+        "model": params.model,
+        "server": params.server.value,
+        "url": row.get("url"),
+        "served_model": server.served_name,
+        "since": row.get("since"),
+        "uptime_s": round(uptime, 1),
+        "ended": ended,
+        "params": params.model_dump(mode="json"),
+    }
+
+
+DEPLOY_LAB = register_lab(
+    Lab(
+        id=DEPLOY_LAB_ID,
+        title="LLM deployment: keep an OpenAI-compatible server up",
+        description=(
+            "Start our Transformers server or vLLM on the worker and keep it running until "
+            "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
+            "Feishu/RAG answerer uses it while it runs."
+        ),
+        params=DeployParams,
+        run=run_deploy,
+        device=DeviceClass.ANY,
+        week=12,
+        time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
+        idempotent=False,
+        tags=("llm", "serving", "deploy", "demo-1"),
+    )
+)
+
+
+# --- finding the current deployment -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deployment:
+    run_id: int
+    base_url: str  # ends in /v1: what an OpenAI client takes as base_url
+    model: str  # the served model name to put in requests
+    server: str
+    since: str
+
+
+def _running_deployments(owner_id: int | None) -> list[Any]:
+    from portal.labs.conf import setting_float
+    from portal.labs.models import Run, RunStatus
+
+    fresh: datetime = timezone.now() - timedelta(seconds=setting_float("LABS_LOST_AFTER_S"))
+    runs = Run.objects.filter(
+        lab_id=DEPLOY_LAB_ID, status=RunStatus.RUNNING, heartbeat_at__gte=fresh
+    )
+    if owner_id is not None:
+        runs = runs.filter(owner_id=owner_id)
+    return list(runs.order_by("-started_at", "-pk")[:5])
+
+
+def _deployment_of(run: Any) -> Deployment | None:
+    from portal.labs.models import EventKind, RunEvent
+
+    event = (
+        RunEvent.objects.filter(run=run, kind=EventKind.TABLE, data__name=DEPLOYMENT_TABLE)
+        .order_by("-seq")
+        .first()
+    )
+    rows = (event.data.get("rows") if event else None) or []
+    if not rows or rows[0].get("state") != SERVING or not rows[0].get("url"):
+        return None
+    row = rows[0]
+    return Deployment(
+        run_id=run.pk,
+        base_url=str(row["url"]),
+        model=str(row.get("model") or "default"),
+        server=str(row.get("server") or ""),
+        since=str(row.get("since") or ""),
+    )
+
+
+def _answers(deployment: Deployment, timeout_s: float) -> bool:
+    try:
+        return httpx.get(f"{deployment.base_url}/models", timeout=timeout_s).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def active_deployment(
+    *, owner_id: int | None = None, check: bool = False, timeout_s: float = 2.0
+) -> Deployment | None:
+    """The newest running `llm-deploy` run's server, or None.
+
+    Only runs whose heartbeat is fresher than LABS_LOST_AFTER_S count, and only once
+    their server is ready (until it starts stopping). `owner_id` limits it to one
+    user's runs; `check=True` also asks the server (GET /v1/models) and skips one that
+    does not answer within `timeout_s`.
+    """
+    for run in _running_deployments(owner_id):
+        deployment = _deployment_of(run)
+        if deployment is not None and (not check or _answers(deployment, timeout_s)):
+            return deployment
+    return None
+
+
+def active_deployment_url(*, owner_id: int | None = None, check: bool = False) -> str | None:
+    """The current deployment's OpenAI base URL (`http://host:port/v1`), or None."""
+    deployment = active_deployment(owner_id=owner_id, check=check)
+    return deployment.base_url if deployment else None
