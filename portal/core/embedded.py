@@ -154,8 +154,11 @@ def start_redis(layout: DataLayout) -> None:
             str(layout.redis_dir),
             "--save",
             "",
+            # The broker's queues must survive a Redis restart, so queued runs are not lost.
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--daemonize",
             "yes",
             "--pidfile",
