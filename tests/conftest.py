@@ -96,7 +96,7 @@ def child_env() -> dict[str, str]:
     }
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -104,6 +104,42 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def start_worker(
+    *,
+    queues: str,
+    name: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    pool: tuple[str, ...] = ("-c", "1"),
+    wait: bool = True,
+    **popen_kwargs: object,
+) -> subprocess.Popen:
+    """A real Celery worker subprocess on the test database, serving `queues`.
+
+    With `wait`, returns once the worker answers a ping (or raises with its log).
+    The caller stops it with `stop_process()`.
+    """
+    from portal.celery import app
+
+    log_file = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", queues, *pool,
+         "-n", name, "-l", "INFO", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env or child_env(), stdout=log_file, stderr=subprocess.STDOUT,
+        **popen_kwargs,
+    )  # fmt: skip
+    log_file.close()  # the child keeps its own descriptor
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 90
+    while wait and not app.control.ping(destination=[name], timeout=0.5):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            raise RuntimeError(
+                f"celery worker {name} did not start:\n{log_path.read_text()[-4000:]}"
+            )
+    return proc
 
 
 @pytest.fixture(scope="session")
@@ -114,48 +150,13 @@ def celery_worker_process(
 
     Tests that use it must be `django_db(transaction=True)` so the worker sees their rows.
     """
-    from portal.celery import app
-
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log_file = log_path.open("wb")
-    name = f"test-{os.getpid()}@{socket.gethostname()}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-Q",
-            "cpu,gpu",
-            "-c",
-            "1",
-            "-n",
-            name,
-            "-l",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+    proc = start_worker(
+        queues="cpu,gpu",
+        name=f"test-{os.getpid()}@{socket.gethostname()}",
+        log_path=tmp_path_factory.mktemp("worker") / "worker.log",
     )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited early:\n{log_path.read_text()[-4000:]}")
-        if app.control.ping(destination=[name], timeout=0.5):
-            break
-    else:
-        _stop(proc)
-        raise RuntimeError(f"celery worker did not answer:\n{log_path.read_text()[-4000:]}")
-    proc.log_path = log_path  # type: ignore[attr-defined]
     yield proc
-    _stop(proc)
-    log_file.close()
+    stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -189,7 +190,7 @@ def asgi_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
                 break
         time.sleep(0.1)
     yield f"http://127.0.0.1:{port}"
-    _stop(proc)
+    stop_process(proc)
     log_file.close()
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, _stop, child_env
+from tests.conftest import child_env, start_worker, stop_process
 from tests.feishu.fakefeishu import FakeFeishu, start_fake_feishu
 
 APP_ID = "cli_test_app"
@@ -68,49 +67,15 @@ def feishu_worker(
     django_db_setup, django_db_blocker, fake_feishu_server: FakeFeishu, tmp_path_factory
 ) -> Iterator[subprocess.Popen]:
     """A real Celery worker on the test database, serving only this app's test queue."""
-    from portal.celery import app
-
-    log_path = tmp_path_factory.mktemp("feishu-worker") / "worker.log"
-    log_file = log_path.open("wb")
-    name = f"{QUEUE}@{socket.gethostname()}"
-    env = {**child_env(), **_feishu_env(fake_feishu_server)}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-Q",
-            QUEUE,
-            "-P",
-            "solo",
-            "-n",
-            name,
-            "-l",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+    proc = start_worker(
+        queues=QUEUE,
+        name=f"{QUEUE}@{socket.gethostname()}",
+        log_path=tmp_path_factory.mktemp("feishu-worker") / "worker.log",
+        env={**child_env(), **_feishu_env(fake_feishu_server)},
+        pool=("-P", "solo"),
     )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"feishu worker exited early:\n{log_path.read_text()[-4000:]}")
-        if app.control.ping(destination=[name], timeout=0.5):
-            break
-    else:
-        _stop(proc)
-        raise RuntimeError(f"feishu worker did not answer:\n{log_path.read_text()[-4000:]}")
-    proc.log_path = log_path  # type: ignore[attr-defined]
     yield proc
-    _stop(proc)
-    log_file.close()
+    stop_process(proc)
 
 
 def wait_until(predicate, timeout: float = 60, what: str = "condition"):  # noqa: ANN001, ANN201

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -14,7 +12,7 @@ from websockets.exceptions import InvalidStatus
 
 from portal.labs.models import Run, RunEvent, RunStatus
 from portal.labs.services import reap_lost_runs
-from tests.conftest import ROOT, child_env
+from tests.conftest import child_env, start_worker
 from tests.labs.conftest import (
     SMALL_BENCHMARK,
     is_final_status,
@@ -118,29 +116,12 @@ def test_a_failing_lab_ends_failed_with_its_traceback(api, celery_worker_process
 def test_a_run_whose_worker_is_killed_ends_lost(api, settings, tmp_path):
     queue = f"labs-doomed-{os.getpid()}"
     settings.PORTAL_QUEUE_ROUTES = {"cpu": queue, "gpu": queue, "any": queue}
-    log = (tmp_path / "worker.log").open("wb")
-    name = f"doomed-{os.getpid()}@{socket.gethostname()}"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-Q",
-            queue,
-            "-c",
-            "1",
-            "-n",
-            name,
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
+    worker = start_worker(
+        queues=queue,
+        name=f"doomed-{os.getpid()}@{socket.gethostname()}",
+        log_path=tmp_path / "worker.log",
         env={**child_env(), "LABS_HEARTBEAT_S": "0.2"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        wait=False,
         start_new_session=True,
     )
     try:
@@ -161,7 +142,6 @@ def test_a_run_whose_worker_is_killed_ends_lost(api, settings, tmp_path):
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
-        log.close()
     run = Run.objects.get(pk=run_id)
     assert run.status == RunStatus.LOST
     assert "stopped sending heartbeats" in run.error

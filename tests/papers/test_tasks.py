@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -16,7 +14,7 @@ from portal.papers.apps import WATCH_BEAT_KEY
 from portal.papers.models import InboxItem, Paper, SyncKind, SyncRun, SyncStatus, WatchQuery
 from portal.papers.services import load_core_papers
 from portal.papers.tasks import run_watch_queries_task, run_watch_query_task, sync_papers_task
-from tests.conftest import ROOT, _stop, child_env
+from tests.conftest import child_env, start_worker, stop_process
 from tests.papers.fake_arxiv import FakeEntry, core_entries
 
 
@@ -42,8 +40,6 @@ def papers_worker(
 ) -> Iterator[str]:
     """A Celery worker on its own queue whose arXiv is the fake (the shared worker's is not)."""
     queue = f"papers-test-{os.getpid()}"
-    name = f"{queue}@{socket.gethostname()}"
-    log_path = tmp_path_factory.mktemp("papers-worker") / "worker.log"
     env = {
         **child_env(),
         "ARXIV_API_URL": fake_arxiv_server.url,
@@ -51,38 +47,14 @@ def papers_worker(
         "ARXIV_BACKOFF_SECONDS": "0",
         "ARXIV_TIMEOUT_SECONDS": "5",
     }
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "-Q",
-                queue,
-                "-c",
-                "1",
-                "-n",
-                name,
-                "-l",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 90
-        while not app.control.ping(destination=[name], timeout=0.5):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                _stop(proc)
-                raise RuntimeError(f"papers worker did not start:\n{log_path.read_text()[-3000:]}")
-        yield queue
-        _stop(proc)
+    proc = start_worker(
+        queues=queue,
+        name=f"{queue}@{socket.gethostname()}",
+        log_path=tmp_path_factory.mktemp("papers-worker") / "worker.log",
+        env=env,
+    )
+    yield queue
+    stop_process(proc)
 
 
 @pytest.mark.slow
