@@ -20,8 +20,9 @@ from pathlib import Path
 
 import httpx
 
+from portal.core.processes import die_with_parent
+
 LOOPBACK = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -99,7 +100,7 @@ class ServerProcess:
                 env=env,
                 cwd=REPO_ROOT,
                 start_new_session=True,
-                preexec_fn=_parent_death_signal() if self.die_with_parent else None,
+                preexec_fn=die_with_parent() if self.die_with_parent else None,
             )
         return self
 
@@ -158,20 +159,6 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGTERM the child when its parent thread exits."""
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return preexec
 
 
 def transformers_server(

@@ -8,7 +8,6 @@ stops everything it started; children die with it even on SIGKILL.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -22,17 +21,7 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portal.core.embedded import EmbeddedServiceError, embedded_services_from_settings
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Run in the child before exec: get SIGTERM when the supervisor dies, however it dies."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-    os.setpgrp()  # Ctrl-C reaches only the supervisor, which then stops children in order
+from portal.core.processes import die_with_parent
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -161,7 +150,10 @@ class Command(BaseCommand):
                 )
             )
         return [
-            (name, subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent))
+            (
+                name,
+                subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent(new_process_group=True)),
+            )
             for name, cmd in commands
         ]
 
