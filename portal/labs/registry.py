@@ -7,6 +7,7 @@ Celery execution, streaming) looks labs up here by id.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,8 +66,19 @@ class Lab:
         return self.params.model_json_schema()
 
     def validate(self, raw: dict[str, Any]) -> BaseModel:
-        """Raises pydantic.ValidationError with field errors."""
-        return self.params.model_validate(raw)
+        """Raises pydantic.ValidationError with field errors (unknown names included)."""
+        return _strict(self.params).model_validate(raw)
+
+
+@functools.cache
+def _strict(params: type[BaseModel]) -> type[BaseModel]:
+    """The lab's parameter model, refusing names it does not know (a typo is an error,
+    not a silently ignored setting). The run function still gets an instance of it."""
+    if params.model_config.get("extra") == "forbid":
+        return params
+    return type(
+        params.__name__, (params,), {"model_config": {**params.model_config, "extra": "forbid"}}
+    )
 
 
 _registry: dict[str, Lab] = {}

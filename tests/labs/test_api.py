@@ -166,3 +166,15 @@ def test_a_run_on_a_queue_no_worker_serves_is_waiting_for_a_worker(api, owner, s
 
     assert run.queue == "gpu-nobody"
     assert api.get(f"/api/runs/{run.pk}").json()["waiting_for_worker"] is True
+
+
+@pytest.mark.django_db
+def test_an_unknown_parameter_name_is_a_422_and_creates_no_run(api):
+    response = api.post(
+        "/api/labs/system-benchmark/runs",
+        {"params": {"repeats": 3, "repaets": 5}},
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert any(error["loc"][-1] == "repaets" for error in response.json()["detail"])
+    assert not Run.objects.exists()
