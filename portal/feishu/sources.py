@@ -424,14 +424,10 @@ def lab_report_items(limit: int = 500) -> Iterator[SourceItem]:
         yield _run_item(run, tables.get(run.pk, {}))
 
 
-def ingest_run(run_id: int) -> bool:
-    """Put one finished run's report into the knowledge base now (not at the next sync)."""
+def _upsert(item: SourceItem) -> bool:
+    """Store one item as a knowledge-base document; True when it was (re-)queued for embedding."""
     from portal.feishu.services import upsert_document
 
-    run = _finished_runs().filter(pk=run_id).first()
-    if run is None:
-        return False
-    item = _run_item(run, _latest_tables([run.pk]).get(run.pk, {}))
     _doc, queued = upsert_document(
         owner=item.owner,
         source=item.source,
@@ -443,27 +439,26 @@ def ingest_run(run_id: int) -> bool:
     return queued
 
 
+def ingest_run(run_id: int) -> bool:
+    """Put one finished run's report into the knowledge base now (not at the next sync)."""
+    run = _finished_runs().filter(pk=run_id).first()
+    if run is None:
+        return False
+    return _upsert(_run_item(run, _latest_tables([run.pk]).get(run.pk, {})))
+
+
 def sync_sources() -> dict[str, int]:
     """Ingest every item of the other apps; returns counts (queued, unchanged, removed, failed).
 
     Items that disappeared from their app are removed from the knowledge base. A
     source that fails is logged and counted, and its documents are left alone.
     """
-    from portal.feishu.services import upsert_document
-
     counts = {"queued": 0, "unchanged": 0, "removed": 0, "failed": 0}
     for source, producer in PRODUCERS.items():
         keep: set[tuple[int | None, str]] = set()
         try:
             for item in producer():
-                _doc, queued = upsert_document(
-                    owner=item.owner,
-                    source=item.source,
-                    source_key=item.source_key,
-                    title=item.title,
-                    content=item.content,
-                    url=item.url,
-                )
+                queued = _upsert(item)
                 counts["queued" if queued else "unchanged"] += 1
                 keep.add((getattr(item.owner, "pk", None), item.source_key))
         except Exception:

@@ -96,14 +96,6 @@ class SimChipSpec:
             compute_capability="twin",
         )
 
-    def peak(self, precision: str) -> float | None:
-        return {
-            "fp32": self.fp32_tflops,
-            "fp16": self.fp16_tflops,
-            "bf16": self.bf16_tflops,
-            "int8": self.int8_tops,
-        }.get(precision)
-
 
 @dataclass(frozen=True)
 class Kernel:
@@ -182,7 +174,7 @@ class SimAccelerator(Accelerator):
     def estimate(self, kernel: Kernel, *, throttled: bool = False) -> KernelResult:
         """Cost a kernel without running it (no effect on telemetry). Raises SimError."""
         s = self.spec
-        peak = s.peak(kernel.precision)
+        peak = self.table_peaks().tflops(kernel.precision)
         if not peak:
             raise SimError(f"{s.name} does not support {kernel.precision}")
         if kernel.memory_bytes > s.memory_gb * GB:
