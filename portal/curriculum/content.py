@@ -31,11 +31,21 @@ class ReadingIn(_Strict):
     why: str = ""
 
 
+class DemoIn(_Strict):
+    """One of the plan's three demos ("Demo 1: 大模型部署优化 ⭐⭐⭐⭐⭐")."""
+
+    number: int = Field(ge=1, le=3)
+    title: str
+    stars: int = Field(ge=1, le=5)
+    project: str = ""
+
+
 class ProjectIn(_Strict):
     title: str
     description: str
     deliverables: list[str] = []
     lab: str = ""
+    demo: DemoIn | None = None
 
 
 class TaskIn(_Strict):
@@ -71,6 +81,9 @@ class PhaseIn(_Strict):
     project: str
     milestone: str
     kaggle: str
+    # The plan's 16周实践计划 row for this phase: Kaggle活动, 实践项目, 产出.
+    kaggle_activity: str = ""
+    practice: str = ""
     output: str = ""
     summary: str = ""
     weeks: tuple[int, int]
@@ -152,6 +165,47 @@ class Content(_Strict):
         if shares != planned:
             raise ValueError(f"time_split shares {shares} differ from the plan {planned}")
         return self
+
+    @model_validator(mode="after")
+    def _references_agree(self) -> Content:
+        """A task reads only its week's readings, nothing is listed twice, each demo once."""
+        for phase in self.phases:
+            for week in phase.weeks:
+                read = [r.arxiv_id for r in week.readings]
+                if len(set(read)) != len(read):
+                    raise ValueError(f"week {week.number} lists a reading twice: {read}")
+                stray = sorted({a for t in week.tasks for a in t.papers} - set(read))
+                if stray:
+                    raise ValueError(
+                        f"week {week.number}: tasks cite papers that are not its readings: {stray}"
+                    )
+                urls = [str(r.url) for r in week.resources]
+                if len(set(urls)) != len(urls):
+                    raise ValueError(f"week {week.number} lists a resource URL twice")
+        guide_urls = [str(e.url) for es in self.guide.sections.values() for e in es if e.url]
+        twice = sorted({u for u in guide_urls if guide_urls.count(u) > 1})
+        if twice:
+            raise ValueError(f"guide URLs listed twice: {twice}")
+        demos = sorted(
+            w.project.demo.number for p in self.phases for w in p.weeks if w.project.demo
+        )
+        if demos and demos != [1, 2, 3]:
+            raise ValueError(f"the plan's demos 1-3 must each be one week's project, got {demos}")
+        return self
+
+
+def reading_weeks(content: Content) -> dict[str, list[int]]:
+    """Each arXiv id the weeks' readings cite, with the weeks (ascending) that cite it.
+
+    The one source of a paper's curriculum weeks: the papers app derives its
+    `curriculum_weeks` from this instead of keeping its own copy.
+    """
+    weeks: dict[str, set[int]] = {}
+    for phase in content.phases:
+        for week in phase.weeks:
+            for reading in week.readings:
+                weeks.setdefault(reading.arxiv_id, set()).add(week.number)
+    return {arxiv_id: sorted(numbers) for arxiv_id, numbers in sorted(weeks.items())}
 
 
 def read_content(directory: Path = CONTENT_DIR) -> Content:

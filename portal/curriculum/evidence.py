@@ -115,9 +115,8 @@ def read_arxiv_ids(user: Any) -> set[str] | None:
 def paper_url(arxiv_id: str) -> str:
     """The paper tracker's page for the paper when it has one, else arXiv's abstract page."""
     if _paper_url is not None:
-        url = _paper_url(arxiv_id)
-        if url:
-            return url
+        # The tracker knows which papers have a page; for the others it answers None.
+        return _paper_url(arxiv_id) or f"https://arxiv.org/abs/{arxiv_id}"
     if _model("papers", "Paper") is not None:
         url = _first_reverse(["papers:detail", "papers:paper"], arxiv_id)
         if url:

@@ -59,6 +59,7 @@ class GuideSection(models.TextChoices):
     RESEARCH = "research", _("Research labs and paper search")
     USAGE = "usage", _("How to use this plan")
     OUTCOME = "outcome", _("Where you will be after 16 weeks")
+    MAINTENANCE = "maintenance", _("About this plan")
 
 
 class Phase(models.Model):
@@ -69,6 +70,9 @@ class Phase(models.Model):
     project = models.CharField(max_length=200)
     milestone = models.CharField(max_length=200)
     kaggle = models.TextField(blank=True)
+    # The plan's 16周实践计划 row: its short Kaggle activity and practice project.
+    kaggle_activity = models.CharField(max_length=200, blank=True)
+    practice = models.CharField(max_length=200, blank=True)
     output = models.CharField(max_length=200, blank=True)
     summary = models.TextField(blank=True)
     first_week = models.PositiveSmallIntegerField()
@@ -91,7 +95,8 @@ class Week(models.Model):
     topics = models.JSONField(default=list, blank=True)
     # [{"title", "url", "kind", "note"}]
     resources = models.JSONField(default=list, blank=True)
-    # {"title", "description", "deliverables": [...], "lab": lab id or ""}
+    # {"title", "description", "deliverables": [...], "lab": lab id or "",
+    #  "demo": null or {"number", "title", "stars", "project"}}
     project = models.JSONField(default=dict, blank=True)
     kaggle = models.TextField(blank=True)
     # [{"arxiv_id", "title", "why"}]
@@ -111,6 +116,14 @@ class Week(models.Model):
 
     def __str__(self) -> str:
         return f"第{self.number}周 {self.title}"
+
+    @property
+    def demo_label(self) -> str:
+        """The plan's heading for a demo week's project, with its importance stars."""
+        demo = (self.project or {}).get("demo")
+        if not demo:
+            return ""
+        return f"Demo {demo['number']}: {demo['title']} {'⭐' * demo['stars']}"
 
 
 class Item(models.Model):

@@ -59,6 +59,11 @@ class ReviewOut(Schema):
     updated_at: dt.datetime
 
 
+class ReadingOut(Schema):
+    arxiv_id: str
+    title: str
+
+
 class WeekOut(Schema):
     number: int
     phase: int
@@ -67,6 +72,8 @@ class WeekOut(Schema):
     goals: list[str]
     topics: list[str]
     project: str
+    # The papers the week reads: the same weeks appear as `curriculum_weeks` in /api/papers/{id}.
+    readings: list[ReadingOut]
     start_date: dt.date | None = None
     current: bool = False
 

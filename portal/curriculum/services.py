@@ -23,6 +23,7 @@ from portal.curriculum.models import (
     WeeklyReview,
 )
 from portal.curriculum.schemas import ReviewIn
+from portal.curriculum.signals import content_loaded
 
 
 @dataclass
@@ -104,6 +105,8 @@ def load_content(*, content: Content) -> LoadReport:
                 "project": f.phase.project,
                 "milestone": f.phase.milestone,
                 "kaggle": f.phase.kaggle,
+                "kaggle_activity": f.phase.kaggle_activity,
+                "practice": f.phase.practice,
                 "output": f.phase.output,
                 "summary": f.phase.summary,
                 "first_week": f.phase.weeks[0],
@@ -193,6 +196,7 @@ def load_content(*, content: Content) -> LoadReport:
                 }
             )
     _sync(report, "guide", GuideEntry, "slug", guide)
+    content_loaded.send(sender=Content, content=content)
     return report
 
 

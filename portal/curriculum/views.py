@@ -312,7 +312,7 @@ def guide(request: HttpRequest) -> HttpResponse:
     lists = [
         (s.label, sections[s.value])
         for s in GuideSection
-        if s not in (GuideSection.FAQ, GuideSection.TIME_SPLIT)
+        if s not in (GuideSection.FAQ, GuideSection.TIME_SPLIT, GuideSection.MAINTENANCE)
     ]
     return render(
         request,

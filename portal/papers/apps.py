@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.apps import AppConfig
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 WATCH_BEAT_KEY = "papers-watch-queries"
+
+
+def _curriculum_loaded(sender: Any, *, content: Any, **kwargs: Any) -> None:
+    """The curriculum's readings changed: re-derive every paper's weeks from them."""
+    from portal.curriculum.content import reading_weeks
+    from portal.papers.services import set_curriculum_weeks
+
+    set_curriculum_weeks(weeks=reading_weeks(content))
 
 
 class PapersConfig(AppConfig):
@@ -29,12 +38,17 @@ class PapersConfig(AppConfig):
             },
         }
         from portal.curriculum.evidence import register_paper_provider
-        from portal.papers.services import read_arxiv_ids
+        from portal.curriculum.signals import content_loaded
+        from portal.papers.services import core_ids, read_arxiv_ids
 
         register_paper_provider(
             read_arxiv_ids=read_arxiv_ids,
-            paper_url=lambda arxiv_id: reverse("papers:detail", args=[arxiv_id]),
+            # Core papers have a page for everyone; any other reading links to arXiv.
+            paper_url=lambda arxiv_id: (
+                reverse("papers:detail", args=[arxiv_id]) if arxiv_id in core_ids() else None
+            ),
         )
+        content_loaded.connect(_curriculum_loaded, dispatch_uid="papers-curriculum-weeks")
         register_panel(
             Panel(
                 key="papers",

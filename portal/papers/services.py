@@ -7,6 +7,7 @@ records its error (with its time) on its `SyncRun`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -17,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pgvector.django import CosineDistance
 
+from portal.curriculum.content import read_content, reading_weeks
 from portal.papers.arxiv_api import (
     ArxivClient,
     ArxivError,
@@ -68,49 +70,113 @@ class SyncAlreadyRunning(Exception):
 # --- the core list ---------------------------------------------------------------------
 
 
+# The data file's list of papers the curriculum reads beyond the core list.
+FURTHER_KEY = "further"
+_CORE_KEYS = {"arxiv_id", "short", "priority", "lab"}
+
+
 @dataclass(frozen=True)
 class CoreEntry:
     arxiv_id: str
     short_name: str
     domain: str
     priority: int
+    # Derived: the curriculum weeks whose readings cite the paper (never from the data file).
     weeks: list[int]
     lab_id: str
     order: int
 
 
-def read_core_list(path: Path = CORE_DATA) -> list[CoreEntry]:
-    """The study plan's core papers from the data file, validated."""
+@dataclass(frozen=True)
+class PaperData:
+    """What the data file says: the core list and the further papers the curriculum reads."""
+
+    core: list[CoreEntry]
+    further: dict[str, str]  # arXiv id -> short name
+
+    @property
+    def known_ids(self) -> set[str]:
+        return {entry.arxiv_id for entry in self.core} | set(self.further)
+
+
+def curriculum_reading_weeks() -> dict[str, list[int]]:
+    """arXiv id -> the weeks whose readings cite it, from the curriculum's content files."""
+    return reading_weeks(read_content())
+
+
+def _arxiv_id(path: Path, item: dict[str, Any]) -> str:
+    arxiv_id, version = parse_arxiv_ref(str(item["arxiv_id"]))
+    if version is not None:
+        raise ValueError(f"{path.name}: give {arxiv_id} without a version")
+    return arxiv_id
+
+
+def read_paper_data(
+    path: Path = CORE_DATA, *, weeks: dict[str, list[int]] | None = None
+) -> PaperData:
+    """The data file, validated, with each core paper's weeks derived from the curriculum.
+
+    `weeks` (arXiv id -> weeks) defaults to the curriculum's readings; a `weeks` key in the
+    data file is refused, so the weeks have exactly one source.
+    """
+    if weeks is None:
+        weeks = curriculum_reading_weeks()
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     entries: list[CoreEntry] = []
+    further: dict[str, str] = {}
     for domain, items in raw.items():
+        if domain == FURTHER_KEY:
+            for item in items:
+                further[_arxiv_id(path, item)] = str(item.get("short", ""))
+            continue
         if domain not in Domain.values:
             raise ValueError(f"{path.name}: unknown domain {domain!r}")
         for item in items:
-            arxiv_id, version = parse_arxiv_ref(str(item["arxiv_id"]))
-            if version is not None:
-                raise ValueError(f"{path.name}: give {arxiv_id} without a version")
+            arxiv_id = _arxiv_id(path, item)
+            extra = sorted(set(item) - _CORE_KEYS)
+            if extra:
+                raise ValueError(
+                    f"{path.name}: {arxiv_id} has unknown keys {extra} (a paper's weeks "
+                    "come from the curriculum readings that cite it)"
+                )
             priority = int(item.get("priority", 3))
             if not 1 <= priority <= 5:
                 raise ValueError(f"{path.name}: priority of {arxiv_id} must be 1..5")
-            weeks = [int(week) for week in item.get("weeks", [])]
-            if any(not 1 <= week <= 16 for week in weeks):
-                raise ValueError(f"{path.name}: weeks of {arxiv_id} must be within 1..16")
             entries.append(
                 CoreEntry(
                     arxiv_id=arxiv_id,
                     short_name=str(item.get("short", "")),
                     domain=domain,
                     priority=priority,
-                    weeks=weeks,
+                    weeks=list(weeks.get(arxiv_id, [])),
                     lab_id=str(item.get("lab", "") or ""),
                     order=len(entries) + 1,
                 )
             )
-    ids = [entry.arxiv_id for entry in entries]
-    if len(set(ids)) != len(ids):
+    ids = [entry.arxiv_id for entry in entries] + list(further)
+    if len(set(ids)) != len(ids) or len(further) != sum(
+        len(items) for domain, items in raw.items() if domain == FURTHER_KEY
+    ):
         raise ValueError(f"{path.name}: an arXiv id is listed twice")
-    return entries
+    data = PaperData(core=entries, further=further)
+    unknown = sorted(set(weeks) - data.known_ids)
+    if unknown:
+        raise ValueError(
+            f"the curriculum reads papers {path.name} does not know: {unknown} "
+            f"(add them to the core list or to `{FURTHER_KEY}`)"
+        )
+    return data
+
+
+def read_core_list(path: Path = CORE_DATA) -> list[CoreEntry]:
+    """The study plan's core papers from the data file, validated, weeks derived."""
+    return read_paper_data(path).core
+
+
+@functools.cache
+def core_ids() -> frozenset[str]:
+    """The core list's arXiv ids (the data file only; cached for link building)."""
+    return frozenset(entry.arxiv_id for entry in read_paper_data(weeks={}).core)
 
 
 @dataclass(frozen=True)
@@ -122,13 +188,18 @@ class LoadResult:
 
 
 @transaction.atomic
-def load_core_papers(*, path: Path = CORE_DATA) -> LoadResult:
+def load_core_papers(
+    *, path: Path = CORE_DATA, weeks: dict[str, list[int]] | None = None
+) -> LoadResult:
     """Make the stored core list match the data file. Never talks to arXiv; cheap to re-run.
 
-    arXiv metadata already synced is kept; a paper dropped from the file stops being core
-    but stays in the libraries that hold it.
+    Each paper's `curriculum_weeks` are the weeks whose readings cite it (`weeks`, by
+    default from the curriculum's content files). arXiv metadata already synced is kept;
+    a paper dropped from the file stops being core but stays in the libraries that hold it.
     """
-    entries = read_core_list(path)
+    if weeks is None:
+        weeks = curriculum_reading_weeks()
+    entries = read_paper_data(path, weeks=weeks).core
     existing = {
         paper.arxiv_id: paper
         for paper in Paper.objects.filter(arxiv_id__in=[entry.arxiv_id for entry in entries])
@@ -162,7 +233,27 @@ def load_core_papers(*, path: Path = CORE_DATA) -> LoadResult:
         .exclude(arxiv_id__in=[entry.arxiv_id for entry in entries])
         .update(is_core=False, core_order=0)
     )
+    set_curriculum_weeks(weeks=weeks)
     return LoadResult(created=created, updated=updated, unchanged=unchanged, demoted=demoted)
+
+
+def set_curriculum_weeks(*, weeks: dict[str, list[int]]) -> int:
+    """Store on every paper the weeks whose readings cite it ([] when none does).
+
+    Covers papers outside the core list too (a reader who added PPO sees its week).
+    Only rows whose weeks change are written; returns how many.
+    """
+    changed = 0
+    stale = Paper.objects.filter(
+        models.Q(arxiv_id__in=list(weeks)) | ~models.Q(curriculum_weeks=[])
+    ).only("pk", "arxiv_id", "curriculum_weeks")
+    for paper in stale:
+        wanted = list(weeks.get(paper.arxiv_id, []))
+        if paper.curriculum_weeks != wanted:
+            paper.curriculum_weeks = wanted
+            paper.save(update_fields=["curriculum_weeks"])
+            changed += 1
+    return changed
 
 
 # --- syncing from arXiv ------------------------------------------------------------------
