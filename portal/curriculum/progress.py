@@ -257,9 +257,7 @@ def weeks_for_api(user: Any, today: dt.date | None = None) -> list[dict[str, Any
             "goals": w.goals,
             "topics": w.topics,
             "project": w.project.get("title", ""),
-            "readings": [
-                {"arxiv_id": r["arxiv_id"], "title": r["title"]} for r in w.readings
-            ],
+            "readings": [{"arxiv_id": r["arxiv_id"], "title": r["title"]} for r in w.readings],
             "start_date": week_start(start, w.number) if start else None,
             "current": now == w.number,
         }

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from portal.papers.models import Domain, Paper, PaperVersion, SyncRun, SyncStatus
-from portal.papers.services import load_core_papers, read_core_list, sync_papers
+from portal.papers.services import load_core_papers, read_core_list, read_paper_data, sync_papers
 from tests.papers.fake_arxiv import core_entries
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +31,7 @@ def test_the_core_list_has_28_papers_in_five_domains_with_the_top_priorities_mar
     assert by_id["2210.17323"].lab_id == "llm-quant"
     assert by_id["2309.06180"].lab_id == "llm-serving"
     assert by_id["1704.04760"].lab_id == "system-benchmark"
+    # Every core paper is read somewhere in the 16 weeks (its weeks come from the readings).
     assert all(entry.weeks and all(1 <= w <= 16 for w in entry.weeks) for entry in entries)
 
 
@@ -51,16 +52,39 @@ def test_loadpapers_keeps_synced_metadata_and_applies_edits_of_the_data_file(syn
     title = flash.title
     data = tmp_path / "core.yaml"
     data.write_text(
-        'attention:\n  - {arxiv_id: "2205.14135", short: "FA", priority: 4, weeks: [11], lab: "kernels"}\n'
+        'attention:\n  - {arxiv_id: "2205.14135", short: "FA", priority: 4, lab: "kernels"}\n'
     )
 
-    result = load_core_papers(path=data)
+    result = load_core_papers(path=data, weeks={"2205.14135": [10, 11]})
 
     flash.refresh_from_db()
     assert (result.updated, result.demoted) == (1, 27)
     assert flash.title == title
-    assert (flash.priority, flash.curriculum_weeks, flash.is_core) == (4, [11], True)
+    assert (flash.priority, flash.curriculum_weeks, flash.is_core) == (4, [10, 11], True)
     assert Paper.objects.core().count() == 1
+
+
+def test_weeks_in_the_data_file_are_refused_because_the_readings_are_their_one_source(tmp_path):
+    data = tmp_path / "core.yaml"
+    data.write_text('attention:\n  - {arxiv_id: "2205.14135", priority: 4, weeks: [11]}\n')
+
+    with pytest.raises(ValueError, match="weeks come from the curriculum readings"):
+        read_paper_data(data, weeks={})
+
+
+def test_a_reading_of_a_paper_the_data_file_does_not_know_stops_loadpapers(tmp_path, monkeypatch):
+    import portal.papers.services as services
+
+    data = tmp_path / "core.yaml"
+    data.write_text('attention:\n  - {arxiv_id: "2205.14135", priority: 4}\n')
+    with pytest.raises(ValueError, match=r"does not know: \['2307.08691'\]"):
+        load_core_papers(path=data, weeks={"2205.14135": [10], "2307.08691": [10]})
+    assert not Paper.objects.exists()
+
+    monkeypatch.setattr(services, "curriculum_reading_weeks", lambda: {"2999.00001": [3]})
+    with pytest.raises(CommandError, match=r"paper data is invalid: .*\['2999.00001'\]"):
+        call_command("loadpapers")
+    assert not Paper.objects.exists()
 
 
 def test_a_sync_stores_metadata_version_and_updated_time(synced_core):
@@ -159,6 +183,7 @@ def test_syncpapers_refuses_a_bad_id():
 def test_other_apps_can_ask_for_a_weeks_papers_and_a_labs_papers(core_papers):
     week_10 = set(Paper.objects.for_week(10).values_list("arxiv_id", flat=True))
     kernels = set(Paper.objects.for_lab("kernels").values_list("arxiv_id", flat=True))
-    assert {"2205.14135", "2307.08691", "1805.02867"} <= week_10
-    assert "1704.04760" not in week_10
+    # Week 10 reads FlashAttention 1-3; the online softmax is read in week 6, with the reductions.
+    assert week_10 == {"2205.14135", "2307.08691", "2407.08608"}
+    assert set(Paper.objects.for_week(6).values_list("arxiv_id", flat=True)) == {"1805.02867"}
     assert {"2205.14135", "2307.08691", "2407.08608", "1805.02867"} <= kernels
