@@ -168,8 +168,9 @@ PORTAL_QUEUE_ROUTES = {
     "gpu": env_str("PORTAL_QUEUE_GPU", "gpu"),
     "any": env_str("PORTAL_QUEUE_ANY", "cpu"),
 }
-# Queues the worker started by `manage.py up` serves.
-PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu"])
+# Queues the worker started by `manage.py up` serves ("feishu": chat replies and
+# notifications, kept apart so a long lab run never delays them).
+PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu", "feishu"])
 PORTAL_WORKER_CONCURRENCY = env_int("PORTAL_WORKER_CONCURRENCY", 1)
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -237,6 +238,7 @@ FEISHU_APP_SECRET = env_str("FEISHU_APP_SECRET")
 FEISHU_VERIFICATION_TOKEN = env_str("FEISHU_VERIFICATION_TOKEN")
 FEISHU_ENCRYPT_KEY = env_str("FEISHU_ENCRYPT_KEY")
 FEISHU_DOMAIN = env_str("FEISHU_DOMAIN", "https://open.feishu.cn")
+FEISHU_QUEUE = env_str("FEISHU_QUEUE", "feishu")
 ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 
 # Management commands `manage.py up` runs after migrating, when they exist.
