@@ -8,6 +8,7 @@ With DATABASE_URL / REDIS_URL unset, the portal uses its embedded PostgreSQL
 from __future__ import annotations
 
 import sys
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -189,6 +190,16 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)  # per username and client address
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 30)
 LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900)
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; from
+# anyone else the header is ignored, so a client cannot pick the address it is counted as.
+PORTAL_TRUSTED_PROXIES = env_list("PORTAL_TRUSTED_PROXIES", [])
+for _proxy in PORTAL_TRUSTED_PROXIES:
+    try:
+        ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"PORTAL_TRUSTED_PROXIES: {_proxy!r} is not an address"
+        ) from _exc
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
