@@ -77,6 +77,12 @@ def events_enabled() -> bool:
 EVENT_MAX_BODY_BYTES = 64 * 1024
 
 
+def bind_max_attempts() -> int:
+    """Wrong `/bind` codes allowed per Feishu user, and per pending code, within a
+    code's lifetime (15 minutes)."""
+    return _int("FEISHU_BIND_MAX_ATTEMPTS", 5)
+
+
 def event_max_age_s() -> int:
     """Requests whose signed timestamp is older (or newer) than this are replays."""
     return _int("FEISHU_EVENT_MAX_AGE", 300)
