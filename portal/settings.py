@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.core.context_processors.portal",
             ],
         },
     },
@@ -200,6 +201,9 @@ for _proxy in PORTAL_TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"PORTAL_TRUSTED_PROXIES: {_proxy!r} is not an address"
         ) from _exc
+# Anyone may create an account (the single-user dev install); set 0 on a shared server and
+# create accounts with `createsuperuser` or the admin (`check --deploy` warns while open).
+PORTAL_SIGNUP_OPEN = env_bool("PORTAL_SIGNUP_OPEN", True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"

@@ -9,6 +9,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from portal.core import checks  # noqa: F401  (registers the system checks)
         from portal.core.ratelimit import connect_signals
 
         connect_signals()

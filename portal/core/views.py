@@ -59,6 +59,8 @@ class ThrottledLoginView(LoginView):
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
+    if not settings.PORTAL_SIGNUP_OPEN:
+        return render(request, "registration/signup_closed.html", status=HTTPStatus.FORBIDDEN)
     form = SignUpForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
