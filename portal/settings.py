@@ -261,7 +261,13 @@ ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 PORTAL_BOOTSTRAP_COMMANDS = env_list(
     "PORTAL_BOOTSTRAP_COMMANDS", ["loadcurriculum", "loadpapers", "registerlabs"]
 )
-HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
+# Every Celery worker writes a heartbeat to Redis every HEALTHZ_HEARTBEAT_S; /healthz
+# counts a worker alive while its last beat is younger than HEALTHZ_HEARTBEAT_TTL.
+HEALTHZ_HEARTBEAT_S = env_float("HEALTHZ_HEARTBEAT_S", 5.0)
+HEALTHZ_HEARTBEAT_TTL = env_float("HEALTHZ_HEARTBEAT_TTL", 30.0)
+# /healthz shows details (hosts, versions, errors) to staff and to requests carrying
+# `Authorization: Bearer <HEALTHZ_TOKEN>`; everyone else gets the status alone.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN")
 
 LOGGING = {
     "version": 1,
