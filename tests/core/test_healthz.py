@@ -53,7 +53,7 @@ def test_staff_see_each_check_with_worker_names_and_versions(staff_client, beati
     assert "pgvector 0.8" in body["checks"]["database"]["detail"]
     assert body["checks"]["redis"]["detail"].startswith("redis 6.")
     assert "test-" in body["checks"]["worker"]["detail"]
-    assert "queues cpu,gpu" in body["checks"]["worker"]["detail"]
+    assert "queues cpu,feishu,gpu" in body["checks"]["worker"]["detail"]
 
 
 def test_the_healthz_token_shows_details_and_a_wrong_one_does_not(client, settings, beating_worker):
