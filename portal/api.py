@@ -41,16 +41,18 @@ def invalid_for_database(request: HttpRequest, exc: DataError) -> HttpResponse:
 
 
 # (module, url prefix, tag). A module without a `router` is skipped, so apps can
-# be filled in one by one.
+# be filled in one by one. Prefixes have no trailing slash: every route is spelled
+# without one (`/api/papers`, `/api/papers/sync`); ApiPathMiddleware answers the
+# slashed spelling with the same resource.
 APP_ROUTERS = [
-    ("portal.core.api", "/auth/", "auth"),
-    ("portal.curriculum.api", "/curriculum/", "curriculum"),
-    ("portal.papers.api", "/papers/", "papers"),
-    ("portal.labs.api", "/labs/", "labs"),
-    ("portal.labs.api_runs", "/runs/", "runs"),
-    ("portal.labs.hal.api", "/hal/", "hal"),
-    ("portal.labs.kernels.api", "/kernels/", "kernels"),
-    ("portal.feishu.api", "/feishu/", "feishu"),
+    ("portal.core.api", "/auth", "auth"),
+    ("portal.curriculum.api", "/curriculum", "curriculum"),
+    ("portal.papers.api", "/papers", "papers"),
+    ("portal.labs.api", "/labs", "labs"),
+    ("portal.labs.api_runs", "/runs", "runs"),
+    ("portal.labs.hal.api", "/hal", "hal"),
+    ("portal.labs.kernels.api", "/kernels", "kernels"),
+    ("portal.feishu.api", "/feishu", "feishu"),
 ]
 
 for module_name, prefix, tag in APP_ROUTERS:

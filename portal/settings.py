@@ -8,6 +8,7 @@ With DATABASE_URL / REDIS_URL unset, the portal uses its embedded PostgreSQL
 from __future__ import annotations
 
 import sys
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -60,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.core.middleware.DefaultLanguageMiddleware",
+    "portal.core.middleware.ApiPathMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -84,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.core.context_processors.portal",
             ],
         },
     },
@@ -168,8 +171,9 @@ PORTAL_QUEUE_ROUTES = {
     "gpu": env_str("PORTAL_QUEUE_GPU", "gpu"),
     "any": env_str("PORTAL_QUEUE_ANY", "cpu"),
 }
-# Queues the worker started by `manage.py up` serves.
-PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu"])
+# Queues the worker started by `manage.py up` serves ("feishu": chat replies and
+# notifications, kept apart so a long lab run never delays them).
+PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu", "feishu"])
 PORTAL_WORKER_CONCURRENCY = env_int("PORTAL_WORKER_CONCURRENCY", 1)
 
 # --- Auth ---------------------------------------------------------------------------------------
@@ -188,6 +192,19 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)  # per username and client address
 LOGIN_FAILURE_LIMIT_PER_ADDRESS = env_int("LOGIN_FAILURE_LIMIT_PER_ADDRESS", 30)
 LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 900)
+# Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is believed; from
+# anyone else the header is ignored, so a client cannot pick the address it is counted as.
+PORTAL_TRUSTED_PROXIES = env_list("PORTAL_TRUSTED_PROXIES", [])
+for _proxy in PORTAL_TRUSTED_PROXIES:
+    try:
+        ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"PORTAL_TRUSTED_PROXIES: {_proxy!r} is not an address"
+        ) from _exc
+# Anyone may create an account (the single-user dev install); set 0 on a shared server and
+# create accounts with `createsuperuser` or the admin (`check --deploy` warns while open).
+PORTAL_SIGNUP_OPEN = env_bool("PORTAL_SIGNUP_OPEN", True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "home"
@@ -237,13 +254,20 @@ FEISHU_APP_SECRET = env_str("FEISHU_APP_SECRET")
 FEISHU_VERIFICATION_TOKEN = env_str("FEISHU_VERIFICATION_TOKEN")
 FEISHU_ENCRYPT_KEY = env_str("FEISHU_ENCRYPT_KEY")
 FEISHU_DOMAIN = env_str("FEISHU_DOMAIN", "https://open.feishu.cn")
+FEISHU_QUEUE = env_str("FEISHU_QUEUE", "feishu")
 ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 
 # Management commands `manage.py up` runs after migrating, when they exist.
 PORTAL_BOOTSTRAP_COMMANDS = env_list(
     "PORTAL_BOOTSTRAP_COMMANDS", ["loadcurriculum", "loadpapers", "registerlabs"]
 )
-HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
+# Every Celery worker writes a heartbeat to Redis every HEALTHZ_HEARTBEAT_S; /healthz
+# counts a worker alive while its last beat is younger than HEALTHZ_HEARTBEAT_TTL.
+HEALTHZ_HEARTBEAT_S = env_float("HEALTHZ_HEARTBEAT_S", 5.0)
+HEALTHZ_HEARTBEAT_TTL = env_float("HEALTHZ_HEARTBEAT_TTL", 30.0)
+# /healthz shows details (hosts, versions, errors) to staff and to requests carrying
+# `Authorization: Bearer <HEALTHZ_TOKEN>`; everyone else gets the status alone.
+HEALTHZ_TOKEN = env_str("HEALTHZ_TOKEN")
 
 LOGGING = {
     "version": 1,

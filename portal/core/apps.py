@@ -9,6 +9,12 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from celery.signals import worker_ready, worker_shutdown
+
+        from portal.core import checks  # noqa: F401  (registers the system checks)
+        from portal.core.health import on_worker_ready, on_worker_shutdown
         from portal.core.ratelimit import connect_signals
 
         connect_signals()
+        worker_ready.connect(on_worker_ready, dispatch_uid="core-worker-heartbeat")
+        worker_shutdown.connect(on_worker_shutdown, dispatch_uid="core-worker-heartbeat-stop")

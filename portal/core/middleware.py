@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import is_valid_path
 from django.utils import translation
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,50 @@ class DefaultLanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+API_PREFIX = "/api/"
+# Spellings kept answering after a route moved: old prefix -> the one mounted.
+API_PATH_ALIASES = {"/api/labs/runs": "/api/runs"}
+
+
+class ApiPathMiddleware:
+    """One spelling for every API route (no trailing slash, as django-ninja writes them).
+
+    A request for the other spelling (`/api/papers/`), or an old alias, is served by
+    the route itself: the path is rewritten before URL resolution, so POST bodies are
+    kept (no redirect, and CommonMiddleware's APPEND_SLASH never sees an API 404). A
+    path that matches no route in either spelling is a JSON 404, never Django's HTML
+    page. Placed before CommonMiddleware. Generic: routes added later need nothing.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/"):
+            canonical = canonical_api_path(path, getattr(request, "urlconf", None))
+            if canonical is None:
+                return JsonResponse({"detail": "Not Found"}, status=404)
+            if canonical != path:
+                script_prefix = request.path[: len(request.path) - len(path)]
+                request.path_info = request.META["PATH_INFO"] = canonical
+                request.path = script_prefix + canonical
+        return self.get_response(request)
+
+
+def canonical_api_path(path: str, urlconf: str | None = None) -> str | None:
+    """The mounted spelling of an API path, or None when no route answers it."""
+    for old, new in API_PATH_ALIASES.items():
+        if path == old or path.startswith(old + "/"):
+            path = new + path[len(old) :]
+            break
+    stripped = path.rstrip("/")
+    for candidate in (stripped, path, stripped + "/"):
+        if candidate.startswith(API_PREFIX) and is_valid_path(candidate, urlconf):
+            return candidate
+    return None
 
 
 class DatabaseUnavailableMiddleware:

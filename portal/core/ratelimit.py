@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 
 from django.conf import settings
@@ -42,11 +44,41 @@ def _limits() -> tuple[int, int, int]:
     )
 
 
+@lru_cache(maxsize=8)
+def _trusted_networks(spec: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    return tuple(ip_network(item, strict=False) for item in spec)
+
+
+def _is_trusted(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 def client_address(request: HttpRequest | None) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    """The address that sign-in throttling and rate limits count.
+
+    REMOTE_ADDR, unless the peer is one of PORTAL_TRUSTED_PROXIES: then the
+    right-most X-Forwarded-For entry that is not itself a trusted proxy (the
+    entries left of it were written by the client and prove nothing).
+    """
     if request is None:
         return "-"
-    return str(request.META.get("REMOTE_ADDR") or "-")
+    peer = str(request.META.get("REMOTE_ADDR") or "-")
+    networks = _trusted_networks(tuple(settings.PORTAL_TRUSTED_PROXIES))
+    if not networks or not _is_trusted(peer, networks):
+        return peer
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR") or "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, networks):
+            try:
+                return str(ip_address(hop))
+            except ValueError:
+                return peer  # garbage from the proxy chain: count the proxy, not the text
+    return peer
 
 
 def _keys(username: str, address: str) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from http import HTTPStatus
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -59,6 +61,8 @@ class ThrottledLoginView(LoginView):
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("dashboard")
+    if not settings.PORTAL_SIGNUP_OPEN:
+        return render(request, "registration/signup_closed.html", status=HTTPStatus.FORBIDDEN)
     form = SignUpForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -123,18 +127,30 @@ def section_placeholder(request: HttpRequest, section: str) -> HttpResponse:
     )
 
 
+def _may_see_health_details(request: HttpRequest) -> bool:
+    token = settings.HEALTHZ_TOKEN
+    header = request.headers.get("Authorization", "")
+    if token and header.startswith("Bearer "):
+        return secrets.compare_digest(header.removeprefix("Bearer ").strip(), token)
+    try:
+        return bool(request.user.is_authenticated and request.user.is_staff)
+    except (OperationalError, InterfaceError):
+        return False  # the session store is the database: down means anonymous
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 or 503 with the status; staff or HEALTHZ_TOKEN holders also get each check's
+    detail (host names, versions, errors), which strangers have no business reading."""
     checks = run_checks()
     failing = [name for name, check in checks.items() if not check.ok]
-    body = {
-        "status": "ok" if not failing else "unavailable",
-        "failing": failing,
-        "checks": {
+    body: dict[str, object] = {"status": "ok" if not failing else "unavailable"}
+    if _may_see_health_details(request):
+        body["failing"] = failing
+        body["checks"] = {
             name: {"ok": check.ok, "detail": check.detail} for name, check in checks.items()
-        },
-    }
+        }
     return JsonResponse(
         body, status=HTTPStatus.OK if not failing else HTTPStatus.SERVICE_UNAVAILABLE
     )

@@ -100,9 +100,12 @@ def handle_message(event: MessageEvent) -> dict[str, Any] | None:
         services.reset_conversation(conversation=convo)
         return _text_card(_("Assistant"), _("The conversation was cleared."))
     if command == "/bind":
-        binding = services.complete_binding(
-            code=arg, open_id=event.sender_open_id, chat_id=event.chat_id
-        )
+        try:
+            binding = services.complete_binding(
+                code=arg, open_id=event.sender_open_id, chat_id=event.chat_id
+            )
+        except services.BindingRefused:
+            return _text_card(_("Assistant"), _("Too many wrong codes. Try again in 15 minutes."))
         if binding is None:
             return _text_card(
                 _("Assistant"), _("That code is unknown or expired. Get a new one in the portal.")

@@ -1,19 +1,24 @@
-"""System check: the bot is enabled (FEISHU_APP_ID) but its other credentials are missing."""
+"""System checks: the bot is enabled (FEISHU_APP_ID) but its other credentials are missing.
+
+A plain `check` (and `runserver`) warns; `check --deploy` fails with an Error, since a
+half-configured bot cannot verify events (the event URL answers 404 until it can).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from portal.feishu import conf
 
+_HINT = "Copy them from the app's page on the Feishu open platform, or unset FEISHU_APP_ID."
 
-@register()
-def feishu_credentials_check(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
+
+def _missing() -> list[str]:
     if not conf.bot_enabled():
         return []
-    missing = [
+    return [
         name
         for name, value in (
             ("FEISHU_APP_SECRET", conf.app_secret()),
@@ -22,13 +27,26 @@ def feishu_credentials_check(app_configs: Any = None, **kwargs: Any) -> list[War
         )
         if not value
     ]
+
+
+def _message(missing: list[str]) -> str:
+    return (
+        f"The Feishu bot is enabled (FEISHU_APP_ID is set) but {', '.join(missing)} "
+        "is not: events cannot be verified (POST /feishu/events answers 404) or replies sent."
+    )
+
+
+@register()
+def feishu_credentials_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    missing = _missing()
     if not missing:
         return []
-    return [
-        Warning(
-            f"The Feishu bot is enabled (FEISHU_APP_ID is set) but {', '.join(missing)} "
-            "is not: events cannot be verified or replies sent.",
-            hint="Copy them from the app's page on the Feishu open platform.",
-            id="feishu.W001",
-        )
-    ]
+    return [Warning(_message(missing), hint=_HINT, id="feishu.W001")]
+
+
+@register(deploy=True)
+def feishu_credentials_deploy_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    missing = _missing()
+    if not missing:
+        return []
+    return [Error(_message(missing), hint=_HINT, id="feishu.E001")]

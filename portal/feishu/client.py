@@ -6,10 +6,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -129,6 +132,77 @@ def webhook_sign(timestamp: int, secret: str) -> str:
     return base64.b64encode(hmac.new(key, b"", hashlib.sha256).digest()).decode()
 
 
+# Feishu's and Lark's public API hosts; FEISHU_DOMAIN's host (and hosts under it) is added.
+WEBHOOK_HOSTS = ("open.feishu.cn", "open.larksuite.com")
+WEBHOOK_PATH = "/open-apis/bot/v2/hook/"
+
+
+class WebhookURLError(ValueError):
+    """A webhook URL the portal will not POST to (the message is shown to the user)."""
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise WebhookURLError(f"the host {host} cannot be resolved") from exc
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def validate_webhook_url(url: str) -> str:
+    """The URL if it is a Feishu/Lark group-bot hook the portal may POST to; else WebhookURLError.
+
+    Only `https://open.feishu.cn/open-apis/bot/v2/hook/...`, the Lark equivalent, or a
+    host equal to or under FEISHU_DOMAIN's host; and every address the host resolves to
+    must be public. Loopback is allowed only when FEISHU_DOMAIN itself is loopback (a
+    local fake server in development and tests). Called when the URL is saved and again
+    right before each send, since DNS answers change.
+    """
+    parsed = urlsplit(url.strip())
+    host = (parsed.hostname or "").lower().rstrip(".")
+    domain = urlsplit(conf.domain())
+    domain_host = (domain.hostname or "").lower()
+    local_fake = _is_loopback_host(domain_host)
+    if parsed.username is not None or parsed.password is not None:
+        raise WebhookURLError("the webhook URL must not contain a user name or password")
+    if parsed.scheme != "https" and not (
+        parsed.scheme == "http" and local_fake and host == domain_host
+    ):
+        raise WebhookURLError("the webhook URL must use https")
+    allowed = {*WEBHOOK_HOSTS, domain_host}
+    if not any(host == h or (h and host.endswith("." + h)) for h in allowed):
+        raise WebhookURLError(
+            "the webhook URL must be a Feishu or Lark group bot hook "
+            "(https://open.feishu.cn/open-apis/bot/v2/hook/...)"
+        )
+    try:
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError as exc:
+        raise WebhookURLError("the webhook URL has an invalid port") from exc
+    default_port = domain.port or (443 if domain.scheme == "https" else 80)
+    if port not in {443, default_port}:
+        raise WebhookURLError("the webhook URL must use the standard port")
+    if not parsed.path.startswith(WEBHOOK_PATH) or len(parsed.path) <= len(WEBHOOK_PATH):
+        raise WebhookURLError(f"the webhook URL must start with {WEBHOOK_PATH}<token>")
+    for address in _resolve(host, port):
+        if local_fake and address.is_loopback:
+            continue
+        if not address.is_global or address.is_multicast:
+            raise WebhookURLError(
+                f"the host {host} resolves to a private, loopback or link-local address"
+            )
+    return parsed.geturl()
+
+
 def send_webhook(
     *, url: str, secret: str = "", text: str | None = None, card: dict[str, Any] | None = None
 ) -> None:
@@ -141,14 +215,27 @@ def send_webhook(
         ts = int(time.time())
         body = {"timestamp": str(ts), "sign": webhook_sign(ts, secret), **body}
     try:
-        resp = httpx.post(url, json=body, timeout=10)
+        url = validate_webhook_url(url)
+    except WebhookURLError as exc:
+        raise FeishuError(f"webhook refused: {exc}") from exc
+    try:
+        resp = httpx.post(url, json=body, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise FeishuError(f"webhook failed: {exc.__class__.__name__}") from exc
+    # Never repeat the body: whatever answered is reported by its status alone (and
+    # Feishu's numeric code, which is how it reports signature or rate-limit errors).
+    try:
         payload = resp.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise FeishuError(f"webhook failed: {exc}") from exc
-    # The webhook answers 200 with a non-zero code for signature or rate-limit errors.
-    code = payload.get("code", payload.get("StatusCode", 0))
-    if resp.status_code != 200 or code not in (0, None):
-        raise FeishuError(f"webhook failed: HTTP {resp.status_code} {payload}")
+    except ValueError:
+        payload = None
+    code = payload.get("code", payload.get("StatusCode", 0)) if isinstance(payload, dict) else None
+    if resp.status_code != 200:
+        raise FeishuError(f"webhook failed: HTTP {resp.status_code}")
+    if not isinstance(payload, dict):
+        raise FeishuError("webhook failed: HTTP 200 without a Feishu answer")
+    if code not in (0, None):
+        shown = f" {code}" if isinstance(code, int) and not isinstance(code, bool) else ""
+        raise FeishuError(f"webhook failed: HTTP 200, Feishu code{shown}")
 
 
 # --- cards (schema 2.0) --------------------------------------------------------------------

@@ -67,14 +67,32 @@ def bot_enabled() -> bool:
     return bool(app_id())
 
 
+def events_enabled() -> bool:
+    """The event URL accepts deliveries only when every request can be verified:
+    the bot is enabled and both the encrypt key and the verification token are set.
+    Anything less would let anyone post messages as any open_id."""
+    return bot_enabled() and bool(encrypt_key()) and bool(verification_token())
+
+
+EVENT_MAX_BODY_BYTES = 64 * 1024
+
+
+def bind_max_attempts() -> int:
+    """Wrong `/bind` codes allowed per Feishu user, and per pending code, within a
+    code's lifetime (15 minutes)."""
+    return _int("FEISHU_BIND_MAX_ATTEMPTS", 5)
+
+
 def event_max_age_s() -> int:
     """Requests whose signed timestamp is older (or newer) than this are replays."""
     return _int("FEISHU_EVENT_MAX_AGE", 300)
 
 
 def queue() -> str:
-    """Celery queue for this app's jobs (tests isolate their own worker with it)."""
-    return _str("FEISHU_QUEUE", settings.PORTAL_QUEUE_ROUTES.get("cpu", "cpu"))
+    """Celery queue for this app's jobs: its own, so a long lab run on `cpu` never
+    delays a chat reply (the worker `manage.py up` starts serves it; tests isolate
+    their own worker with it)."""
+    return _str("FEISHU_QUEUE", "feishu")
 
 
 def embedder_name() -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.feishu.client import WebhookURLError, validate_webhook_url
 from portal.feishu.models import FeishuBinding, Source
 
 
@@ -41,6 +42,15 @@ class NotificationSettingsForm(forms.ModelForm):
 
     def clean_webhook_url(self) -> str:
         url = self.cleaned_data["webhook_url"].strip()
-        if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise forms.ValidationError(_("The webhook URL must use https."))
-        return url
+        if not url:
+            return url
+        try:
+            return validate_webhook_url(url)
+        except WebhookURLError as exc:
+            raise forms.ValidationError(
+                _(
+                    "Only a Feishu or Lark group bot hook on a public address is accepted "
+                    "(https://open.feishu.cn/open-apis/bot/v2/hook/...): %(reason)s."
+                )
+                % {"reason": exc}
+            ) from exc

@@ -238,6 +238,17 @@ class Weekday(models.IntegerChoices):
 
 
 BIND_CODE_TTL = timedelta(minutes=15)
+# Codes are typed by hand: upper-case letters and digits without the look-alikes
+# (0/O, 1/I/L, U/V). 29 symbols; 12 of them carry about 58 bits.
+BIND_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTWXYZ"
+BIND_CODE_LENGTH = 12
+# The first characters select the pending code, the rest must then match: wrong
+# guesses against a selected code are counted per code (services.complete_binding).
+BIND_CODE_SELECTOR = 4
+
+
+def normalize_bind_code(raw: str) -> str:
+    return "".join(ch for ch in raw.upper() if ch not in " -\t")
 
 
 class FeishuBinding(models.Model):
@@ -286,7 +297,9 @@ class FeishuBinding(models.Model):
         return bool(self.open_id)
 
     def new_bind_code(self) -> str:
-        self.bind_code = f"{secrets.randbelow(10**6):06d}"
+        self.bind_code = "".join(
+            secrets.choice(BIND_CODE_ALPHABET) for _ in range(BIND_CODE_LENGTH)
+        )
         self.bind_code_expires_at = timezone.now() + BIND_CODE_TTL
         return self.bind_code
 

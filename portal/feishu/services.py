@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -20,6 +22,9 @@ from portal.feishu import text as kbtext
 from portal.feishu.embeddings import get_embedder
 from portal.feishu.llm import ChatMessage
 from portal.feishu.models import (
+    BIND_CODE_LENGTH,
+    BIND_CODE_SELECTOR,
+    BIND_CODE_TTL,
     Chunk,
     Conversation,
     Document,
@@ -31,6 +36,7 @@ from portal.feishu.models import (
     Role,
     Source,
     Turn,
+    normalize_bind_code,
 )
 
 log = logging.getLogger(__name__)
@@ -280,26 +286,67 @@ def binding_for(user: Any) -> FeishuBinding:
     return binding
 
 
+class BindingRefused(Exception):
+    """Too many wrong codes from this Feishu user: no code is looked at until later."""
+
+
+def _bind_failures_key(kind: str, value: str) -> str:
+    return f"feishu-bind:{kind}:{value}"
+
+
+def _count_bind_failure(key: str) -> int:
+    # add() starts the window; incr() keeps its expiry.
+    cache.add(key, 0, timeout=int(BIND_CODE_TTL.total_seconds()))
+    return int(cache.incr(key))
+
+
 def start_binding(*, user: Any) -> str:
-    """A fresh one-time code the user sends to the bot as `/bind CODE`."""
+    """A fresh one-time code the user sends to the bot as `/bind CODE`.
+
+    A new code replaces any earlier one; its selector (first characters) is unique
+    among pending codes so wrong guesses are counted against exactly one code.
+    """
     binding = binding_for(user)
-    code = binding.new_bind_code()
+    for _attempt in range(10):
+        code = binding.new_bind_code()
+        selector = code[:BIND_CODE_SELECTOR]
+        pending = FeishuBinding.objects.filter(
+            bind_code__startswith=selector, bind_code_expires_at__gt=timezone.now()
+        ).exclude(pk=binding.pk)
+        if not pending.exists():
+            break
     binding.save(update_fields=["bind_code", "bind_code_expires_at"])
+    cache.delete(_bind_failures_key("code", code[:BIND_CODE_SELECTOR]))
     return code
 
 
 @transaction.atomic
 def complete_binding(*, code: str, open_id: str, chat_id: str) -> FeishuBinding | None:
-    """Link the Feishu user who sent `code`; None when the code is unknown or expired."""
-    code = code.strip()
-    if not code or not open_id:
+    """Link the Feishu user who sent `code`; None when the code is unknown or expired.
+
+    Raises BindingRefused after conf.bind_max_attempts() wrong codes from one open_id
+    within the code lifetime. A pending code that receives that many wrong guesses
+    (same selector, wrong rest) is burnt: its owner asks for a new one.
+    """
+    code = normalize_bind_code(code)
+    if not open_id:
         return None
-    binding = (
-        FeishuBinding.objects.select_for_update()
-        .filter(bind_code=code, bind_code_expires_at__gt=timezone.now())
-        .first()
+    limit = conf.bind_max_attempts()
+    sender_key = _bind_failures_key("open_id", open_id)
+    if int(cache.get(sender_key, 0)) >= limit:
+        raise BindingRefused(open_id)
+    if len(code) != BIND_CODE_LENGTH:
+        _count_bind_failure(sender_key)
+        return None
+    selector = code[:BIND_CODE_SELECTOR]
+    candidates = FeishuBinding.objects.select_for_update().filter(
+        bind_code__startswith=selector, bind_code_expires_at__gt=timezone.now()
     )
+    binding = next((b for b in candidates if secrets.compare_digest(b.bind_code, code)), None)
     if binding is None:
+        _count_bind_failure(sender_key)
+        if candidates and _count_bind_failure(_bind_failures_key("code", selector)) >= limit:
+            candidates.update(bind_code="", bind_code_expires_at=None)
         return None
     # One Feishu identity belongs to one portal user.
     FeishuBinding.objects.filter(open_id=open_id).exclude(pk=binding.pk).update(
@@ -308,6 +355,7 @@ def complete_binding(*, code: str, open_id: str, chat_id: str) -> FeishuBinding 
     binding.open_id, binding.chat_id = open_id, chat_id
     binding.bind_code, binding.bind_code_expires_at, binding.bound_at = "", None, timezone.now()
     binding.save()
+    cache.delete_many([sender_key, _bind_failures_key("code", selector)])
     return binding
 
 

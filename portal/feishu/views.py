@@ -172,10 +172,28 @@ def test_notification(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def events(request: HttpRequest) -> HttpResponse:
-    """Feishu's event callback URL (signed, encrypted; the work happens in Celery)."""
+    """Feishu's event callback URL (signed, encrypted; the work happens in Celery).
+
+    It does not exist (404) until every delivery can be verified, and an oversized
+    body is refused (413) before anything reads or parses it.
+    """
+    if not conf.events_enabled():
+        return JsonResponse({"detail": "Not Found"}, status=HTTPStatus.NOT_FOUND)
     if request.method != "POST":
         return JsonResponse({"detail": "POST only"}, status=HTTPStatus.METHOD_NOT_ALLOWED)
-    result = handle_event_request(
-        body=request.body, headers=dict(request.headers), path=request.path
+    too_large = JsonResponse(
+        {"detail": f"the body is larger than {conf.EVENT_MAX_BODY_BYTES} bytes"},
+        status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > conf.EVENT_MAX_BODY_BYTES:
+        return too_large
+    # The declared length may be absent or lie: read at most one byte past the cap.
+    body = request.read(conf.EVENT_MAX_BODY_BYTES + 1)
+    if len(body) > conf.EVENT_MAX_BODY_BYTES:
+        return too_large
+    result = handle_event_request(body=body, headers=dict(request.headers), path=request.path)
     return JsonResponse(result.body, status=result.status)

@@ -1,4 +1,4 @@
-"""Lab catalogue and launching; run endpoints are shared with /api/runs/ (api_runs.py)."""
+"""Lab catalogue and launching; run endpoints live at /api/runs (api_runs.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from portal.core.schemas import ErrorOut
-from portal.labs import api_runs
 from portal.labs.registry import Lab, all_labs, get_lab
 from portal.labs.schemas import (
     FieldErrorsOut,
@@ -74,6 +73,3 @@ def launch(request: HttpRequest, lab_id: str, payload: LaunchIn):
     except TooManyActiveRuns as exc:
         return Status(HTTPStatus.TOO_MANY_REQUESTS, {"detail": exc.detail})
     return Status(HTTPStatus.CREATED, {"id": run.pk, "status": run.status})
-
-
-router.add_router("/runs/", api_runs.build_router("labs_runs"))

@@ -1,4 +1,5 @@
-"""Run endpoints. Mounted twice: /api/runs/... (the documented paths) and /api/labs/runs/...."""
+"""Run endpoints, mounted once at /api/runs (the old /api/labs/runs spelling is an alias,
+see portal.core.middleware.ApiPathMiddleware)."""
 
 from __future__ import annotations
 

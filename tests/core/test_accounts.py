@@ -170,3 +170,36 @@ def test_openapi_docs_are_served(client):
     assert client.get("/api/docs").status_code == HTTPStatus.OK
     schema = client.get("/api/openapi.json").json()
     assert "/api/auth/token" in schema["paths"]
+
+
+# --- PORTAL_SIGNUP_OPEN (issue #14) --------------------------------------------------------------
+
+
+def test_with_sign_up_closed_nobody_can_create_an_account(client, settings):
+    settings.PORTAL_SIGNUP_OPEN = False
+    response = client.post(
+        reverse("signup"),
+        {"username": "learner", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert not User.objects.filter(username="learner").exists()
+    assert client.get(reverse("signup")).status_code == HTTPStatus.FORBIDDEN
+    # ...and no page offers the link.
+    for name in ["home", "login"]:
+        assert reverse("signup") not in client.get(reverse(name)).content.decode()
+
+
+def test_sign_up_is_offered_while_open(client, settings):
+    settings.PORTAL_SIGNUP_OPEN = True
+    assert reverse("signup") in client.get(reverse("login")).content.decode()
+
+
+def test_check_deploy_warns_while_sign_up_is_open_with_debug_off(settings):
+    from django.core.checks import WARNING, run_checks
+
+    settings.DEBUG = False
+    settings.PORTAL_SIGNUP_OPEN = True
+    found = [m for m in run_checks(include_deployment_checks=True) if m.id == "core.W001"]
+    assert [m.level for m in found] == [WARNING]
+    settings.PORTAL_SIGNUP_OPEN = False
+    assert not [m for m in run_checks(include_deployment_checks=True) if m.id == "core.W001"]

@@ -1,3 +1,6 @@
+"""Fast form: a patched failure. The real one (PostgreSQL stopped under requests) is
+tests/reliability/test_real_outages.py."""
+
 from http import HTTPStatus
 
 import pytest

@@ -22,6 +22,7 @@ def test_check_deploy_passes_with_debug_off_and_a_real_secret_key():
         "DEBUG": "0",
         "SECRET_KEY": "x" * 20 + "a-real-random-secret-key-for-this-check-" + "y" * 20,
         "ALLOWED_HOSTS": "portal.example.com",
+        "PORTAL_SIGNUP_OPEN": "0",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

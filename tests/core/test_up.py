@@ -20,11 +20,15 @@ import pytest
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
+HEALTHZ_TOKEN = "up-test-healthz-token"
 
 
 def _healthz(base: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        base + "/healthz", headers={"Authorization": f"Bearer {HEALTHZ_TOKEN}"}
+    )
     try:
-        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
@@ -34,7 +38,12 @@ def _healthz(base: str) -> tuple[int, dict]:
 
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(PORTAL_DATA_DIR=str(data_dir), PORTAL_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(
+        PORTAL_DATA_DIR=str(data_dir),
+        PORTAL_PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        HEALTHZ_TOKEN=HEALTHZ_TOKEN,
+    )
     return subprocess.Popen(
         [sys.executable, "manage.py", "up"],
         cwd=ROOT,
@@ -106,6 +115,8 @@ def test_up_starts_everything_stops_cleanly_restarts_with_its_data_and_survives_
     cold = _wait_healthy(proc, base, log)
     status, body = _healthz(base)
     assert body["checks"]["worker"]["ok"] and "pgvector" in body["checks"]["database"]["detail"]
+    # The worker `up` starts serves the feishu queue too (chat replies, notifications).
+    assert "cpu,feishu" in body["checks"]["worker"]["detail"]
 
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["PORTAL_DATA_DIR"] = str(data_dir)

@@ -232,4 +232,5 @@ def test_a_notification_that_keeps_failing_is_recorded_as_failed(fake_feishu, ow
     )
     notification.refresh_from_db()
     assert notification.attempts == 6
-    assert "sign match fail" in notification.last_error
+    assert "19021" in notification.last_error
+    assert "sign match fail" not in notification.last_error

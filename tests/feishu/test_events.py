@@ -143,3 +143,113 @@ def test_an_event_type_we_do_not_handle_is_acknowledged_so_feishu_stops_retrying
 
 def test_get_is_405(client):
     assert client.get(URL).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+# --- Closed unless configured (issue #14, item 1) ------------------------------------------
+
+
+def _unsigned_message_event() -> bytes:
+    return json.dumps(message_event(text="/ask hi", token="", event_id="ev-forged")).encode()
+
+
+@pytest.mark.parametrize(
+    "unset",
+    [
+        ("FEISHU_APP_ID",),
+        ("FEISHU_ENCRYPT_KEY",),
+        ("FEISHU_VERIFICATION_TOKEN",),
+        ("FEISHU_APP_ID", "FEISHU_ENCRYPT_KEY", "FEISHU_VERIFICATION_TOKEN"),
+    ],
+)
+def test_the_event_url_is_404_unless_the_bot_and_both_keys_are_configured(
+    client, settings, monkeypatch, unset, django_capture_on_commit_callbacks
+):
+    for name in unset:
+        setattr(settings, name, "")
+        monkeypatch.delenv(name, raising=False)
+    with django_capture_on_commit_callbacks() as callbacks:
+        forged = post(client, _unsigned_message_event(), {})
+        event = message_event(text="hi", token=VERIFICATION_TOKEN, event_id="ev-signed")
+        body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)
+        signed = post(client, body, headers)
+    assert forged.status_code == HTTPStatus.NOT_FOUND
+    assert signed.status_code == HTTPStatus.NOT_FOUND
+    assert forged["Content-Type"] == "application/json"
+    assert not FeishuEvent.objects.exists()
+    assert callbacks == []
+
+
+def test_a_signed_event_without_the_timestamp_header_is_401(client):
+    """The signature is computed over an empty timestamp, so only the header's absence
+    is wrong: without it there would be no freshness check and a capture replays forever."""
+    import hashlib
+
+    event = message_event(text="hi", token=VERIFICATION_TOKEN, event_id="ev-no-ts")
+    body, _headers = signed_request(event, encrypt_key=ENCRYPT_KEY, sign=False)
+    nonce = "n" * 16
+    signature = hashlib.sha256((nonce + ENCRYPT_KEY).encode() + body).hexdigest()
+    resp = post(client, body, {"X-Lark-Request-Nonce": nonce, "X-Lark-Signature": signature})
+    assert resp.status_code == HTTPStatus.UNAUTHORIZED
+    assert "X-Lark-Request-Timestamp" in resp.json()["detail"]
+    assert not FeishuEvent.objects.exists()
+
+
+def test_a_body_over_64_kib_is_413_before_anything_parses_it(client, monkeypatch):
+    def no_parse(**kwargs):  # noqa: ANN003, ANN202
+        raise AssertionError("an oversized body reached the event handler")
+
+    monkeypatch.setattr("portal.feishu.views.handle_event_request", no_parse)
+    event = message_event(text="x" * (70 * 1024), token=VERIFICATION_TOKEN)
+    body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)
+    assert len(body) > 64 * 1024
+    resp = post(client, body, headers)
+    assert resp.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert not FeishuEvent.objects.exists()
+
+
+def test_a_body_just_under_64_kib_is_handled(client):
+    event = message_event(text="x" * (40 * 1024), token=VERIFICATION_TOKEN, event_id="ev-big")
+    body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)
+    assert len(body) <= 64 * 1024
+    assert post(client, body, headers).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("missing", ["FEISHU_ENCRYPT_KEY", "FEISHU_VERIFICATION_TOKEN"])
+def test_check_deploy_has_an_error_when_the_bot_is_half_configured(settings, monkeypatch, missing):
+    from django.core.checks import ERROR, run_checks
+
+    setattr(settings, missing, "")
+    monkeypatch.delenv(missing, raising=False)
+    errors = [m for m in run_checks(include_deployment_checks=True) if m.id == "feishu.E001"]
+    assert len(errors) == 1
+    assert errors[0].level == ERROR
+    assert missing in errors[0].msg
+    assert not [m for m in run_checks() if m.id == "feishu.E001"]  # only under --deploy
+
+
+def test_check_deploy_has_no_feishu_error_when_fully_configured():
+    from django.core.checks import run_checks
+
+    assert not [m for m in run_checks(include_deployment_checks=True) if m.id.startswith("feishu")]
+
+
+def test_event_jobs_go_to_the_feishu_queue_that_the_up_worker_serves(
+    client, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from celery.app.task import Task
+
+    del settings.FEISHU_QUEUE
+    monkeypatch.delenv("FEISHU_QUEUE", raising=False)
+    queued: list[str] = []
+    monkeypatch.setattr(Task, "apply_async", lambda self, *a, **kw: queued.append(kw.get("queue")))
+    event = message_event(text="hi", token=VERIFICATION_TOKEN, event_id="ev-queue")
+    body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, body, headers).status_code == HTTPStatus.OK
+    assert queued == ["feishu"]
+    import os
+
+    import portal.settings as project_settings
+
+    assert "PORTAL_WORKER_QUEUES" not in os.environ  # so this is the default
+    assert "feishu" in project_settings.PORTAL_WORKER_QUEUES

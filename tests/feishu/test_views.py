@@ -100,7 +100,7 @@ def test_the_document_page_shows_its_chunks_with_anchors(owner_client, my_doc):
 def test_getting_a_bind_code_shows_it_on_the_settings_page(owner_client, owner):
     resp = owner_client.post(reverse("feishu:bind"), follow=True)
     code = FeishuBinding.objects.get(user=owner).bind_code
-    assert len(code) == 6
+    assert len(code) == 12
     assert f"/bind {code}" in resp.content.decode()
 
 

@@ -14,7 +14,7 @@ from tests.papers.fake_arxiv import FakeEntry, core_entries
 
 pytestmark = pytest.mark.django_db
 
-LIST = "/api/papers/"
+LIST = "/api/papers"
 
 
 def _put_status(client: Client, arxiv_id: str, body: dict) -> object:

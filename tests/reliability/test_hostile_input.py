@@ -19,7 +19,7 @@ def test_a_nul_byte_in_the_token_username_is_a_400_not_a_database_error(client, 
     assert "cannot be stored" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/api/runs/", "/api/labs/runs/"])
+@pytest.mark.parametrize("path", ["/api/runs", "/api/runs/", "/api/labs/runs/"])
 def test_a_run_list_offset_beyond_bigint_is_a_422(api, path):
     response = api.get(path, {"offset": 124590364501228468043776})
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY

@@ -110,3 +110,65 @@ def test_a_cache_outage_does_not_lock_anyone_out(client, owner, monkeypatch):
     monkeypatch.setattr(cache, "add", down)
     response = client.post(reverse("login"), {"username": "owner", "password": PASSWORD})
     assert response.status_code == HTTPStatus.FOUND
+
+
+# --- PORTAL_TRUSTED_PROXIES (issue #14, item 8) ----------------------------------------------
+
+
+def _fail_via(peer: str, forwarded: str, username: str = "owner") -> None:
+    Client(REMOTE_ADDR=peer).post(
+        reverse("login"),
+        {"username": username, "password": "wrong"},
+        headers={"X-Forwarded-For": forwarded},
+    )
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(owner, settings):
+    settings.PORTAL_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 3
+    for name in ["a", "b", "c"]:
+        _fail_via("10.0.0.5", "203.0.113.7", name)
+
+    # The attacker's address is locked; another client behind the same proxy is not.
+    attacker = Client(REMOTE_ADDR="10.0.0.5")
+    response = attacker.post(
+        reverse("login"),
+        {"username": "owner", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    neighbour = Client(REMOTE_ADDR="10.0.0.5")
+    response = neighbour.post(
+        reverse("login"),
+        {"username": "owner", "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.9"},
+    )
+    assert response.status_code == HTTPStatus.FOUND
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(owner, settings):
+    settings.PORTAL_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 3
+    # A client that makes up a new forwarded address per attempt is still one address.
+    for i, name in enumerate(["a", "b", "c"]):
+        _fail_via("192.0.2.50", f"203.0.113.{i}", name)
+    response = Client(REMOTE_ADDR="192.0.2.50").post(
+        reverse("login"),
+        {"username": "owner", "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.99"},
+    )
+    assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_a_client_cannot_prepend_a_forwarded_address_through_a_trusted_proxy(settings):
+    from django.test import RequestFactory
+
+    from portal.core.ratelimit import client_address
+
+    settings.PORTAL_TRUSTED_PROXIES = ["10.0.0.1", "10.0.0.2"]
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7, 10.0.0.1"
+    )
+    assert client_address(request) == "203.0.113.7"
+    settings.PORTAL_TRUSTED_PROXIES = []
+    assert client_address(request) == "10.0.0.2"

@@ -1,4 +1,7 @@
-"""A Redis outage does not fail writers that already stored their events."""
+"""A Redis outage does not fail writers that already stored their events.
+
+Fast form with a patched channel layer; the real one (Redis restarted under a streaming
+run) is tests/reliability/test_real_outages.py."""
 
 import logging
 
