@@ -74,4 +74,3 @@ def test_the_cuda_kernels_and_the_cpp_op_compile_for_sm90_and_portable_ptx(tmp_p
     assert b".nv_fatbin" in cuda_object
     assert b"-arch sm_90" in cuda_object
     assert (tmp_path / "portal_kernels.cpp.o").stat().st_size > 0
-
