@@ -253,3 +253,17 @@ def _drop_stray_test_db_connections(django_db_setup, django_db_blocker) -> Itera
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.gpu` tests run where torch sees a CUDA GPU and are skipped, saying why, elsewhere."""
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    reason = f"needs a CUDA GPU: torch {torch.__version__} sees none on this machine"
+    for item in gpu_items:
+        item.add_marker(pytest.mark.skip(reason=reason))

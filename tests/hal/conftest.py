@@ -21,3 +21,14 @@ def fresh_discovery() -> Iterator[None]:
     reset()
     yield
     reset()
+
+
+@pytest.fixture
+def no_nvml(fresh_discovery, monkeypatch) -> None:
+    """NVML answering as on a host without the NVIDIA driver, whether or not this one has a GPU."""
+    import pynvml
+
+    def library_not_found() -> None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+
+    monkeypatch.setattr(pynvml, "nvmlInit", library_not_found)

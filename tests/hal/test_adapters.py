@@ -45,7 +45,7 @@ def test_cpu_peaks_are_an_estimate_from_cores_and_clock(fresh_discovery):
     assert peaks.fp32_tflops and peaks.fp32_tflops > 0
 
 
-def test_missing_nvml_is_no_such_device_with_the_reason(fresh_discovery):
+def test_missing_nvml_is_no_such_device_with_the_reason(no_nvml):
     report = hal.discovery_report()
     assert "NVML" in report.unavailable["nvidia"]
     with pytest.raises(hal.NoSuchDevice, match="NVML") as err:

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.django_db
 
 
 class FakeH200(Accelerator):
-    """An NVIDIA-like device as the NVML adapter would describe it (no GPU on this machine)."""
+    """An NVIDIA-like device as the NVML adapter would describe it."""
 
     def __init__(self, index: int = 0) -> None:
         self.identity = DeviceIdentity(
@@ -59,8 +59,8 @@ class FakeH200(Accelerator):
 
 
 @pytest.fixture
-def with_fake_gpu(fresh_discovery) -> Iterator[FakeH200]:
-    """This host's real devices (CPU, sim) plus a fake H200 that torch would call cuda:0."""
+def with_fake_gpu(no_nvml) -> Iterator[FakeH200]:
+    """This host's CPU and sim (any real NVIDIA GPU hidden) plus a fake H200 torch calls cuda:0."""
     report = discovery.discovery_report()
     gpu = FakeH200()
     report.devices.append(gpu)

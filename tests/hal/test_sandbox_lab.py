@@ -40,7 +40,13 @@ def test_a_short_chip_tuning_run_streams_metrics_saves_artifacts_and_beats_basel
 ):
     ctx = run_inline(
         "agent-sandbox",
-        {"total_timesteps": 6000, "eval_episodes": 8, "telemetry_interval_s": 0.05},
+        # sim:0 named: "auto" would pick a real GPU where there is one
+        {
+            "device": "sim:0",
+            "total_timesteps": 6000,
+            "eval_episodes": 8,
+            "telemetry_interval_s": 0.05,
+        },
     )
     result = ctx.final
     assert result["device"] == "sim:0" and result["policy_device"] == "cpu"
@@ -86,7 +92,13 @@ def test_tensorboard_event_files_and_the_policy_are_downloadable(fresh_discovery
 def test_off_policy_algorithms_run_on_their_action_spaces(fresh_discovery):
     ctx = run_inline(
         "agent-sandbox",
-        {"env_id": "ChipTuning-v0", "algo": "dqn", "total_timesteps": 1500, "eval_episodes": 2},
+        {
+            "env_id": "ChipTuning-v0",
+            "algo": "dqn",
+            "total_timesteps": 1500,
+            "eval_episodes": 2,
+            "device": "sim:0",
+        },
     )
     assert ctx.final["algo"] == "dqn" and ctx.final["n_envs"] == 1
     ctx = run_inline(
@@ -113,7 +125,7 @@ def test_a_cancelled_run_stops_cooperatively(fresh_discovery):
         )
 
 
-def test_unknown_devices_fail_with_the_reason(fresh_discovery):
+def test_unknown_devices_fail_with_the_reason(no_nvml):
     from portal.labs.hal import NoSuchDevice
 
     with pytest.raises(NoSuchDevice, match="NVML"):

@@ -23,7 +23,19 @@ SHORT_CHIP_TUNING = {
     "total_timesteps": 3000,
     "eval_episodes": 2,
     "telemetry_interval_s": 0.1,
+    "device": "sim:0",  # named: "auto" would pick a real GPU where there is one
 }
+
+
+def worker_device_key() -> str:
+    """The HAL key of the device a worker on this host runs torch on (cpu:0, or nvidia:0)."""
+    from portal.labs.hal import device_for_torch
+    from portal.labs.registry import get_lab
+    from portal.labs.runner import resolve_device
+
+    device = device_for_torch(resolve_device(get_lab("agent-sandbox")))
+    assert device is not None
+    return device.key
 
 
 def test_the_agent_sandbox_trains_on_a_real_worker_and_streams_metrics_and_artifacts(
@@ -36,9 +48,9 @@ def test_the_agent_sandbox_trains_on_a_real_worker_and_streams_metrics_and_artif
     assert run.status == RunStatus.SUCCEEDED, run.error + run.traceback
     assert time.monotonic() - started < 150
 
-    # the worker and the device, from the HAL: a CPU worker runs torch on its cpu:0
+    # the worker and the device, from the HAL: torch's device there (cpu:0 on a CPU worker)
     assert run.worker.startswith("test-")
-    assert run.device["device_key"] == "cpu:0" and run.device["identity"]["vendor"]
+    assert run.device["device_key"] == worker_device_key() and run.device["identity"]["vendor"]
     assert "sim:0" in [a["key"] for a in run.device["accelerators"]]
 
     metrics = RunEvent.objects.filter(run=run, kind=EventKind.METRIC)
@@ -68,7 +80,7 @@ def test_the_agent_sandbox_trains_on_a_real_worker_and_streams_metrics_and_artif
     # the chip comparison lists the run with the worker's device
     rows = api.get("/api/hal/compare").json()
     assert [r["id"] for r in rows] == [run_id]
-    assert rows[0]["worker"] == run.worker and rows[0]["worker_device"] == "cpu:0"
+    assert rows[0]["worker"] == run.worker and rows[0]["worker_device"] == worker_device_key()
 
     # the Labs page shows the worker with the devices it reported and their live telemetry
     wait_for(

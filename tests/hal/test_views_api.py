@@ -20,9 +20,7 @@ def test_pages_need_a_login_and_only_answer_get(client, owner_client, name):
     assert owner_client.get(url).status_code == HTTPStatus.OK
 
 
-def test_the_devices_page_shows_this_host_and_reasons_for_missing_adapters(
-    owner_client, fresh_discovery
-):
+def test_the_devices_page_shows_this_host_and_reasons_for_missing_adapters(owner_client, no_nvml):
     body = owner_client.get(reverse("hal:index")).content.decode()
     assert "sim:0" in body and "cpu:0" in body
     assert "NVML" in body  # why there is no NVIDIA device
@@ -52,7 +50,7 @@ def test_a_worker_reports_its_devices_when_it_starts_and_the_page_shows_them(
     assert "celery@gpu-box" in body and "badge ok" in body
 
 
-def test_the_devices_api_needs_auth_and_describes_each_device(client, api, fresh_discovery):
+def test_the_devices_api_needs_auth_and_describes_each_device(client, api, no_nvml):
     url = "/api/hal/devices"
     assert client.get(url).status_code == HTTPStatus.UNAUTHORIZED
     data = api.get(url).json()
@@ -62,7 +60,7 @@ def test_the_devices_api_needs_auth_and_describes_each_device(client, api, fresh
     assert api.post(url).status_code == HTTPStatus.METHOD_NOT_ALLOWED
 
 
-def test_device_detail_and_telemetry_or_a_404_with_the_reason(api, fresh_discovery):
+def test_device_detail_and_telemetry_or_a_404_with_the_reason(api, no_nvml):
     assert api.get("/api/hal/devices/sim:0").json()["peaks"]["source"] == "config"
     reading = api.get("/api/hal/devices/sim:0/telemetry").json()
     assert reading["reported"]["power_w"] > 0

@@ -11,6 +11,8 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from portal.labs.models import Run, RunEvent, RunStatus
+from portal.labs.registry import get_lab
+from portal.labs.runner import resolve_device
 from portal.labs.services import reap_lost_runs
 from tests.conftest import child_env, start_worker
 from tests.labs.conftest import (
@@ -49,7 +51,7 @@ def test_a_launched_benchmark_streams_every_event_over_the_socket_and_succeeds(
     assert run.progress == 1.0
     assert run.result["peak_copy_bandwidth_gbps"] > 0
     assert run.result["peak_matmul_gflops"]["float32"] > 0
-    assert run.device["torch_device"] == "cpu"
+    assert run.device["torch_device"] == resolve_device(get_lab("system-benchmark"))
     assert run.device["hostname"] == socket.gethostname()
     assert run.device["cpu"]
     assert run.worker.startswith("test-")

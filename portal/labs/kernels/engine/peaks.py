@@ -87,10 +87,16 @@ def _measure_matmul_tflops(device: torch.device, n: int = 1024) -> float:
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     a @ b
+    # A CUDA matmul only enqueues a kernel: without synchronising before and after, the
+    # wall clock measures the launch (microseconds) and the "peak" comes out absurd.
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
         a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - t0)
     return 2 * n**3 / min(times) / 1e12
 

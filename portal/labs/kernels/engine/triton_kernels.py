@@ -234,6 +234,7 @@ def _attention_kernel(
     BLOCK_N: tl.constexpr,
     CAUSAL: tl.constexpr,
     UPCAST: tl.constexpr,
+    PRECISION: tl.constexpr,
 ):
     # One program owns BLOCK_M queries of one (batch, head): it streams K and V
     # in BLOCK_N tiles, keeping a running max m_i, a running denominator l_i and
@@ -267,7 +268,7 @@ def _attention_kernel(
         )
         if UPCAST:
             k = k.to(tl.float32)
-        s = tl.dot(q, tl.trans(k)) * qk_scale  # scores in log2 units: exp2 below
+        s = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale  # log2 units: exp2 below
         valid = cols[None, :] < seq_len
         if CAUSAL:
             valid = valid & (offs_m[:, None] >= cols[None, :])
@@ -283,7 +284,7 @@ def _attention_kernel(
         )
         if UPCAST:
             v = v.to(tl.float32)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
         m_i = m_new
     acc = acc / l_i[:, None]
     tl.store(
@@ -322,15 +323,26 @@ def attention(
     out = torch.empty_like(q)
     qk_scale = (1.0 / math.sqrt(head_dim)) * 1.4426950408889634  # log2(e)
     args = (q, k, v, out, seq_len, qk_scale, q.stride(1), q.stride(2))
+    # fp32 in, fp32 accuracy: tl.dot would otherwise round fp32 inputs to TF32 on a GPU
+    # (10-bit mantissa), far outside the harness's fp32 tolerance; as in matmul above.
+    precision = "ieee" if q.dtype == torch.float32 else "tf32"
     if _attention_autotuned is None:
         grid = (triton.cdiv(seq_len, 32), batch * heads)
         _attention_kernel[grid](
-            *args, HEAD_DIM=head_dim, BLOCK_M=32, BLOCK_N=32, CAUSAL=causal, UPCAST=UPCAST
+            *args,
+            HEAD_DIM=head_dim,
+            BLOCK_M=32,
+            BLOCK_N=32,
+            CAUSAL=causal,
+            UPCAST=UPCAST,
+            PRECISION=precision,
         )
     else:
 
         def grid(meta: dict) -> tuple[int, int]:
             return (triton.cdiv(seq_len, meta["BLOCK_M"]), batch * heads)
 
-        _attention_autotuned[grid](*args, HEAD_DIM=head_dim, CAUSAL=causal, UPCAST=UPCAST)
+        _attention_autotuned[grid](
+            *args, HEAD_DIM=head_dim, CAUSAL=causal, UPCAST=UPCAST, PRECISION=precision
+        )
     return out
