@@ -65,9 +65,14 @@ class Lab:
     def parameter_schema(self) -> dict[str, Any]:
         return self.params.model_json_schema()
 
-    def validate(self, raw: dict[str, Any]) -> BaseModel:
-        """Raises pydantic.ValidationError with field errors (unknown names included)."""
-        return _strict(self.params).model_validate(raw)
+    def validate(self, raw: dict[str, Any], *, user: Any = None) -> BaseModel:
+        """Raises pydantic.ValidationError with field errors (unknown names included).
+
+        `user` (at launch) reaches the validators as `info.context["user"]`, for choices
+        only some users may make (a deployment on 0.0.0.0 is staff-only).
+        """
+        context = {"user": user} if user is not None else None
+        return _strict(self.params).model_validate(raw, context=context)
 
 
 @functools.cache
