@@ -29,6 +29,9 @@ _DEFAULTS_INT = {
     "LABS_MAX_ACTIVE_RUNS_PER_USER": ("LABS_MAX_ACTIVE_RUNS_PER_USER", 3),
     # Events per database transaction on the worker.
     "LABS_EVENT_BATCH": ("LABS_EVENT_BATCH", 500),
+    # Events one run may store; past it the run fails (a runaway lab cannot fill the disk
+    # or make its pages load millions of rows).
+    "LABS_MAX_EVENTS_PER_RUN": ("LABS_MAX_EVENTS_PER_RUN", 200_000),
 }
 
 
