@@ -59,3 +59,74 @@ def _metrics(run: Run, name: str, values: list[float]) -> None:
     ]
     for start in range(0, len(batch), 5000):
         append_events(run.pk, batch[start : start + 5000])
+
+
+def _json_script(html: str, element_id: str) -> dict:
+    import json
+
+    start = html.index(f'id="{element_id}"')
+    return json.loads(html[html.index(">", start) + 1 : html.index("</script>", start)])
+
+
+@pytest.mark.django_db
+def test_the_run_and_compare_pages_downsample_long_series_keeping_min_and_max(owner, owner_client):
+    run = queued_run(owner)
+    values = [float(i % 7) for i in range(10_000)]
+    values[5123], values[7777] = 1000.0, -1000.0  # a spike each way
+    _metrics(run, "loss", values)
+    _metrics(run, "short", [1.0, 2.0, 3.0])
+
+    html = owner_client.get(f"/labs/runs/{run.pk}/").content.decode()
+    metrics = _json_script(html, "run-stream")["metrics"]
+    loss = metrics["loss"]
+    assert 1000 < len(loss) <= 2000
+    steps = [step for step, _value in loss]
+    assert steps == sorted(steps) and steps[0] == 0 and steps[-1] == 9_999
+    assert [5123, 1000.0] in loss and [7777, -1000.0] in loss
+    # each bucket's min and max, and the last point
+    assert {value for _step, value in loss} == {-1000.0, 0.0, 6.0, 1000.0, values[-1]}
+    assert metrics["short"] == [[0, 1.0], [1, 2.0], [2, 3.0]]
+
+    other = queued_run(owner)
+    _metrics(other, "loss", [0.5] * 2_500)
+    html = owner_client.get(f"/labs/compare/?run={run.pk}&run={other.pk}").content.decode()
+    compared = {r["id"]: r["metrics"] for r in _json_script(html, "compare-data")["runs"]}
+    assert len(compared[run.pk]["loss"]) <= 2000 and [5123, 1000.0] in compared[run.pk]["loss"]
+    assert len(compared[other.pk]["loss"]) <= 2000
+
+
+@pytest.mark.django_db
+def test_a_series_at_the_limit_is_shown_whole(owner, owner_client):
+    run = queued_run(owner)
+    _metrics(run, "loss", [float(i) for i in range(2000)])
+    html = owner_client.get(f"/labs/runs/{run.pk}/").content.decode()
+    assert _json_script(html, "run-stream")["metrics"]["loss"] == [
+        [i, float(i)] for i in range(2000)
+    ]
+
+
+@pytest.mark.django_db
+def test_the_run_page_shows_the_latest_tables_and_pages_through_the_log(owner, owner_client):
+    run = queued_run(owner)
+    now = timezone.now()
+    append_events(
+        run.pk, [NewEvent(EventKind.LOG, {"text": f"line {i}"}, now) for i in range(1200)]
+    )
+    for version in range(3):
+        append_events(
+            run.pk, [NewEvent(EventKind.TABLE, {"name": "t", "rows": [{"v": version}]}, now)]
+        )
+
+    html = owner_client.get(f"/labs/runs/{run.pk}/").content.decode()
+    assert "line 1199" in html and "line 700\n" in html and "line 699\n" not in html
+    assert '"v": 2' in html or "2</td>" in html
+    older = html.split('href="?log_before=')[1].split('"')[0]
+
+    html = owner_client.get(f"/labs/runs/{run.pk}/?log_before={older}").content.decode()
+    assert "line 699\n" in html and "line 200\n" in html and "line 199\n" not in html
+    assert "line 700\n" not in html and "data-paged" in html
+    oldest = html.split('href="?log_before=')[1].split('"')[0]
+
+    html = owner_client.get(f"/labs/runs/{run.pk}/?log_before={oldest}").content.decode()
+    assert "line 0\n" in html and "line 199\n" in html and "line 200\n" not in html
+    assert 'href="?log_before=' not in html
