@@ -47,7 +47,7 @@ def setting_int(name: str) -> int:
     return int(value) if value is not None else env_int(env_name, default)
 
 
-def queue_for(device_class: str) -> str:
-    """The Celery queue a device class maps to (settings.PORTAL_QUEUE_ROUTES)."""
+def queue_for(route: str) -> str:
+    """The Celery queue a device class (or `long`) maps to (settings.PORTAL_QUEUE_ROUTES)."""
     routes: dict[str, str] = settings.PORTAL_QUEUE_ROUTES
-    return routes.get(device_class) or routes.get("any") or settings.CELERY_TASK_DEFAULT_QUEUE
+    return routes.get(route) or routes.get("any") or settings.CELERY_TASK_DEFAULT_QUEUE

@@ -49,6 +49,9 @@ class Lab:
     soft_time_limit_s: int | None = None
     # A lost run of an idempotent lab may be retried instead of ending `lost`.
     idempotent: bool = False
+    # Holds a worker slot for hours (a deployment): runs on the `long` queue route
+    # (settings.PORTAL_QUEUE_ROUTES["long"]), served by its own worker, never a lab's slot.
+    long_running: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
     # A lab's own report page for a finished run: a URL name taking the run's pk
     # (the run page links to it once the run has a result).
@@ -57,6 +60,11 @@ class Lab:
     def __post_init__(self) -> None:
         if not self.id.replace("-", "").replace("_", "").isalnum():
             raise ValueError(f"lab id {self.id!r} must be a slug")
+
+    @property
+    def route(self) -> str:
+        """The PORTAL_QUEUE_ROUTES key its runs are queued by."""
+        return "long" if self.long_running else str(self.device)
 
     @property
     def soft_limit(self) -> int:

@@ -99,7 +99,7 @@ def launch_run(
             owner=user,
             lab_id=lab.id,
             params=validated.model_dump(mode="json"),
-            queue=queue_for(str(lab.device)),
+            queue=queue_for(lab.route),
             task_id=str(uuid.uuid4()),
             time_limit_s=hard,
             soft_time_limit_s=soft,

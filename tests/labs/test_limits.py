@@ -130,3 +130,28 @@ def test_the_run_page_shows_the_latest_tables_and_pages_through_the_log(owner, o
     html = owner_client.get(f"/labs/runs/{run.pk}/?log_before={oldest}").content.decode()
     assert "line 0\n" in html and "line 199\n" in html and "line 200\n" not in html
     assert 'href="?log_before=' not in html
+
+
+@pytest.mark.django_db
+def test_a_deployment_is_queued_on_the_long_queue_and_other_labs_are_not(owner):
+    from portal.labs.registry import get_lab
+    from portal.labs.services import launch_run
+
+    deploy = launch_run(user=owner, lab=get_lab("llm-deploy"), params={"model": "tiny-random"})
+    bench = launch_run(user=owner, lab=get_lab("pipeline-check"), params={})
+    assert deploy.queue == "long" and bench.queue == "cpu"
+
+
+def test_manage_py_up_starts_a_worker_for_the_long_queue_beside_the_main_one(settings, tmp_path):
+    from portal.core.management.commands.up import worker_commands
+
+    settings.PORTAL_WORKER_QUEUES = ["cpu"]
+    commands = dict(worker_commands(tmp_path / "celerybeat-schedule"))
+    assert set(commands) == {"worker", "worker-long"}
+    main, long = commands["worker"], commands["worker-long"]
+    assert main[main.index("-Q") + 1] == "cpu" and "--beat" in main
+    assert long[long.index("-Q") + 1] == "long" and long[long.index("-c") + 1] == "1"
+    assert "--beat" not in long
+
+    settings.PORTAL_LONG_WORKER_CONCURRENCY = 0  # a deployment with its own long worker
+    assert set(dict(worker_commands(tmp_path / "s"))) == {"worker"}

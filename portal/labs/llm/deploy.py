@@ -224,6 +224,7 @@ DEPLOY_LAB = register_lab(
         week=12,
         time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
         idempotent=False,
+        long_running=True,
         tags=("llm", "serving", "deploy", "demo-1"),
     )
 )
