@@ -33,48 +33,53 @@ class RunEventQuerySet(models.QuerySet["RunEvent"]):
         return self.filter(seq__gt=seq).order_by("seq")
 
 
-# Min/max bucket downsampling in PostgreSQL: each series' points are numbered in order and,
-# past `max_points`, split into (max_points - 2) / 2 buckets keeping each bucket's lowest and
-# highest value plus the first and last point; so spikes survive and a page never receives
-# more than max_points per series whatever the run stored. The first `max_series` names (by
-# first appearance) are read. The (run, kind, seq) index serves the scan.
+# Min/max bucket downsampling in PostgreSQL, in two hash-aggregated scans and no sort of the
+# events: each series' sequence range is cut into (max_points - 2) / 2 equal buckets and each
+# bucket keeps its lowest and highest value (as [value, seq, step] arrays, so ties go to the
+# earliest point), plus the series' first and last point; so spikes survive and a page never
+# receives more than max_points per series whatever the run stored. A series with at most
+# max_points points comes back whole. The first `max_series` names (by first appearance) are
+# read. The (run, kind, seq) index serves both scans.
 _DOWNSAMPLED_METRICS_SQL = """
-WITH names AS (
-    SELECT data->>'name' AS name, min(seq) AS first_seq
-    FROM labs_runevent WHERE run_id = %(run)s AND kind = 'metric'
-    GROUP BY 1 ORDER BY 2 LIMIT %(max_series)s
-), m AS (
-    SELECT e.seq, names.name, names.first_seq, (e.data->>'step')::float8 AS step,
-           (e.data->>'value')::float8 AS value,
-           row_number() OVER (PARTITION BY names.name ORDER BY e.seq) - 1 AS i,
-           count(*) OVER (PARTITION BY names.name) AS n
-    FROM labs_runevent e JOIN names ON e.data->>'name' = names.name
-    WHERE e.run_id = %(run)s AND e.kind = 'metric'
-), b AS (
-    SELECT *, CASE WHEN n <= %(max_points)s THEN i ELSE i * %(buckets)s / n END AS bucket FROM m
-), r AS (
-    SELECT *,
-           row_number() OVER (PARTITION BY name, bucket ORDER BY value ASC, seq) AS lo,
-           row_number() OVER (PARTITION BY name, bucket ORDER BY value DESC, seq) AS hi
-    FROM b
+WITH points AS NOT MATERIALIZED (
+    SELECT seq, data->>'name' AS name, (data->>'value')::float8 AS value,
+           (data->>'step')::float8 AS step
+    FROM labs_runevent
+    WHERE run_id = %(run)s AND kind = 'metric' AND data->>'value' IS NOT NULL
+), names AS (
+    SELECT name, min(seq) AS lo, max(seq) AS hi, count(*) AS n
+    FROM points GROUP BY name ORDER BY lo LIMIT %(max_series)s
 )
-SELECT name, step, value FROM r
-WHERE n <= %(max_points)s OR lo = 1 OR hi = 1 OR i = 0 OR i = n - 1
-ORDER BY first_seq, seq
+SELECT names.name, names.lo,
+       min(ARRAY[p.value, p.seq::float8, p.step]) AS low,
+       max(ARRAY[p.value, -p.seq::float8, p.step]) AS high
+FROM points p JOIN names ON p.name = names.name
+GROUP BY names.name, names.lo,
+         CASE WHEN names.n <= %(max_points)s THEN p.seq
+              ELSE (p.seq - names.lo) * %(buckets)s / (names.hi - names.lo + 1) END
+UNION ALL
+SELECT names.name, names.lo, ARRAY[p.value, p.seq::float8, p.step], NULL
+FROM names JOIN points p ON p.seq IN (names.lo, names.hi)
 """
+
+
+def _number(value: float | None) -> float | int | None:
+    return int(value) if value is not None and value.is_integer() else value
 
 
 def downsampled_metrics(
     run_id: int, *, max_points: int = 2000, max_series: int = 100
 ) -> dict[str, list[list[Any]]]:
-    """Each metric series of a run as [[step, value], ...], at most `max_points` per series
-    (min/max kept), for the run and compare pages; the live socket adds newer points."""
-    from django.db import connection
+    """Each metric series of a run as [[step, value], ...] in order, at most `max_points` per
+    series (min/max kept), for the run and compare pages; the live socket adds newer points."""
+    from django.db import connection, transaction
 
     if max_points < 4:
         raise ValueError("max_points must be at least 4")
-    series: dict[str, list[list[Any]]] = {}
-    with connection.cursor() as cursor:
+    by_name: dict[str, tuple[float, dict[float, tuple[Any, Any]]]] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        # a run at the event limit aggregates in memory instead of sorting on disk
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             _DOWNSAMPLED_METRICS_SQL,
             {
@@ -84,7 +89,12 @@ def downsampled_metrics(
                 "max_series": max_series,
             },
         )
-        for name, step, value in cursor.fetchall():
-            step = int(step) if step is not None and step.is_integer() else step
-            series.setdefault(name, []).append([step, value])
+        for name, lo, low, high in cursor.fetchall():
+            _lo, kept = by_name.setdefault(name, (lo, {}))
+            kept[low[1]] = (low[2], low[0])
+            if high is not None:  # None: the series' first or last point
+                kept[-high[1]] = (high[2], high[0])
+    series: dict[str, list[list[Any]]] = {}
+    for name, (_lo, kept) in sorted(by_name.items(), key=lambda item: item[1][0]):
+        series[name] = [[_number(kept[seq][0]), kept[seq][1]] for seq in sorted(kept)]
     return series
