@@ -170,11 +170,16 @@ PORTAL_QUEUE_ROUTES = {
     "cpu": env_str("PORTAL_QUEUE_CPU", "cpu"),
     "gpu": env_str("PORTAL_QUEUE_GPU", "gpu"),
     "any": env_str("PORTAL_QUEUE_ANY", "cpu"),
+    # Labs that hold a worker for hours (llm-deploy): their own queue and worker, so they
+    # never take the slots every other run waits for.
+    "long": env_str("PORTAL_QUEUE_LONG", "long"),
 }
 # Queues the worker started by `manage.py up` serves ("feishu": chat replies and
 # notifications, kept apart so a long lab run never delays them).
 PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu", "feishu"])
 PORTAL_WORKER_CONCURRENCY = env_int("PORTAL_WORKER_CONCURRENCY", 1)
+# `manage.py up` starts a second worker for the long queue with this many slots (0: none).
+PORTAL_LONG_WORKER_CONCURRENCY = env_int("PORTAL_LONG_WORKER_CONCURRENCY", 1)
 
 # --- Auth ---------------------------------------------------------------------------------------
 

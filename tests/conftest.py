@@ -146,13 +146,13 @@ def start_worker(
 def celery_worker_process(
     django_db_setup, django_db_blocker, tmp_path_factory
 ) -> Iterator[subprocess.Popen]:
-    """A real Celery worker (separate process) on the test database, serving the cpu and gpu
-    queues and, like the worker `manage.py up` starts, the feishu queue.
+    """A real Celery worker (separate process) on the test database, serving the cpu, gpu and
+    long (llm-deploy) queues and, like the worker `manage.py up` starts, the feishu queue.
 
     Tests that use it must be `django_db(transaction=True)` so the worker sees their rows.
     """
     proc = start_worker(
-        queues="cpu,gpu,feishu",
+        queues="cpu,gpu,feishu,long",
         name=f"test-{os.getpid()}@{socket.gethostname()}",
         log_path=tmp_path_factory.mktemp("worker") / "worker.log",
     )

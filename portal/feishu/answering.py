@@ -147,7 +147,7 @@ def answer_question(
             found=False,
         )
     citations = _citations(relevant[:CITED])
-    generator = get_llm() if llm is True else llm
+    generator = get_llm(user=user) if llm is True else llm
     if generator:
         try:
             generated = generator.generate(

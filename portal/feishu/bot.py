@@ -205,7 +205,8 @@ def process_message_event(payload: dict[str, Any]) -> str:
 
     event = MessageEvent.from_payload(payload)
     placeholder = ""
-    if is_question(event) and get_llm() is not None:
+    asker = services.user_for_open_id(event.sender_open_id)
+    if is_question(event) and get_llm(user=asker) is not None:
         placeholder = client.reply_message(
             message_id=event.message_id, card=thinking_card(), in_thread=bool(event.thread_key)
         )

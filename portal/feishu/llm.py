@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from functools import lru_cache
-from typing import Protocol, TypedDict
+from typing import Any, Protocol, TypedDict
 
 import httpx
 
@@ -129,8 +129,9 @@ def _smollm2() -> SmolLM2LLM:
     return SmolLM2LLM()
 
 
-def get_llm() -> LLM | None:
-    """The configured generator, or None for extractive answers (`KB_LLM_BACKEND`)."""
+def get_llm(*, user: Any = None) -> LLM | None:
+    """The configured generator for `user`'s questions, or None for extractive answers
+    (`KB_LLM_BACKEND`). Only `user`'s own or a staff-shared `llm-deploy` server is used."""
     backend = conf.llm_backend()
     if backend == "extractive":
         return None
@@ -144,7 +145,7 @@ def get_llm() -> LLM | None:
     from portal.labs.llm.deploy import active_deployment
 
     # A model kept up by the LLM lab's `llm-deploy` run comes before the small local fallback.
-    deployment = active_deployment(check=True)
+    deployment = active_deployment(user=user, check=True)
     if deployment is not None:
         return OpenAICompatibleLLM(
             deployment.base_url, deployment.model, timeout=conf.llm_timeout_s()

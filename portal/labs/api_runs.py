@@ -12,8 +12,8 @@ from pydantic import Field
 
 from portal.core.schemas import ErrorOut
 from portal.labs.models import Run, RunEvent, RunStatus
-from portal.labs.schemas import EventsOut, RunOut
-from portal.labs.services import cancel_run
+from portal.labs.schemas import EventsOut, RunOut, ShareIn
+from portal.labs.services import cancel_run, share_run
 from portal.labs.workers import served_queues
 
 
@@ -59,6 +59,7 @@ def run_out(run: Run, *, served: set[str] | None = None) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "last_seq": run.last_seq,
+        "shared": run.shared,
     }
 
 
@@ -119,6 +120,21 @@ def build_router(name: str) -> Router:
         if run.is_finished:
             return Status(HTTPStatus.CONFLICT, {"detail": f"The run already ended ({run.status})."})
         return run_out(cancel_run(run=run))
+
+    @router.post(
+        "/{int:run_id}/share",
+        response={200: RunOut, 403: ErrorOut, 404: ErrorOut},
+        operation_id=f"{name}_share",
+        url_name=f"{name}_share",
+    )
+    def share(request: HttpRequest, run_id: int, payload: ShareIn):
+        """Staff only: let every user use what the run serves (`{"shared": false}` undoes it).
+
+        For an `llm-deploy` run, other users' questions are then answered by its model."""
+        run = get_run_for_user(request, run_id)
+        if not request.user.is_staff:
+            return Status(HTTPStatus.FORBIDDEN, {"detail": "Only staff may share a run."})
+        return run_out(share_run(run=run, shared=payload.shared))
 
     return router
 

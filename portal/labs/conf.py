@@ -29,6 +29,9 @@ _DEFAULTS_INT = {
     "LABS_MAX_ACTIVE_RUNS_PER_USER": ("LABS_MAX_ACTIVE_RUNS_PER_USER", 3),
     # Events per database transaction on the worker.
     "LABS_EVENT_BATCH": ("LABS_EVENT_BATCH", 500),
+    # Events one run may store; past it the run fails (a runaway lab cannot fill the disk
+    # or make its pages load millions of rows).
+    "LABS_MAX_EVENTS_PER_RUN": ("LABS_MAX_EVENTS_PER_RUN", 200_000),
 }
 
 
@@ -44,7 +47,7 @@ def setting_int(name: str) -> int:
     return int(value) if value is not None else env_int(env_name, default)
 
 
-def queue_for(device_class: str) -> str:
-    """The Celery queue a device class maps to (settings.PORTAL_QUEUE_ROUTES)."""
+def queue_for(route: str) -> str:
+    """The Celery queue a device class (or `long`) maps to (settings.PORTAL_QUEUE_ROUTES)."""
     routes: dict[str, str] = settings.PORTAL_QUEUE_ROUTES
-    return routes.get(device_class) or routes.get("any") or settings.CELERY_TASK_DEFAULT_QUEUE
+    return routes.get(route) or routes.get("any") or settings.CELERY_TASK_DEFAULT_QUEUE

@@ -79,6 +79,9 @@ class Run(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The highest sequence number handed out; rows in RunEvent use 1..last_seq.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Set by staff only: other users may use what the run serves (an llm-deploy server
+    # answering their questions); otherwise only its owner's requests reach it.
+    shared = models.BooleanField(_("shared"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

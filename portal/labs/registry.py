@@ -49,6 +49,9 @@ class Lab:
     soft_time_limit_s: int | None = None
     # A lost run of an idempotent lab may be retried instead of ending `lost`.
     idempotent: bool = False
+    # Holds a worker slot for hours (a deployment): runs on the `long` queue route
+    # (settings.PORTAL_QUEUE_ROUTES["long"]), served by its own worker, never a lab's slot.
+    long_running: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
     # A lab's own report page for a finished run: a URL name taking the run's pk
     # (the run page links to it once the run has a result).
@@ -59,15 +62,25 @@ class Lab:
             raise ValueError(f"lab id {self.id!r} must be a slug")
 
     @property
+    def route(self) -> str:
+        """The PORTAL_QUEUE_ROUTES key its runs are queued by."""
+        return "long" if self.long_running else str(self.device)
+
+    @property
     def soft_limit(self) -> int:
         return self.soft_time_limit_s or max(self.time_limit_s - 30, int(self.time_limit_s * 0.9))
 
     def parameter_schema(self) -> dict[str, Any]:
         return self.params.model_json_schema()
 
-    def validate(self, raw: dict[str, Any]) -> BaseModel:
-        """Raises pydantic.ValidationError with field errors (unknown names included)."""
-        return _strict(self.params).model_validate(raw)
+    def validate(self, raw: dict[str, Any], *, user: Any = None) -> BaseModel:
+        """Raises pydantic.ValidationError with field errors (unknown names included).
+
+        `user` (at launch) reaches the validators as `info.context["user"]`, for choices
+        only some users may make (a deployment on 0.0.0.0 is staff-only).
+        """
+        context = {"user": user} if user is not None else None
+        return _strict(self.params).model_validate(raw, context=context)
 
 
 @functools.cache

@@ -30,6 +30,17 @@ from portal.labs.services import NewEvent
 logger = logging.getLogger(__name__)
 
 
+class TooManyEvents(RuntimeError):
+    """The run reported more events than LABS_MAX_EVENTS_PER_RUN allows."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The run reported more than {limit:,} events, the limit per run "
+            "(LABS_MAX_EVENTS_PER_RUN), and was stopped. Report fewer points, "
+            "e.g. a metric every Nth step."
+        )
+
+
 class WorkerRunContext:
     """RunContext on a Celery worker.
 
@@ -54,6 +65,9 @@ class WorkerRunContext:
         self._final: dict[str, Any] | None = None
         self._flush_error: BaseException | None = None
         self._batch = setting_int("LABS_EVENT_BATCH")
+        self.max_events = setting_int("LABS_MAX_EVENTS_PER_RUN")
+        self._emitted = run.last_seq  # events stored before this attempt count too
+        self.over_limit = False
         self._thread = threading.Thread(target=self._loop, name=f"run-{run.pk}-events", daemon=True)
         self._thread.start()
 
@@ -123,8 +137,14 @@ class WorkerRunContext:
             raise RuntimeError("storing run events failed") from self._flush_error
         json.dumps(data)  # fail in the lab's frame, not in the flusher
         with self._lock:
-            self._buffer.append(NewEvent(kind, data, timezone.now()))
+            # sticky: a lab that swallows the exception is refused again at its next report
+            self.over_limit = self.over_limit or self._emitted >= self.max_events
+            if not self.over_limit:
+                self._emitted += 1
+                self._buffer.append(NewEvent(kind, data, timezone.now()))
             full = len(self._buffer) >= self._batch
+        if self.over_limit:
+            raise TooManyEvents(self.max_events)
         if full:
             self._wake.set()
 
@@ -300,11 +320,15 @@ def execute_run(run_id: int, *, worker: str) -> str:
             status, error = RunStatus.CANCELLED, "Cancelled by the owner."
     except RunCancelled:
         status, error = RunStatus.CANCELLED, "Cancelled by the owner."
+    except TooManyEvents as exc:
+        status, error = RunStatus.FAILED, str(exc)
     except SoftTimeLimitExceeded:
         status = RunStatus.FAILED
         error = f"Time limit exceeded: the run was stopped after {run.soft_time_limit_s} s."
     except Exception as exc:  # noqa: BLE001 - any lab failure is the run's failure
         status, error, trace = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", tb.format_exc()
+    if ctx.over_limit and status != RunStatus.FAILED:  # the lab caught TooManyEvents
+        status, error, trace = RunStatus.FAILED, str(TooManyEvents(ctx._max_events)), ""
     try:
         ctx.close()
     except SoftTimeLimitExceeded:

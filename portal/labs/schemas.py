@@ -49,6 +49,11 @@ class RunOut(Schema):
     started_at: datetime | None
     finished_at: datetime | None
     last_seq: int
+    shared: bool = False
+
+
+class ShareIn(Schema):
+    shared: bool = True
 
 
 class EventOut(Schema):

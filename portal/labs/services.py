@@ -81,7 +81,7 @@ def launch_run(
     lower the lab's own limit.
     """
     try:
-        validated = lab.validate(params)
+        validated = lab.validate(params, user=user)
     except ValidationError as exc:
         raise InvalidParams(param_errors(exc)) from exc
     hard, soft = _limits(lab, time_limit_s)
@@ -99,7 +99,7 @@ def launch_run(
             owner=user,
             lab_id=lab.id,
             params=validated.model_dump(mode="json"),
-            queue=queue_for(str(lab.device)),
+            queue=queue_for(lab.route),
             task_id=str(uuid.uuid4()),
             time_limit_s=hard,
             soft_time_limit_s=soft,
@@ -257,6 +257,14 @@ def cancel_run(*, run: Run) -> Run:
                 run.pk, [NewEvent(EventKind.LOG, {"text": "Cancel requested."}, timezone.now())]
             )
     run.refresh_from_db()
+    return run
+
+
+def share_run(*, run: Run, shared: bool) -> Run:
+    """Mark a run shared or not (a staff decision: callers check). A shared `llm-deploy`
+    run answers every user's questions, not only its owner's."""
+    run.shared = shared
+    run.save(update_fields=["shared"])
     return run
 
 

@@ -19,6 +19,9 @@ Dtype = Literal["float32", "bfloat16", "float16"]
 # A copy this large leaves every cache level of current chips (H200: 50 MB L2; CPUs: tens
 # of MB of L3), so its rate is the memory's; smaller copies would overstate the roof.
 MIN_BANDWIDTH_COPY_MIB = 64
+# A matmul this large keeps the compute units busy; smaller ones measure launch and cache
+# effects (N=8 would "measure" a GPU at a few GFLOP/s), so only these sizes set peaks.
+MIN_PEAK_MATMUL_N = {"gpu": 2048, "cpu": 512}
 # dtype name of the sweep -> PeakFigures field
 PEAK_FIELDS = {"float32": "fp32_tflops", "bfloat16": "bf16_tflops", "float16": "fp16_tflops"}
 
@@ -52,7 +55,9 @@ class SystemBenchmarkParams(BaseModel):
             "Record the measured peaks into the hardware abstraction layer for this chip model: "
             "the newest measurement replaces the datasheet figures on the device pages and in "
             "the kernel lab's roofline. Memory bandwidth is recorded only from a copy of at "
-            f"least {MIN_BANDWIDTH_COPY_MIB} MiB."
+            f"least {MIN_BANDWIDTH_COPY_MIB} MiB, matmul throughput only from N of at least "
+            f"{MIN_PEAK_MATMUL_N['cpu']} on a CPU and {MIN_PEAK_MATMUL_N['gpu']} on a GPU. "
+            "Only a staff member's run sets the shared peaks; anyone else's are kept as theirs."
         ),
     )
 
@@ -116,6 +121,8 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
         ctx.progress(done / total, f"copy {mib} MiB")
 
     best_flops: dict[str, float] = {}
+    min_peak_n = MIN_PEAK_MATMUL_N["cpu" if device.startswith("cpu") else "gpu"]
+    peak_flops: dict[str, float] = {}  # from sizes large enough to be recorded as peaks
     for dtype_name in params.dtypes:
         dtype = getattr(torch, dtype_name)
         for size in sorted(params.matmul_sizes):
@@ -125,6 +132,8 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
             seconds = _median_time(lambda a=a, b=b: a @ b, device=device, **_timing(params))
             gflops = 2 * size**3 / seconds / 1e9
             best_flops[dtype_name] = max(best_flops.get(dtype_name, 0.0), gflops)
+            if size >= min_peak_n:
+                peak_flops[dtype_name] = max(peak_flops.get(dtype_name, 0.0), gflops)
             ctx.metric(f"matmul_gflops_{dtype_name}", round(gflops, 3), step=size)
             ctx.log(f"matmul {dtype_name:>8} N={size:<5}: {gflops:10.2f} GFLOP/s")
             rows.append(
@@ -157,7 +166,8 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
             bandwidth_gbps=largest_bw
             if max(params.copy_sizes_mib) >= MIN_BANDWIDTH_COPY_MIB
             else None,
-            gflops=best_flops,
+            gflops=peak_flops,
+            min_matmul_n=min_peak_n,
             note=(
                 f"system benchmark{f' run #{ctx.run_id}' if ctx.run_id else ''}: copy of "
                 f"{max(params.copy_sizes_mib)} MiB, matmul up to N={max(params.matmul_sizes)}"
@@ -178,12 +188,19 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
 
 
 def _record_peaks(
-    ctx: RunContext, *, bandwidth_gbps: float | None, gflops: dict[str, float], note: str
+    ctx: RunContext,
+    *,
+    bandwidth_gbps: float | None,
+    gflops: dict[str, float],
+    min_matmul_n: int,
+    note: str,
 ) -> dict[str, Any] | None:
     """Store what was measured as the HAL's measured peaks of the chip behind ctx.device.
 
-    Returns what was recorded (device key, chip model, figures), or None with the reason
-    in the log: the HAL does not know the device, or there is no database to store it in.
+    A staff member's run sets the chip's shared peaks; anyone else's run stores them as
+    that user's own (the shared roofline stays as it was). Returns what was recorded
+    (device key, chip model, figures, shared), or None with the reason in the log: the HAL
+    does not know the device, nothing large enough was measured, or there is no database.
     """
     from portal.labs.hal import device_for_torch, record_measured_peaks
 
@@ -194,6 +211,8 @@ def _record_peaks(
     figures: dict[str, float] = {
         PEAK_FIELDS[dtype]: round(value / 1e3, 6) for dtype, value in gflops.items() if value > 0
     }
+    if not gflops:
+        ctx.log(f"matmul throughput not recorded: no matmul of N >= {min_matmul_n} on {ctx.device}")
     if bandwidth_gbps:
         figures["memory_bandwidth_gbps"] = round(bandwidth_gbps, 3)
     else:
@@ -201,15 +220,29 @@ def _record_peaks(
             f"memory bandwidth not recorded: the largest copy is under {MIN_BANDWIDTH_COPY_MIB} MiB "
             "and may still fit in a cache"
         )
+    if not figures:
+        ctx.log("peaks not recorded: nothing was measured at a size that shows a peak")
+        return None
     try:
+        from portal.labs.models import Run
+
+        run = Run.objects.select_related("owner").filter(pk=ctx.run_id).first()
+        owner = run.owner if run is not None else None
+        shared = owner is not None and owner.is_staff
         row = record_measured_peaks(
-            accelerator.key, model=accelerator.identity.model, note=note[:500], **figures
+            accelerator.key,
+            model=accelerator.identity.model,
+            note=note[:500],
+            owner=owner,
+            shared=shared,
+            **figures,
         )
     except Exception as exc:  # noqa: BLE001 - no database (a unit test's context), or a bad figure
         ctx.log(f"peaks not recorded: {type(exc).__name__}: {exc}")
         return None
+    whose = "the shared peaks" if shared else "your own peaks (only staff runs set the shared ones)"
     ctx.log(
-        f"recorded measured peaks for {accelerator.identity.model} ({accelerator.key}): "
+        f"recorded measured peaks for {accelerator.identity.model} ({accelerator.key}) as {whose}: "
         + ", ".join(f"{k} {v}" for k, v in figures.items())
     )
     return {
@@ -217,6 +250,7 @@ def _record_peaks(
         "device_key": accelerator.key,
         "model": accelerator.identity.model,
         "figures": figures,
+        "shared": shared,
     }
 
 

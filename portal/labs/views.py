@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from collections import defaultdict
 from http import HTTPStatus
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models.fields.json import KT
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,11 +16,16 @@ from portal.core.htmx import HtmxHttpRequest
 from portal.labs.api_runs import get_run_for_user
 from portal.labs.forms import LabParamsForm, params_form
 from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
+from portal.labs.querysets import downsampled_metrics
 from portal.labs.registry import Lab, all_labs, get_lab
 from portal.labs.services import InvalidParams, TooManyActiveRuns, cancel_run, launch_run
 from portal.labs.workers import served_queues, workers_with_devices
 
 LOG_TAIL = 500
+# The run and compare pages read at most this many points per metric series (min/max kept)
+# and this many tables, whatever a run stored.
+MAX_POINTS = 2000
+MAX_TABLES = 50
 
 
 def _get_lab(lab_id: str) -> Lab:
@@ -103,30 +108,31 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 
 def _latest_tables(run: Run) -> dict[str, list[dict[str, Any]]]:
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for data in (
+    """The latest version of each named table (one row per name read, not every version)."""
+    latest = (
         RunEvent.objects.filter(run=run, kind=EventKind.TABLE)
-        .order_by("seq")
-        .values_list("data", flat=True)
-    ):
-        tables[data["name"]] = data["rows"]
-    return tables
+        .annotate(table_name=KT("data__name"))
+        .order_by("table_name", "-seq")
+        .distinct("table_name")
+        .values_list("seq", "table_name", "data")
+    )
+    return {name: data["rows"] for _seq, name, data in sorted(latest[:MAX_TABLES])}
 
 
 def _metric_series(run: Run) -> dict[str, list[list[float]]]:
-    series: dict[str, list[list[float]]] = defaultdict(list)
-    for data in (
-        RunEvent.objects.filter(run=run, kind=EventKind.METRIC)
-        .order_by("seq")
-        .values_list("data", flat=True)
-    ):
-        series[data["name"]].append([data["step"], data["value"]])
-    return dict(series)
+    return downsampled_metrics(run.pk, max_points=MAX_POINTS)
 
 
-def _log_tail(run: Run) -> list[str]:
-    lines = RunEvent.objects.filter(run=run, kind=EventKind.LOG).order_by("-seq")[:LOG_TAIL]
-    return [e.data.get("text", "") for e in reversed(list(lines))]
+def _log_page(run: Run, before: int | None) -> tuple[list[str], int | None]:
+    """Up to LOG_TAIL log lines before seq `before` (None: the latest), and the cursor of
+    the page before them (None at the start of the log)."""
+    events = RunEvent.objects.filter(run=run, kind=EventKind.LOG)
+    if before is not None:
+        events = events.filter(seq__lt=before)
+    page = list(events.order_by("-seq").values_list("seq", "data")[: LOG_TAIL + 1])
+    older = page[LOG_TAIL - 1][0] if len(page) > LOG_TAIL else None
+    lines = [str(data.get("text", "")) for _seq, data in reversed(page[:LOG_TAIL])]
+    return lines, older
 
 
 @require_GET
@@ -160,9 +166,13 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "statuses": {value: str(label) for value, label in RunStatus.choices},
         "artifact_url": reverse("labs:run_artifact", args=[run.pk, "NAME"]),
     }
+    log_before = request.GET.get("log_before", "")
+    log, older = _log_page(run, int(log_before) if log_before.isdigit() else None)
     context.update(
         {
-            "log": _log_tail(run),
+            "log": log,
+            "log_older": older,
+            "log_paged": log_before.isdigit(),
             "tables": _latest_tables(run),
             "artifacts": RunArtifact.objects.filter(run=run),
             "stream": stream,

@@ -21,6 +21,7 @@
 
   const log = $("run-log");
   function appendLog(text) {
+    if (log.hasAttribute("data-paged")) return; // an older page of the log: new lines are not its
     const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
     log.append(text + "\n");
     if (atBottom) log.scrollTop = log.scrollHeight;

@@ -117,6 +117,9 @@ def test_up_starts_everything_stops_cleanly_restarts_with_its_data_and_survives_
     assert body["checks"]["worker"]["ok"] and "pgvector" in body["checks"]["database"]["detail"]
     # The worker `up` starts serves the feishu queue too (chat replies, notifications).
     assert "cpu,feishu" in body["checks"]["worker"]["detail"]
+    # hours-long labs (llm-deploy) have their own worker, not a slot of the one above
+    commands = [" ".join(p.cmdline()) for p in _portal_processes(data_dir)]
+    assert any("-Q long" in c for c in commands), commands
 
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env["PORTAL_DATA_DIR"] = str(data_dir)

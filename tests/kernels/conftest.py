@@ -39,3 +39,30 @@ def gpu_sweep(db) -> Sweep:
                          median_ms=None, gbs=None, tflops=None, frac_roofline=None),
     )  # fmt: skip
     return services.finish_sweep(sweep=sweep)
+
+
+def make_run(user, lab_id: str = "kernels"):
+    from portal.labs.models import Run, RunStatus
+
+    return Run.objects.create(
+        owner=user,
+        lab_id=lab_id,
+        status=RunStatus.SUCCEEDED,
+        queue="cpu",
+        time_limit_s=60,
+        soft_time_limit_s=50,
+    )
+
+
+def make_sweep(run, *, device_name: str = "Test CPU", notes=()) -> Sweep:
+    """A lab sweep measured by `run` (so owned by the run's owner), with one point."""
+    sweep = services.start_sweep(
+        device="cpu",
+        device_name=device_name,
+        peaks={},
+        params={},
+        notes=list(notes),
+        run_id=run.pk if run else None,
+    )
+    services.record_point(sweep=sweep, point=make_point(device="cpu"))
+    return services.finish_sweep(sweep=sweep)

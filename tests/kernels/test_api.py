@@ -40,3 +40,24 @@ def test_wrong_methods_are_refused(api, gpu_sweep):
     assert api.delete(f"/api/kernels/sweeps/{gpu_sweep.pk}").status_code == (
         HTTPStatus.METHOD_NOT_ALLOWED
     )
+
+
+def test_another_users_sweep_is_not_listed_and_is_404(owner, other_user, api, gpu_sweep):
+    from portal.core.services import issue_api_token
+    from tests.kernels.conftest import make_run, make_sweep
+
+    mine = make_sweep(make_run(owner))
+    assert {s["id"] for s in api.get("/api/kernels/sweeps").json()} == {mine.pk, gpu_sweep.pk}
+    other = Client(
+        headers={"Authorization": f"Bearer {issue_api_token(user=other_user, name='t')[1]}"}
+    )
+    assert [s["id"] for s in other.get("/api/kernels/sweeps").json()] == [gpu_sweep.pk]
+    assert other.get(f"/api/kernels/sweeps/{mine.pk}").status_code == HTTPStatus.NOT_FOUND
+    assert api.get(f"/api/kernels/sweeps/{mine.pk}").json()["run_id"] == mine.run_id
+
+
+def test_a_sweep_without_a_run_is_staff_only(api, db):
+    from tests.kernels.conftest import make_sweep
+
+    orphan = make_sweep(None)
+    assert api.get(f"/api/kernels/sweeps/{orphan.pk}").status_code == HTTPStatus.NOT_FOUND

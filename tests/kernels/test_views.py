@@ -8,8 +8,7 @@ from http import HTTPStatus
 from django.test import Client
 from django.urls import reverse
 
-from portal.labs.kernels import services
-from tests.kernels.conftest import make_point
+from tests.kernels.conftest import make_run, make_sweep
 
 
 def test_anonymous_visitors_are_sent_to_log_in(db):
@@ -43,11 +42,10 @@ def test_the_latest_sweep_is_shown_with_its_chart_data_and_failures(owner_client
     assert [(p["impl"], p["tflops"]) for p in payload["points"]] == [("triton", 1.7)]
 
 
-def test_picking_an_older_sweep_with_htmx_renders_only_the_results_partial(owner_client, gpu_sweep):
-    newer = services.start_sweep(
-        device="cpu", device_name="Test CPU", peaks={}, params={}, notes=["cpu note"]
-    )
-    services.record_point(sweep=newer, point=make_point(device="cpu"))
+def test_picking_an_older_sweep_with_htmx_renders_only_the_results_partial(
+    owner, owner_client, gpu_sweep
+):
+    make_sweep(make_run(owner), notes=["cpu note"])
     url = reverse("kernels:index") + f"?sweep={gpu_sweep.pk}"
     full = owner_client.get(reverse("kernels:index")).content.decode()
     assert "Test CPU" in full and "cpu note" in full  # newest first
@@ -60,3 +58,23 @@ def test_picking_an_older_sweep_with_htmx_renders_only_the_results_partial(owner
 def test_an_unknown_sweep_is_404(owner_client, db):
     assert owner_client.get(reverse("kernels:index") + "?sweep=999999").status_code == 404
     assert owner_client.get(reverse("kernels:index") + "?sweep=abc").status_code == 404
+
+
+def test_another_users_sweeps_are_neither_listed_nor_shown(owner, other_client, gpu_sweep):
+    mine = make_sweep(make_run(owner), device_name="Owner's CPU")
+    html = other_client.get(reverse("kernels:index")).content.decode()
+    assert "Owner's CPU" not in html and "NVIDIA H200" in html  # bench imports are shared
+    url = reverse("kernels:index") + f"?sweep={mine.pk}"
+    assert other_client.get(url).status_code == 404
+
+
+def test_staff_see_every_sweep(owner, staff, gpu_sweep):
+    from django.test import Client
+
+    mine = make_sweep(make_run(owner), device_name="Owner's CPU")
+    orphan = make_sweep(None, device_name="Run-less CPU")
+    client = Client()
+    client.force_login(staff)
+    for sweep in (mine, orphan):
+        html = client.get(reverse("kernels:index") + f"?sweep={sweep.pk}").content.decode()
+        assert sweep.device_name in html

@@ -83,25 +83,110 @@ def serving_row(url: str, state: str = "serving") -> dict:
 
 
 @pytest.mark.django_db
-def test_active_deployment_is_the_newest_running_deploy_run_that_is_serving(owner, other_user):
-    assert active_deployment() is None and active_deployment_url() is None
+def test_active_deployment_is_the_askers_newest_running_deploy_run_that_is_serving(owner):
+    assert active_deployment(user=owner) is None and active_deployment_url(user=owner) is None
     make_run(owner, rows=None)  # still starting: no URL yet
-    assert active_deployment() is None
+    assert active_deployment(user=owner) is None
     make_run(owner, status=RunStatus.CANCELLED, rows=[serving_row("http://127.0.0.1:1/v1")])
     make_run(owner, heartbeat_age_s=3600, rows=[serving_row("http://127.0.0.1:2/v1")])  # lost
     make_run(owner, rows=[serving_row("http://127.0.0.1:3/v1", state="stopping")])
-    assert active_deployment() is None
-    older = make_run(owner, rows=[serving_row("http://127.0.0.1:4/v1")])
-    newer = make_run(other_user, rows=[serving_row("http://127.0.0.1:5/v1")])
-    deployment = active_deployment()
+    assert active_deployment(user=owner) is None
+    make_run(owner, rows=[serving_row("http://127.0.0.1:4/v1")])
+    newer = make_run(owner, rows=[serving_row("http://127.0.0.1:5/v1")])
+    deployment = active_deployment(user=owner)
     assert (deployment.run_id, deployment.base_url, deployment.model) == (
         newer.pk,
         "http://127.0.0.1:5/v1",
         "tiny-random",
     )
-    assert active_deployment(owner_id=owner.pk).run_id == older.pk
     # nothing listens on those ports: a checked lookup finds none
-    assert active_deployment(check=True, timeout_s=0.5) is None
+    assert active_deployment(user=owner, check=True, timeout_s=0.5) is None
+
+
+@pytest.mark.django_db
+def test_another_users_deployment_never_answers_me_unless_staff_shared_it(owner, other_user):
+    theirs = make_run(other_user, rows=[serving_row("http://127.0.0.1:6/v1")])
+    assert active_deployment(user=owner) is None
+    assert active_deployment(user=None) is None  # an unlinked Feishu sender
+    assert active_deployment(user=other_user).run_id == theirs.pk
+
+    theirs.shared = True
+    theirs.save(update_fields=["shared"])
+    assert active_deployment(user=owner).run_id == theirs.pk
+    assert active_deployment(user=None).run_id == theirs.pk
+    # my own deployment comes before a shared one, even an older one
+    mine = make_run(owner, rows=[serving_row("http://127.0.0.1:7/v1")])
+    Run.objects.filter(pk=mine.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    assert active_deployment(user=owner).run_id == mine.pk
+
+
+@pytest.mark.django_db
+def test_the_answerer_asks_only_the_askers_deployment(owner, other_user, settings, monkeypatch):
+    from portal.feishu import llm
+    from portal.labs.llm import deploy
+
+    settings.KB_LLM_BACKEND = "auto"
+    settings.KB_LLM_URL = ""
+    # nothing listens on the port: pretend it answers, and keep the local model unloaded
+    monkeypatch.setattr(deploy, "_answers", lambda deployment, timeout_s: True)
+    monkeypatch.setattr(llm, "_smollm2", lambda: "local fallback")
+    make_run(other_user, rows=[serving_row("http://127.0.0.1:8/v1")])
+    assert llm.get_llm(user=owner) == "local fallback"
+    assert llm.get_llm(user=None) == "local fallback"
+    assert llm.get_llm(user=other_user).name.startswith("openai")
+
+
+@pytest.mark.django_db
+def test_only_staff_may_bind_a_deployment_to_the_network(owner_client, staff, owner):
+    from django.test import Client
+
+    url = f"/api/labs/{DEPLOY_LAB_ID}/runs"
+    body = {"params": {"model": "tiny-random", "host": "0.0.0.0"}}
+    response = owner_client.post(url, body, content_type="application/json")
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"][0]["loc"][-1] == "host"
+    assert "staff" in response.json()["detail"][0]["msg"]
+    assert not Run.objects.filter(owner=owner).exists()
+
+    staff_client = Client()
+    staff_client.force_login(staff)
+    response = staff_client.post(url, body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    run = Run.objects.get(pk=response.json()["id"])
+    assert run.params["host"] == "0.0.0.0"
+    # the worker re-validates the stored parameters without a user: still valid
+    assert get_lab(DEPLOY_LAB_ID).validate(run.params).host == "0.0.0.0"
+
+
+@pytest.mark.django_db
+def test_only_staff_may_share_a_deployment(owner, owner_client, other_client, staff):
+    from django.test import Client
+
+    run = make_run(owner, rows=[serving_row("http://127.0.0.1:9/v1")])
+    url = f"/api/runs/{run.pk}/share"
+    assert (
+        owner_client.post(url, {"shared": True}, content_type="application/json").status_code == 403
+    )
+    assert (
+        other_client.post(url, {"shared": True}, content_type="application/json").status_code == 404
+    )
+    assert Client().post(url, {"shared": True}, content_type="application/json").status_code in (
+        401,
+        403,
+    )
+    assert owner_client.get(url).status_code == 405
+    run.refresh_from_db()
+    assert run.shared is False
+
+    staff_client = Client()
+    staff_client.force_login(staff)
+    response = staff_client.post(url, {"shared": True}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["shared"] is True
+    run.refresh_from_db()
+    assert run.shared is True
+    response = staff_client.post(url, {"shared": False}, content_type="application/json")
+    run.refresh_from_db()
+    assert run.shared is False
 
 
 @pytest.mark.django_db
@@ -144,7 +229,7 @@ def test_a_deployment_serves_chat_completions_until_cancelled_then_its_server_is
 
         # the answerer's lookup finds it through the run row the worker keeps
         make_run(owner, rows=[row])
-        assert active_deployment_url(check=True) == row["url"]
+        assert active_deployment_url(user=owner, check=True) == row["url"]
     finally:
         ctx.cancel.set()
         thread.join(timeout=30)

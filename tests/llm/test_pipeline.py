@@ -74,9 +74,10 @@ def test_a_deployment_run_stays_up_for_the_answerer_until_cancelled(
 
     row = wait_for(serving_row, timeout=120, what="the deployment's URL")
     assert Run.objects.get(pk=run_id).status == RunStatus.RUNNING
-    deployment = active_deployment(check=True)
+    owner = Run.objects.get(pk=run_id).owner
+    deployment = active_deployment(user=owner, check=True)
     assert deployment is not None and deployment.run_id == run_id
-    assert deployment.base_url == row["url"] == active_deployment_url()
+    assert deployment.base_url == row["url"] == active_deployment_url(user=owner)
     reply = httpx.post(
         f"{deployment.base_url}/chat/completions",
         json={
@@ -95,7 +96,7 @@ def test_a_deployment_run_stays_up_for_the_answerer_until_cancelled(
     run = wait_for_status(run_id, {"succeeded", "failed", "cancelled", "lost"}, timeout=60)
     assert run.status == RunStatus.CANCELLED, run.error
     assert run.result["ended"] == "cancelled" and run.result["url"] == row["url"]
-    assert active_deployment() is None
+    assert active_deployment(user=owner) is None
     status = Path(f"/proc/{row['pid']}/status")
     assert not status.exists() or "State:\tZ" in status.read_text()
     with pytest.raises(httpx.HTTPError):

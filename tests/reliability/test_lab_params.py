@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -160,6 +161,7 @@ def test_llm_labs_load_local_models_only_from_the_configured_roots(lab_id, tmp_p
     lab = next(lab for lab in all_labs() if lab.id == lab_id)
 
     assert lab.validate({"model": str(root / "mine")}).model == str(root / "mine")
+    monkeypatch.setenv("LLM_ALLOW_DOWNLOADS", "1")
     assert lab.validate({"model": "HuggingFaceTB/SmolLM2-135M-Instruct"})
     for outside in [
         str(root / "escape"),
@@ -176,3 +178,53 @@ def test_llm_labs_load_local_models_only_from_the_configured_roots(lab_id, tmp_p
         resolve_model("/etc")
     with pytest.raises(ModelNotAvailable):
         resolve_model(str(root / "escape"))
+
+
+def _cached_hub_model(cache: Path, repo_id: str) -> Path:
+    """A model as huggingface_hub lays it out in its cache after a download."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("a" * 40)
+    return snapshot
+
+
+@pytest.mark.parametrize("lab_id", ["llm-quant", "llm-serving", "llm-deploy"])
+def test_hub_downloads_are_off_unless_allowed_and_a_cached_model_loads_from_disk(
+    lab_id, tmp_path, monkeypatch
+):
+    from portal.labs.llm.checkpoints import ModelNotAvailable, resolve_model
+
+    monkeypatch.delenv("LLM_ALLOW_DOWNLOADS", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    lab = next(lab for lab in all_labs() if lab.id == lab_id)
+
+    with pytest.raises(ValidationError) as refused:
+        lab.validate({"model": "someorg/not-here"})
+    assert "LLM_ALLOW_DOWNLOADS=1" in str(refused.value)
+    with pytest.raises(ModelNotAvailable):
+        resolve_model("someorg/not-here")  # the worker never downloads either
+
+    snapshot = _cached_hub_model(tmp_path, "someorg/cached")
+    assert lab.validate({"model": "someorg/cached"}).model == "someorg/cached"
+    assert resolve_model("someorg/cached") == str(snapshot)
+
+    monkeypatch.setenv("LLM_ALLOW_DOWNLOADS", "1")
+    assert lab.validate({"model": "someorg/not-here"}).model == "someorg/not-here"
+    assert resolve_model("someorg/not-here") == "someorg/not-here"
+
+
+@pytest.mark.django_db
+def test_launching_with_an_uncached_hub_model_is_a_422_that_says_why(api, monkeypatch, tmp_path):
+    monkeypatch.delenv("LLM_ALLOW_DOWNLOADS", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    response = api.post(
+        "/api/labs/llm-deploy/runs",
+        {"params": {"model": "someorg/not-here"}},
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content
+    (error,) = response.json()["detail"]
+    assert error["loc"][-1] == "model" and "downloads from the Hub are off" in error["msg"]

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from portal.labs.hal.discovery import get_device
+from portal.labs.hal.models import MeasuredPeak
 from portal.labs.hal.peaks import record_measured_peaks
 from portal.labs.hal.queries import (
     local_devices,
@@ -61,26 +62,36 @@ def list_rewards(request: HttpRequest) -> list[dict[str, str]]:
     return [{"name": r.name, "description": r.description} for r in all_rewards()]
 
 
+def _peaks_out(row: MeasuredPeak) -> dict[str, Any]:
+    return {
+        "id": row.pk,
+        "model": row.model,
+        "device_key": row.device_key,
+        "figures": row.as_figures().as_dict(),
+        "shared": row.shared,
+        "measured_at": row.measured_at,
+    }
+
+
+@router.get("/peaks", response=list[PeaksOut])
+def list_peaks(request: HttpRequest, limit: int = 50) -> Any:
+    """Measured peaks, newest first: the shared ones (every user's roofline) and your own."""
+    rows = MeasuredPeak.objects.visible_to(request.user).order_by("-measured_at", "-id")
+    return [_peaks_out(row) for row in rows[: max(1, min(limit, 500))]]
+
+
 @router.post("/peaks", response={201: PeaksOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
 def post_peaks(request: HttpRequest, payload: PeaksIn) -> Any:
     """Record measured peak figures (staff: they change what every user's pages show)."""
     if not request.user.is_staff:
         return Status(403, {"detail": "only staff may record measured peaks"})
     try:
-        row = record_measured_peaks(**payload.dict())
+        row = record_measured_peaks(**payload.dict(), owner=request.user, shared=True)
     except NoSuchDevice as exc:
         return Status(404, {"detail": str(exc)})
     except ValueError as exc:
         return Status(400, {"detail": str(exc)})
-    return Status(
-        201,
-        {
-            "id": row.pk,
-            "model": row.model,
-            "device_key": row.device_key,
-            "figures": row.as_figures().as_dict(),
-        },
-    )
+    return Status(201, _peaks_out(row))
 
 
 @router.get("/compare", response=list[dict[str, Any]])

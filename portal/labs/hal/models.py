@@ -1,16 +1,32 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from portal.labs.hal.types import PeakFigures
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
 
 class MeasuredPeakQuerySet(models.QuerySet["MeasuredPeak"]):
     def for_model(self, model: str) -> MeasuredPeakQuerySet:
         return self.filter(model=model).order_by("-measured_at", "-id")
+
+    def shared(self) -> MeasuredPeakQuerySet:
+        """The measurements behind everyone's pages and rooflines (set by staff only)."""
+        return self.filter(shared=True)
+
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> MeasuredPeakQuerySet:
+        """The shared measurements and the user's own; staff see all."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(models.Q(shared=True) | models.Q(owner=user))
 
 
 class MeasuredPeak(models.Model):
@@ -25,6 +41,16 @@ class MeasuredPeak(models.Model):
     int8_tops = models.FloatField(null=True, blank=True)
     memory_bandwidth_gbps = models.FloatField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    # Who measured it (None: recorded through the staff API or a command). Only a shared
+    # row changes the chip's peaks for everyone; an ordinary user's run keeps its own.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="measured_peaks",
+    )
+    shared = models.BooleanField(_("shared"), default=False)
     measured_at = models.DateTimeField(auto_now_add=True)
 
     objects = MeasuredPeakQuerySet.as_manager()

@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from portal.labs.hal.types import DeviceIdentity, PeakFigures
 
@@ -85,11 +86,14 @@ def lookup_peaks(model: str) -> PeakFigures:
 
 
 def measured_peaks(identity: DeviceIdentity) -> PeakFigures | None:
-    """The latest measurement recorded for this chip model, or None (also when no database)."""
+    """The latest shared measurement of this chip model, or None (also when no database).
+
+    Only shared rows (staff runs, the staff API) count: another user's run must not move
+    everyone's roofline."""
     try:
         from portal.labs.hal.models import MeasuredPeak
 
-        row = MeasuredPeak.objects.for_model(identity.model).first()
+        row = MeasuredPeak.objects.shared().for_model(identity.model).first()
     except Exception as exc:  # no configured Django, no table yet, database down
         log.debug("no measured peaks for %s: %s", identity.model, exc)
         return None
@@ -106,12 +110,15 @@ def record_measured_peaks(
     memory_bandwidth_gbps: float | None = None,
     note: str = "",
     model: str | None = None,
+    owner: Any = None,
+    shared: bool = True,
 ):
     """Store measured peak figures for the chip behind `device_key` on this host.
 
     Figures left as None keep their table value. `model` overrides the chip
     model name (needed only when the device is not present on this host).
-    Returns the stored `MeasuredPeak`.
+    `shared=True` makes them the chip's peaks for every user: callers let only staff
+    do that; `shared=False` keeps them `owner`'s own. Returns the stored `MeasuredPeak`.
     """
     from portal.labs.hal.discovery import get_device
     from portal.labs.hal.models import MeasuredPeak
@@ -131,5 +138,11 @@ def record_measured_peaks(
     if model is None:
         model = get_device(device_key).identity.model
     return MeasuredPeak.objects.create(
-        device_key=device_key, model=model, hostname=socket.gethostname(), note=note, **figures
+        device_key=device_key,
+        model=model,
+        hostname=socket.gethostname(),
+        note=note,
+        owner=owner,
+        shared=shared,
+        **figures,
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ninja import Schema
@@ -49,6 +50,8 @@ class PeaksOut(Schema):
     model: str
     device_key: str
     figures: dict[str, Any]
+    shared: bool = True
+    measured_at: datetime | None = None
 
 
 class RewardOut(Schema):

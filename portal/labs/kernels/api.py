@@ -29,14 +29,14 @@ def suite(request: HttpRequest):
 
 @router.get("/sweeps", response=list[SweepOut])
 def list_sweeps(request: HttpRequest, limit: int = 20):
-    """Recent sweeps with at least one point, newest first."""
-    return querysets.latest_sweeps(max(1, min(limit, 100)))
+    """Your recent sweeps with at least one point (and imported bench results), newest first."""
+    return querysets.latest_sweeps(request.user, max(1, min(limit, 100)))
 
 
 @router.get("/sweeps/{sweep_id}", response={200: SweepDetailOut, 404: ErrorOut})
 def get_sweep(request: HttpRequest, sweep_id: int):
     """One sweep with every point (correctness, timing, roofline fields)."""
-    sweep = Sweep.objects.filter(pk=sweep_id).first()
+    sweep = Sweep.objects.visible_to(request.user).filter(pk=sweep_id).first()
     if sweep is None:
         return Status(HTTPStatus.NOT_FOUND, {"detail": f"no sweep {sweep_id}"})
     sweep.points = [m.data for m in querysets.measurements(sweep)]

@@ -1,12 +1,26 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
 
 class SweepQuerySet(models.QuerySet["Sweep"]):
+    def visible_to(self, user: AbstractBaseUser | AnonymousUser) -> SweepQuerySet:
+        """Sweeps a user may see: those of their own runs, and the bench results an operator
+        imported (`loadkernelbench`, shared reference data); staff see every sweep."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(
+            models.Q(run__owner=user) | models.Q(run__isnull=True, source=Sweep.Source.BENCH)
+        )
+
     def with_points(self) -> SweepQuerySet:
         return self.filter(measurements__isnull=False).distinct()
 
@@ -28,8 +42,10 @@ class Sweep(models.Model):
 
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.LAB)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    # The labs platform's run id when launched through it (no FK: the platform owns runs).
-    run_id = models.BigIntegerField(null=True, blank=True)
+    # The run that measured it (its owner owns the sweep); none for an imported bench file.
+    run = models.ForeignKey(
+        "labs.Run", null=True, blank=True, on_delete=models.CASCADE, related_name="sweeps"
+    )
     device = models.CharField(max_length=32)
     device_name = models.CharField(max_length=200, blank=True)
     peaks = models.JSONField(default=dict, blank=True)

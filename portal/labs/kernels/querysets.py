@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portal.labs.kernels.models import Measurement, Sweep
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-def latest_sweeps(limit: int = 20) -> list[Sweep]:
-    return list(Sweep.objects.with_points().latest_first()[:limit])
+
+def latest_sweeps(user: AbstractBaseUser | AnonymousUser, limit: int = 20) -> list[Sweep]:
+    return list(Sweep.objects.visible_to(user).with_points().latest_first()[:limit])
 
 
 def chart_payload(sweep: Sweep) -> dict[str, Any]:

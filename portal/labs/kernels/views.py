@@ -19,7 +19,7 @@ def _selected_sweep(request: HtmxHttpRequest, sweeps: list[Sweep]) -> Sweep | No
     if not raw.isdigit():
         raise Http404("no such sweep")
     try:
-        return Sweep.objects.get(pk=int(raw))
+        return Sweep.objects.visible_to(request.user).get(pk=int(raw))
     except Sweep.DoesNotExist as exc:
         raise Http404("no such sweep") from exc
 
@@ -28,7 +28,7 @@ def _selected_sweep(request: HtmxHttpRequest, sweeps: list[Sweep]) -> Sweep | No
 @login_required
 def index(request: HtmxHttpRequest) -> HttpResponse:
     """The suite, its safeguards, and the latest sweep's table and roofline."""
-    sweeps = querysets.latest_sweeps()
+    sweeps = querysets.latest_sweeps(request.user)
     sweep = _selected_sweep(request, sweeps)
     context = {
         "sweeps": sweeps,

@@ -81,11 +81,51 @@ def check_model_reference(value: str) -> str:
             raise ValueError("local models must be under " + ", ".join(str(r) for r in roots))
         return value
     if _HUB_ID.match(value) and ".." not in value and "--" not in value:
+        if not downloads_allowed() and local_hub_snapshot(value) is None:
+            raise ValueError(
+                f"{value} is not in this machine's Hugging Face cache and downloads from the "
+                "Hub are off (an operator turns them on with LLM_ALLOW_DOWNLOADS=1); use "
+                "smollm2, tiny-random, a cached hub id or a directory under the model roots"
+            )
         return value
     raise ValueError(
         "not a model: use smollm2, tiny-random, a hub id (org/name) "
         "or an absolute directory under the model roots"
     )
+
+
+def downloads_allowed() -> bool:
+    """Whether a hub id may be downloaded: only with LLM_ALLOW_DOWNLOADS=1 (env or setting).
+
+    Off by default: any user could otherwise make a worker fetch any model (disk, bandwidth,
+    hours of a worker slot); with it off the labs load only what is already on the machine."""
+    raw = os.environ.get("LLM_ALLOW_DOWNLOADS")
+    if raw is None:
+        try:
+            from django.conf import settings
+
+            raw = str(getattr(settings, "LLM_ALLOW_DOWNLOADS", ""))
+        except Exception:  # Django absent or not configured (worker subprocesses)
+            raw = ""
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def local_hub_snapshot(repo_id: str) -> Path | None:
+    """The directory of `repo_id` in the local Hugging Face cache ($HF_HUB_CACHE), or None;
+    never touches the network."""
+    try:
+        from huggingface_hub import constants, snapshot_download
+
+        path = Path(
+            snapshot_download(
+                repo_id,
+                local_files_only=True,
+                cache_dir=os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE,
+            )
+        )
+    except Exception:  # not cached, a bad id, or huggingface_hub missing: not available
+        return None
+    return path if (path / "config.json").is_file() else None
 
 
 def cache_dir() -> Path:
@@ -231,9 +271,9 @@ def ensure_tiny_random() -> Path:
 def resolve_model(name: str) -> str:
     """A built-in name, a local directory, or a hub id → what `from_pretrained` takes.
 
-    Built-ins are materialised in the cache first. Anything else that is not an
-    existing directory is passed on as a hub id (it needs the hub to be reachable,
-    or the model in the local Hugging Face cache).
+    Built-ins are materialised in the cache first. A hub id becomes its snapshot in the
+    local Hugging Face cache; only with LLM_ALLOW_DOWNLOADS=1 is it passed on as an id
+    that `from_pretrained` may download.
     """
     if name == SMOLLM2:
         return str(ensure_smollm2())
@@ -244,7 +284,14 @@ def resolve_model(name: str) -> str:
     except ValueError as exc:
         raise ModelNotAvailable(str(exc)) from exc
     if not name.startswith(("/", "~")):
-        return name  # a hub id, never a directory relative to the worker's cwd
+        # a hub id, never a directory relative to the worker's cwd
+        if downloads_allowed():
+            return name
+        # the cached snapshot's directory: from_pretrained then never reaches the network
+        snapshot = local_hub_snapshot(name)
+        if snapshot is None:
+            raise ModelNotAvailable(f"{name} is not in this worker's Hugging Face cache")
+        return str(snapshot)
     path = Path(name).expanduser()
     if not path.is_dir():
         raise ModelNotAvailable(f"no model directory at {name}")

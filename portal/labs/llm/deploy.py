@@ -5,9 +5,10 @@ and stays `running` — the platform's heartbeat keeps it alive — until it is
 cancelled, its `hours` are over or the server dies. Its URL is on the run page
 (progress note, log and the `deployment` table) and in the result.
 
-The rest of the portal finds the current deployment with `active_deployment()`
-(or `active_deployment_url()`): the newest running `llm-deploy` run whose heartbeat
-is fresh and whose server said it is serving. The Feishu/RAG answerer uses it
+The rest of the portal finds the asker's deployment with `active_deployment(user=...)`
+(or `active_deployment_url()`): the asker's newest running `llm-deploy` run whose
+heartbeat is fresh and whose server said it is serving, else one staff marked shared
+(`POST /api/runs/{id}/share`). Binding to 0.0.0.0 (the network) is staff-only. The Feishu/RAG answerer uses it
 before falling back to KB_LLM_URL and the local SmolLM2.
 """
 
@@ -21,7 +22,7 @@ from typing import Any, Literal
 
 import httpx
 from django.utils import timezone
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from portal.labs.context import RunContext
 from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, resolve_model
@@ -77,6 +78,16 @@ class DeployParams(BaseModel):
     )
 
     _model = field_validator("model")(classmethod(lambda cls, v: _check_model(v)))
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str, info: ValidationInfo) -> str:
+        # Checked at launch (Lab.validate(..., user=)): an unauthenticated server on the
+        # network is a staff decision. The worker re-validating a stored run has no user.
+        user = (info.context or {}).get("user")
+        if v != LOOPBACK and user is not None and not user.is_staff:
+            raise ValueError("only staff may bind a deployment to 0.0.0.0 (the network)")
+        return v
 
     @field_validator("port")
     @classmethod
@@ -213,6 +224,7 @@ DEPLOY_LAB = register_lab(
         week=12,
         time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
         idempotent=False,
+        long_running=True,
         tags=("llm", "serving", "deploy", "demo-1"),
     )
 )
@@ -230,17 +242,24 @@ class Deployment:
     since: str
 
 
-def _running_deployments(owner_id: int | None) -> list[Any]:
+def _running_deployments(user: Any) -> list[Any]:
+    """The user's own fresh running deployments, newest first, then those staff shared."""
+    from django.db.models import Case, IntegerField, Q, Value, When
+
     from portal.labs.conf import setting_float
     from portal.labs.models import Run, RunStatus
 
     fresh: datetime = timezone.now() - timedelta(seconds=setting_float("LABS_LOST_AFTER_S"))
+    mine = Q(owner_id=user.pk) if user is not None and user.is_authenticated else Q(pk__in=[])
     runs = Run.objects.filter(
-        lab_id=DEPLOY_LAB_ID, status=RunStatus.RUNNING, heartbeat_at__gte=fresh
+        mine | Q(shared=True),
+        lab_id=DEPLOY_LAB_ID,
+        status=RunStatus.RUNNING,
+        heartbeat_at__gte=fresh,
+    ).annotate(
+        theirs=Case(When(mine, then=Value(0)), default=Value(1), output_field=IntegerField())
     )
-    if owner_id is not None:
-        runs = runs.filter(owner_id=owner_id)
-    return list(runs.order_by("-started_at", "-pk")[:5])
+    return list(runs.order_by("theirs", "-started_at", "-pk")[:5])
 
 
 def _deployment_of(run: Any) -> Deployment | None:
@@ -272,23 +291,25 @@ def _answers(deployment: Deployment, timeout_s: float) -> bool:
 
 
 def active_deployment(
-    *, owner_id: int | None = None, check: bool = False, timeout_s: float = 2.0
+    *, user: Any, check: bool = False, timeout_s: float = 2.0
 ) -> Deployment | None:
-    """The newest running `llm-deploy` run's server, or None.
+    """The server of `user`'s newest running `llm-deploy` run, else of one staff shared; or None.
 
-    Only runs whose heartbeat is fresher than LABS_LOST_AFTER_S count, and only once
-    their server is ready (until it starts stopping). `owner_id` limits it to one
-    user's runs; `check=True` also asks the server (GET /v1/models) and skips one that
-    does not answer within `timeout_s`.
+    Another user's deployment is never used unless staff marked it shared: its owner
+    chose the model, and the asker's private passages go into the prompt. `user=None`
+    (an unlinked Feishu sender) only gets shared ones. Only runs whose heartbeat is
+    fresher than LABS_LOST_AFTER_S count, and only once their server is ready (until it
+    starts stopping). `check=True` also asks the server (GET /v1/models) and skips one
+    that does not answer within `timeout_s`.
     """
-    for run in _running_deployments(owner_id):
+    for run in _running_deployments(user):
         deployment = _deployment_of(run)
         if deployment is not None and (not check or _answers(deployment, timeout_s)):
             return deployment
     return None
 
 
-def active_deployment_url(*, owner_id: int | None = None, check: bool = False) -> str | None:
-    """The current deployment's OpenAI base URL (`http://host:port/v1`), or None."""
-    deployment = active_deployment(owner_id=owner_id, check=check)
+def active_deployment_url(*, user: Any, check: bool = False) -> str | None:
+    """The OpenAI base URL (`http://host:port/v1`) of `user`'s current deployment, or None."""
+    deployment = active_deployment(user=user, check=check)
     return deployment.base_url if deployment else None

@@ -2,7 +2,7 @@
 
 Starts the embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point
 elsewhere), migrates, loads the built-in content, then runs the ASGI server
-(daphne) and one Celery worker with the beat scheduler. Ctrl-C (or SIGTERM)
+(daphne), a Celery worker with the beat scheduler and one for the `long` queue. Ctrl-C (or SIGTERM)
 stops everything it started; children die with it even on SIGKILL.
 """
 
@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from django.conf import settings
@@ -43,6 +44,58 @@ def _wait_for_port(host: str, port: int, timeout: float) -> bool:
                 return True
         time.sleep(0.1)
     return False
+
+
+def worker_commands(schedule: Path) -> list[tuple[str, list[str]]]:
+    """The Celery workers `up` starts: one for PORTAL_WORKER_QUEUES (with beat) and one for
+    the long queue (hours-long labs such as llm-deploy), so a deployment never holds the
+    slot the other labs' runs wait for."""
+    celery = [sys.executable, "-m", "celery", "-A", "portal", "worker"]
+    host = socket.gethostname()
+    commands = [
+        (
+            "worker",
+            [
+                *celery,
+                "-Q",
+                ",".join(settings.PORTAL_WORKER_QUEUES),
+                "-c",
+                str(settings.PORTAL_WORKER_CONCURRENCY),
+                "-n",
+                f"cpu@{host}",
+                "--beat",
+                "-s",
+                str(schedule),
+                "-l",
+                "INFO",
+            ],
+        )
+    ]
+    long_queue = settings.PORTAL_QUEUE_ROUTES["long"]
+    if (
+        settings.PORTAL_LONG_WORKER_CONCURRENCY > 0
+        and long_queue not in settings.PORTAL_WORKER_QUEUES
+    ):
+        commands.append(
+            (
+                "worker-long",
+                [
+                    *celery,
+                    "-Q",
+                    long_queue,
+                    "-c",
+                    str(settings.PORTAL_LONG_WORKER_CONCURRENCY),
+                    "-n",
+                    f"long@{host}",
+                    # in the data dir: tools (and tests) find the worker by it
+                    "--pidfile",
+                    str(schedule.parent / "celery-long.pid"),
+                    "-l",
+                    "INFO",
+                ],
+            )
+        )
+    return commands
 
 
 class Command(BaseCommand):
@@ -124,31 +177,7 @@ class Command(BaseCommand):
             )
         ]
         if with_worker:
-            schedule = settings.DATA_LAYOUT.root / "celerybeat-schedule"
-            commands.append(
-                (
-                    "worker",
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "portal",
-                        "worker",
-                        "-Q",
-                        ",".join(settings.PORTAL_WORKER_QUEUES),
-                        "-c",
-                        str(settings.PORTAL_WORKER_CONCURRENCY),
-                        "-n",
-                        f"cpu@{socket.gethostname()}",
-                        "--beat",
-                        "-s",
-                        str(schedule),
-                        "-l",
-                        "INFO",
-                    ],
-                )
-            )
+            commands.extend(worker_commands(settings.DATA_LAYOUT.root / "celerybeat-schedule"))
         return [
             (
                 name,
