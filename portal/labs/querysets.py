@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
@@ -31,3 +31,18 @@ class RunQuerySet(models.QuerySet["Run"]):
 class RunEventQuerySet(models.QuerySet["RunEvent"]):
     def after(self, seq: int) -> RunEventQuerySet:
         return self.filter(seq__gt=seq).order_by("seq")
+
+    def latest_tables(self) -> dict[int, dict[str, list[Any]]]:
+        """The newest rows of every table of these events' runs: {run id: {name: rows}}.
+
+        A lab re-sends a whole table when it changes, so the last event of a name wins
+        (the run page, Feishu's run documents, the deployment lookup).
+        """
+        from portal.labs.models import EventKind
+
+        tables: dict[int, dict[str, list[Any]]] = {}
+        events = self.filter(kind=EventKind.TABLE).order_by("run_id", "seq")
+        for run_id, data in events.values_list("run_id", "data"):
+            if isinstance(data, dict) and "name" in data:
+                tables.setdefault(run_id, {})[str(data["name"])] = data.get("rows") or []
+        return tables

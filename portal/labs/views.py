@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from http import HTTPStatus
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.core.htmx import HtmxHttpRequest
 from portal.labs.api_runs import get_run_for_user
+from portal.labs.compare import compare_rows
 from portal.labs.forms import LabParamsForm, params_form
 from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
 from portal.labs.registry import Lab, all_labs, get_lab
@@ -102,17 +102,6 @@ def run_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _latest_tables(run: Run) -> dict[str, list[dict[str, Any]]]:
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for data in (
-        RunEvent.objects.filter(run=run, kind=EventKind.TABLE)
-        .order_by("seq")
-        .values_list("data", flat=True)
-    ):
-        tables[data["name"]] = data["rows"]
-    return tables
-
-
 def _metric_series(run: Run) -> dict[str, list[list[float]]]:
     series: dict[str, list[list[float]]] = defaultdict(list)
     for data in (
@@ -163,7 +152,7 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context.update(
         {
             "log": _log_tail(run),
-            "tables": _latest_tables(run),
+            "tables": RunEvent.objects.filter(run=run).latest_tables().get(run.pk, {}),
             "artifacts": RunArtifact.objects.filter(run=run),
             "stream": stream,
         }
@@ -196,7 +185,8 @@ def run_artifact(request: HttpRequest, pk: int, name: str) -> FileResponse:
 @require_GET
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
-    """Runs of one lab side by side: parameters, results, metrics overlaid."""
+    """Runs of one lab side by side: parameters, the figures of their typed results,
+    metrics overlaid (every lab; the Agent Sandbox's old comparison redirects here)."""
     ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
     runs = list(Run.objects.visible_to(request.user).filter(pk__in=ids).order_by("pk"))
     lab_ids = {run.lab_id for run in runs}
@@ -207,8 +197,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     candidates = (
         Run.objects.visible_to(request.user).for_lab(lab_id)[:50] if lab_id else Run.objects.none()
     )
-    param_keys = sorted({k for run in runs for k in run.params})
-    result_keys = sorted({k for run in runs for k in (run.result or {})})
+    param_rows, result_rows = compare_rows(runs)
     return render(
         request,
         "labs/compare.html",
@@ -218,8 +207,8 @@ def compare(request: HttpRequest) -> HttpResponse:
             "labs": all_labs(),
             "candidates": candidates,
             "selected": {run.pk for run in runs},
-            "param_rows": [(k, [run.params.get(k) for run in runs]) for k in param_keys],
-            "result_rows": [(k, [(run.result or {}).get(k) for run in runs]) for k in result_keys],
+            "param_rows": param_rows,
+            "result_rows": result_rows,
             "compare_data": {
                 "runs": [
                     {"id": run.pk, "label": f"#{run.pk}", "metrics": _metric_series(run)}

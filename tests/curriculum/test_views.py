@@ -79,6 +79,7 @@ def test_a_registered_lab_shows_its_title(owner_client, plan):
         title="Custom kernel lab",
         description="",
         params=NoParams,
+        result=registry.LabResult,
         run=lambda p, c: {},
     )
     registry._registry.setdefault("kernels", lab)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from portal.labs.forms import params_form
 from portal.labs.models import Run, RunArtifact, RunStatus
-from portal.labs.registry import DeviceClass, Lab, get_lab, register_lab
+from portal.labs.registry import DeviceClass, Lab, LabResult, get_lab, register_lab
 from portal.labs.services import NewEvent, append_events, launch_run, reap_lost_runs
 from tests.labs.conftest import SMALL_BENCHMARK
 
@@ -28,6 +28,7 @@ GPU_LAB = register_lab(
         title="GPU only (test)",
         description="A lab that needs a GPU.",
         params=_GpuParams,
+        result=LabResult,
         run=lambda params, ctx: {"ok": True},
         device=DeviceClass.GPU,
     )

@@ -51,10 +51,5 @@ class PeaksOut(Schema):
     figures: dict[str, Any]
 
 
-class RewardOut(Schema):
-    name: str
-    description: str
-
-
 class ErrorOut(Schema):
     detail: str

@@ -9,7 +9,7 @@ from django.conf import settings
 from pydantic import BaseModel, Field, field_validator
 
 from portal.labs.context import RunContext
-from portal.labs.registry import DeviceClass, Lab, register_lab
+from portal.labs.registry import DeviceClass, Lab, LabResult
 
 if TYPE_CHECKING:
     import torch
@@ -72,6 +72,18 @@ class KernelLabParams(BaseModel):
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
+
+
+class KernelLabResult(LabResult):
+    sweep_id: int
+    device: str
+    # the roof the points sit under: PeakFigures.as_dict() of the device
+    peaks: dict[str, Any]
+    notes: list[str] = []
+    points: int
+    incorrect: int
+    # one row per point, as in the run's "results" table
+    table: list[dict[str, Any]] = []
 
 
 def _torch_device(requested: str) -> tuple[torch.device, list[str]]:
@@ -233,23 +245,22 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-KERNEL_LAB = register_lab(
-    Lab(
-        id="kernels",
-        title="Kernel lab: custom operators, Triton and an honest benchmark",
-        description=(
-            "Vector add, fused softmax, layer norm, tiled matmul and FlashAttention-style "
-            "attention, each checked against a float64 reference on fresh random inputs and "
-            "timed with cache flushes and device timers beside PyTorch eager and torch.compile; "
-            "results placed on the device's roofline. Triton kernels run on GPU workers and "
-            "are checked through the interpreter on CPU workers; the C++ operator runs on both."
-        ),
-        params=KernelLabParams,
-        run=run_kernel_lab,
-        device=DeviceClass.ANY,
-        week=10,
-        time_limit_s=20 * 60,
-        idempotent=True,
-        tags=("kernels", "triton", "cuda", "roofline"),
-    )
+KERNEL_LAB = Lab(
+    id="kernels",
+    title="Kernel lab: custom operators, Triton and an honest benchmark",
+    description=(
+        "Vector add, fused softmax, layer norm, tiled matmul and FlashAttention-style "
+        "attention, each checked against a float64 reference on fresh random inputs and "
+        "timed with cache flushes and device timers beside PyTorch eager and torch.compile; "
+        "results placed on the device's roofline. Triton kernels run on GPU workers and "
+        "are checked through the interpreter on CPU workers; the C++ operator runs on both."
+    ),
+    params=KernelLabParams,
+    result=KernelLabResult,
+    run=run_kernel_lab,
+    device=DeviceClass.ANY,
+    week=10,
+    time_limit_s=20 * 60,
+    idempotent=True,
+    tags=("kernels", "triton", "cuda", "roofline"),
 )

@@ -24,7 +24,8 @@ from django.utils import timezone
 from pydantic import BaseModel, Field, field_validator
 
 from portal.labs.context import RunContext
-from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, resolve_model
+from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, check_model, resolve_model
+from portal.labs.llm.results import DeployResult
 from portal.labs.llm.servers import (
     LOOPBACK,
     ServerFailed,
@@ -34,7 +35,7 @@ from portal.labs.llm.servers import (
     vllm_server,
     vllm_unavailable_reason,
 )
-from portal.labs.registry import DeviceClass, Lab, register_lab
+from portal.labs.registry import DeviceClass, Lab
 
 DEPLOY_LAB_ID = "llm-deploy"
 DEPLOYMENT_TABLE = "deployment"
@@ -42,12 +43,6 @@ SERVING, STOPPING = "serving", "stopping"
 # Celery redelivers an unacknowledged task after the broker's visibility timeout
 # (settings: 6 h); a deployment must end before that or its run would be marked lost.
 MAX_HOURS = 5.0
-
-
-def _check_model(value: str) -> str:
-    from portal.labs.llm.labs import _check_model as check
-
-    return check(value)
 
 
 class DeployParams(BaseModel):
@@ -76,7 +71,7 @@ class DeployParams(BaseModel):
         default=15.0, ge=0.5, le=600, description="how often the server's health is checked"
     )
 
-    _model = field_validator("model")(classmethod(lambda cls, v: _check_model(v)))
+    _model = field_validator("model")(classmethod(lambda cls, v: check_model(v)))
 
     @field_validator("port")
     @classmethod
@@ -198,23 +193,22 @@ def run_deploy(params: DeployParams, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-DEPLOY_LAB = register_lab(
-    Lab(
-        id=DEPLOY_LAB_ID,
-        title="LLM deployment: keep an OpenAI-compatible server up",
-        description=(
-            "Start our Transformers server or vLLM on the worker and keep it running until "
-            "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
-            "Feishu/RAG answerer uses it while it runs."
-        ),
-        params=DeployParams,
-        run=run_deploy,
-        device=DeviceClass.ANY,
-        week=12,
-        time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
-        idempotent=False,
-        tags=("llm", "serving", "deploy", "demo-1"),
-    )
+DEPLOY_LAB = Lab(
+    id=DEPLOY_LAB_ID,
+    title="LLM deployment: keep an OpenAI-compatible server up",
+    description=(
+        "Start our Transformers server or vLLM on the worker and keep it running until "
+        "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
+        "Feishu/RAG answerer uses it while it runs."
+    ),
+    params=DeployParams,
+    result=DeployResult,
+    run=run_deploy,
+    device=DeviceClass.ANY,
+    week=12,
+    time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
+    idempotent=False,
+    tags=("llm", "serving", "deploy", "demo-1"),
 )
 
 
@@ -244,14 +238,10 @@ def _running_deployments(owner_id: int | None) -> list[Any]:
 
 
 def _deployment_of(run: Any) -> Deployment | None:
-    from portal.labs.models import EventKind, RunEvent
+    from portal.labs.models import RunEvent
 
-    event = (
-        RunEvent.objects.filter(run=run, kind=EventKind.TABLE, data__name=DEPLOYMENT_TABLE)
-        .order_by("-seq")
-        .first()
-    )
-    rows = (event.data.get("rows") if event else None) or []
+    tables = RunEvent.objects.filter(run=run, data__name=DEPLOYMENT_TABLE).latest_tables()
+    rows = tables.get(run.pk, {}).get(DEPLOYMENT_TABLE) or []
     if not rows or rows[0].get("state") != SERVING or not rows[0].get("url"):
         return None
     row = rows[0]

@@ -1,0 +1,263 @@
+"""The system benchmark lab: memory bandwidth and matmul throughput on the worker's device.
+
+What it measures is recorded into the HAL (`record_measured_peaks`) for the chip it ran
+on, so the pages and the kernel lab's roofline use measured peaks over datasheet ones.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from portal.labs.context import RunContext
+from portal.labs.registry import DeviceClass, Lab, LabResult, ResultPart
+
+Dtype = Literal["float32", "bfloat16", "float16"]
+
+# A copy this large leaves every cache level of current chips (H200: 50 MB L2; CPUs: tens
+# of MB of L3), so its rate is the memory's; smaller copies would overstate the roof.
+MIN_BANDWIDTH_COPY_MIB = 64
+# dtype name of the sweep -> PeakFigures field
+PEAK_FIELDS = {"float32": "fp32_tflops", "bfloat16": "bf16_tflops", "float16": "fp16_tflops"}
+
+
+class SystemBenchmarkParams(BaseModel):
+    # Item bounds are validated, not only shown: a huge size would take the worker's memory.
+    copy_sizes_mib: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
+        default=[1, 4, 16, 64, 256],
+        min_length=1,
+        max_length=12,
+        description="Buffer sizes (MiB) for the copy-bandwidth sweep; each copy reads and writes the buffer once.",
+    )
+    matmul_sizes: list[Annotated[int, Field(ge=8, le=8192)]] = Field(
+        default=[128, 256, 512, 1024],
+        min_length=1,
+        max_length=12,
+        description="Square matrix sizes N for the N×N @ N×N throughput sweep (2·N³ FLOP each).",
+    )
+    dtypes: list[Dtype] = Field(
+        default=["float32", "bfloat16"],
+        min_length=1,
+        description="Element types for the matmul sweep (float16 is slow on most CPUs).",
+    )
+    repeats: int = Field(
+        default=5, ge=1, le=100, description="Timed repetitions per point; the median is reported."
+    )
+    warmup: int = Field(default=1, ge=0, le=10, description="Untimed repetitions before timing.")
+    record_peaks: bool = Field(
+        default=True,
+        description=(
+            "Record the measured peaks into the hardware abstraction layer for this chip model: "
+            "the newest measurement replaces the datasheet figures on the device pages and in "
+            "the kernel lab's roofline. Memory bandwidth is recorded only from a copy of at "
+            f"least {MIN_BANDWIDTH_COPY_MIB} MiB."
+        ),
+    )
+
+
+class RecordedPeaks(ResultPart):
+    """What the run stored as the HAL's measured peaks of its chip."""
+
+    id: int
+    device_key: str
+    model: str
+    figures: dict[str, float]
+
+
+class SystemBenchmarkResult(LabResult):
+    device: str
+    recorded_peaks: RecordedPeaks | None = None
+    peak_copy_bandwidth_gbps: float
+    largest_copy_bandwidth_gbps: float
+    peak_matmul_gflops: dict[str, float]
+    best_dtype: str
+    # FLOP per byte at which this device turns from memory- to compute-bound
+    ridge_point_flop_per_byte: float | None = None
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _median_time(fn: Any, *, device: str, repeats: int, warmup: int) -> float:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
+    import torch
+
+    device = ctx.device
+    ctx.log(f"torch {torch.__version__} on {device}; {torch.get_num_threads()} CPU threads")
+    total = len(params.copy_sizes_mib) + len(params.matmul_sizes) * len(params.dtypes)
+    done = 0
+    rows: list[dict[str, Any]] = []
+
+    best_bw = 0.0
+    largest_bw = 0.0
+    for mib in sorted(params.copy_sizes_mib):
+        ctx.check_cancelled()
+        n = mib * 1024 * 1024 // 4
+        src = torch.rand(n, device=device)
+        dst = torch.empty_like(src)
+        seconds = _median_time(
+            lambda src=src, dst=dst: dst.copy_(src), device=device, **_timing(params)
+        )
+        gbps = 2 * n * 4 / seconds / 1e9  # read + write
+        best_bw = max(best_bw, gbps)
+        largest_bw = gbps  # sizes ascend: the last one is the least cache-resident
+        ctx.metric("copy_bandwidth_gbps", round(gbps, 3), step=mib)
+        ctx.log(f"copy {mib:>5} MiB: {gbps:8.2f} GB/s ({seconds * 1e3:.2f} ms)")
+        rows.append(
+            {
+                "test": "copy",
+                "size": f"{mib} MiB",
+                "dtype": "float32",
+                "value": round(gbps, 2),
+                "unit": "GB/s",
+            }
+        )
+        del src, dst  # free before the next, larger buffer
+        done += 1
+        ctx.progress(done / total, f"copy {mib} MiB")
+
+    best_flops: dict[str, float] = {}
+    for dtype_name in params.dtypes:
+        dtype = getattr(torch, dtype_name)
+        for size in sorted(params.matmul_sizes):
+            ctx.check_cancelled()
+            a = torch.rand(size, size, device=device).to(dtype)
+            b = torch.rand(size, size, device=device).to(dtype)
+            seconds = _median_time(lambda a=a, b=b: a @ b, device=device, **_timing(params))
+            gflops = 2 * size**3 / seconds / 1e9
+            best_flops[dtype_name] = max(best_flops.get(dtype_name, 0.0), gflops)
+            ctx.metric(f"matmul_gflops_{dtype_name}", round(gflops, 3), step=size)
+            ctx.log(f"matmul {dtype_name:>8} N={size:<5}: {gflops:10.2f} GFLOP/s")
+            rows.append(
+                {
+                    "test": "matmul",
+                    "size": f"N={size}",
+                    "dtype": dtype_name,
+                    "value": round(gflops, 2),
+                    "unit": "GFLOP/s",
+                }
+            )
+            done += 1
+            ctx.progress(done / total, f"matmul {dtype_name} N={size}")
+            del a, b
+
+    ctx.table("measurements", rows)
+    peak_dtype = max(best_flops, key=best_flops.__getitem__)
+    ctx.table(
+        "peaks",
+        [{"figure": "copy bandwidth", "value": round(best_bw, 2), "unit": "GB/s"}]
+        + [
+            {"figure": f"matmul {k}", "value": round(v, 2), "unit": "GFLOP/s"}
+            for k, v in best_flops.items()
+        ],
+    )
+    recorded = None
+    if params.record_peaks:
+        recorded = _record_peaks(
+            ctx,
+            bandwidth_gbps=largest_bw
+            if max(params.copy_sizes_mib) >= MIN_BANDWIDTH_COPY_MIB
+            else None,
+            gflops=best_flops,
+            note=(
+                f"system benchmark{f' run #{ctx.run_id}' if ctx.run_id else ''}: copy of "
+                f"{max(params.copy_sizes_mib)} MiB, matmul up to N={max(params.matmul_sizes)}"
+            ),
+        )
+    return {
+        "device": device,
+        "recorded_peaks": recorded,
+        "peak_copy_bandwidth_gbps": round(best_bw, 3),
+        "largest_copy_bandwidth_gbps": round(largest_bw, 3),
+        "peak_matmul_gflops": {k: round(v, 3) for k, v in best_flops.items()},
+        "best_dtype": peak_dtype,
+        # FLOP per byte at which this device turns from memory- to compute-bound
+        "ridge_point_flop_per_byte": (
+            round(best_flops[peak_dtype] / largest_bw, 2) if largest_bw else None
+        ),
+    }
+
+
+def _record_peaks(
+    ctx: RunContext, *, bandwidth_gbps: float | None, gflops: dict[str, float], note: str
+) -> dict[str, Any] | None:
+    """Store what was measured as the HAL's measured peaks of the chip behind ctx.device.
+
+    Returns what was recorded (device key, chip model, figures), or None with the reason
+    in the log: the HAL does not know the device, or there is no database to store it in.
+    """
+    from portal.labs.hal import device_for_torch, record_measured_peaks
+
+    accelerator = device_for_torch(ctx.device)
+    if accelerator is None:
+        ctx.log(f"peaks not recorded: the HAL knows no device driven as {ctx.device!r}")
+        return None
+    figures: dict[str, float] = {
+        PEAK_FIELDS[dtype]: round(value / 1e3, 6) for dtype, value in gflops.items() if value > 0
+    }
+    if bandwidth_gbps:
+        figures["memory_bandwidth_gbps"] = round(bandwidth_gbps, 3)
+    else:
+        ctx.log(
+            f"memory bandwidth not recorded: the largest copy is under {MIN_BANDWIDTH_COPY_MIB} MiB "
+            "and may still fit in a cache"
+        )
+    try:
+        row = record_measured_peaks(
+            accelerator.key, model=accelerator.identity.model, note=note[:500], **figures
+        )
+    except Exception as exc:  # noqa: BLE001 - no database (a unit test's context), or a bad figure
+        ctx.log(f"peaks not recorded: {type(exc).__name__}: {exc}")
+        return None
+    ctx.log(
+        f"recorded measured peaks for {accelerator.identity.model} ({accelerator.key}): "
+        + ", ".join(f"{k} {v}" for k, v in figures.items())
+    )
+    return {
+        "id": row.pk,
+        "device_key": accelerator.key,
+        "model": accelerator.identity.model,
+        "figures": figures,
+    }
+
+
+def _timing(params: SystemBenchmarkParams) -> dict[str, int]:
+    return {"repeats": params.repeats, "warmup": params.warmup}
+
+
+LAB = Lab(
+    id="system-benchmark",
+    title="System benchmark: memory bandwidth and matmul throughput",
+    description=(
+        "Measures copy bandwidth over a sweep of buffer sizes and matrix-multiply throughput "
+        "over sizes and dtypes with torch on the worker's device (CPU, or CUDA when present); "
+        "streams each point, then reports the peaks and the roofline ridge point."
+    ),
+    params=SystemBenchmarkParams,
+    result=SystemBenchmarkResult,
+    run=run,
+    device=DeviceClass.ANY,
+    week=3,
+    time_limit_s=10 * 60,
+    idempotent=True,
+    tags=("gpu-architecture", "roofline"),
+)
