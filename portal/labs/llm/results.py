@@ -82,8 +82,11 @@ class Generation(ResultPart):
 class QuantResult(LabResult):
     summary_exclude: ClassVar[frozenset[str]] = frozenset({"lab", "params", "charts"})
 
+    lab: str | None = None
     model: str
     model_path: str | None = None
+    torch: str | None = None
+    transformers: str | None = None
     device: str
     baseline: str
     eval_tokens: int | None = None
@@ -141,8 +144,11 @@ class ServingComparison(ResultPart):
 class ServingResult(LabResult):
     summary_exclude: ClassVar[frozenset[str]] = frozenset({"lab", "params", "charts"})
 
+    lab: str | None = None
     model: str
     device: str | None = None
+    torch: str | None = None
+    transformers: str | None = None
     mode: str = "concurrency"
     num_requests: int | None = None
     max_tokens: int | None = None
@@ -170,6 +176,7 @@ class ServingResult(LabResult):
 class DeployResult(LabResult):
     summary_exclude: ClassVar[frozenset[str]] = frozenset({"lab", "params"})
 
+    lab: str | None = None
     model: str
     server: str
     url: str | None = None
