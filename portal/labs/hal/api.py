@@ -69,4 +69,3 @@ def post_peaks(request: HttpRequest, payload: PeaksIn) -> Any:
             "figures": row.as_figures().as_dict(),
         },
     )
-

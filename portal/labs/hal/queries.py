@@ -28,4 +28,3 @@ def workers_with_telemetry() -> list[dict[str, Any]]:
         ]
         out.append({**host.summary(), "devices": devices, "live": bool(readings)})
     return out
-

@@ -26,4 +26,3 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def chips(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "hal/chips.html", {"chips": KNOWN_CHIPS})
-

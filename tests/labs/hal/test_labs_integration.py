@@ -5,8 +5,6 @@ chip comparison over real labs.Run rows."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
-from http import HTTPStatus
 
 import pytest
 import torch

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from portal.labs.llm import report
 from portal.labs.llm.pages import quant_report, serving_report
+from portal.labs.llm.results import QuantResult, ServingResult
 from portal.labs.models import Run, RunArtifact, RunStatus
 
 pytestmark = pytest.mark.django_db
@@ -169,7 +170,7 @@ def test_the_crossover_mark_sits_on_the_baseline_line_where_the_ratio_crosses_on
         ]
     result["variants"] = variants
     result["crossovers"] = report.quant_crossovers(variants, "bf16")
-    [block] = quant_report(result)["charts"]["throughput"]
+    [block] = quant_report(QuantResult.model_validate(result))["charts"]["throughput"]
     [mark] = block["crossovers"]
     # the ratio is 1.0 at batch 2 exactly; the baseline does 20 tok/s there
     assert mark["batch"] == pytest.approx(2.0) and mark["y"] == pytest.approx(20.0)
@@ -214,7 +215,7 @@ def test_an_infinite_request_rate_is_charted_as_the_last_level_and_stays_valid_j
     result["points"][0]["level"] = inf  # the lab stores "inf"; older results held a float
     result["points"][1]["ttft_ms"]["p99"] = float("nan")  # every request of a level failed
     result["levels"] = [1.0, inf]
-    page = serving_report(result)
+    page = serving_report(ServingResult.model_validate(result))
     assert page["charts"]["levels"] == ["1", "∞"]
     assert [r["level"] for r in page["rows"]] == ["∞", "1"]
     assert page["charts"]["servers"][0]["latency"]["ttft_p99"] == [
