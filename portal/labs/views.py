@@ -147,6 +147,7 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "socket": f"/ws/runs/{run.pk}/",
         "metrics": _metric_series(run),
         "statuses": {value: str(label) for value, label in RunStatus.choices},
+        "badges": {status.value: status.badge for status in RunStatus},
         "artifact_url": reverse("labs:run_artifact", args=[run.pk, "NAME"]),
     }
     context.update(

@@ -6,6 +6,7 @@ import traceback
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field, field_validator
 
 from portal.labs.context import RunContext
@@ -31,34 +32,58 @@ CPU_NOTE = (
 
 class KernelLabParams(BaseModel):
     kernels: list[KernelName] = Field(
+        title=_("Kernels"),
         default=["vector_add", "softmax", "layer_norm", "matmul", "attention"],
         min_length=1,
-        description="Kernels of the suite to run.",
+        description=_("Kernels of the suite to run."),
     )
     dtypes: list[DtypeName] = Field(
-        default=["float32"], min_length=1, description="Element types to run each kernel in."
+        title=_("Element types"),
+        default=["float32"],
+        min_length=1,
+        description=_("Element types to run each kernel in."),
     )
     sizes: list[Annotated[int, Field(ge=8, le=16384)]] = Field(
+        title=_("Sizes"),
         default=[128, 256],
         min_length=1,
         max_length=8,
-        description="Size knob n: n*n elements for add, n x n for softmax/layer norm, n^3 "
-        "matmul, sequence length n for attention.",
+        description=_(
+            "Size knob n: n*n elements for add, n x n for softmax/layer norm, n^3 "
+            "matmul, sequence length n for attention."
+        ),
     )
     impls: list[ImplName] = Field(
+        title=_("Implementations"),
         default=["eager", "compiled", "triton", "cpp", "torch_online"],
         min_length=1,
-        description="Implementations; eager PyTorch always runs as the baseline.",
+        description=_("Implementations; eager PyTorch always runs as the baseline."),
     )
-    trials: int = Field(default=3, ge=1, le=10, description="Correctness checks per point.")
+    trials: int = Field(
+        title=_("Correctness checks"),
+        default=3,
+        ge=1,
+        le=10,
+        description=_("Correctness checks per point."),
+    )
     target_ms: float = Field(
-        default=100.0, ge=5.0, le=5000.0, description="Timing budget per point (ms)."
+        title=_("Timing budget (ms)"),
+        default=100.0,
+        ge=5.0,
+        le=5000.0,
+        description=_("Timing budget per point (ms)."),
     )
-    max_reps: int = Field(default=100, ge=3, le=2000, description="Most timed repetitions.")
-    attn_batch: int = Field(default=2, ge=1, le=64)
-    attn_heads: int = Field(default=4, ge=1, le=128)
-    attn_head_dim: Literal[16, 32, 64, 128] = 64
-    causal: bool = False
+    max_reps: int = Field(
+        title=_("Most repetitions"),
+        default=100,
+        ge=3,
+        le=2000,
+        description=_("Most timed repetitions."),
+    )
+    attn_batch: int = Field(title=_("Attention batch"), default=2, ge=1, le=64)
+    attn_heads: int = Field(title=_("Attention heads"), default=4, ge=1, le=128)
+    attn_head_dim: Literal[16, 32, 64, 128] = Field(default=64, title=_("Attention head size"))
+    causal: bool = Field(default=False, title=_("Causal attention"))
 
     @field_validator("sizes")
     @classmethod
@@ -247,8 +272,8 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
 
 KERNEL_LAB = Lab(
     id="kernels",
-    title="Kernel lab: custom operators, Triton and an honest benchmark",
-    description=(
+    title=_("Kernel lab: custom operators, Triton and an honest benchmark"),
+    description=_(
         "Vector add, fused softmax, layer norm, tiled matmul and FlashAttention-style "
         "attention, each checked against a float64 reference on fresh random inputs and "
         "timed with cache flushes and device timers beside PyTorch eager and torch.compile; "

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import httpx
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field, field_validator
 
 from portal.labs.context import RunContext
@@ -47,28 +48,47 @@ MAX_HOURS = 5.0
 
 class DeployParams(BaseModel):
     model: str = Field(
+        title=_("Model"),
         default=SMOLLM2,
-        description="smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id",
+        description=_(
+            "smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id"
+        ),
     )
     server: ServerKind = Field(
+        title=_("Server"),
         default=ServerKind.TRANSFORMERS,
-        description="transformers (ours, one request at a time) or vllm (its own virtualenv)",
+        description=_("transformers (ours, one request at a time) or vllm (its own virtualenv)"),
     )
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
-        default="fp32", description="fp32 is the fast path of torch on most CPUs"
+        title=_("Element type"),
+        default="fp32",
+        description=_("fp32 is the fast path of torch on most CPUs"),
     )
     hours: float = Field(
-        default=2.0, gt=0, le=MAX_HOURS, description="stop by itself after this many hours"
+        title=_("Hours"),
+        default=2.0,
+        gt=0,
+        le=MAX_HOURS,
+        description=_("stop by itself after this many hours"),
     )
     host: Literal["127.0.0.1", "0.0.0.0"] = Field(
+        title=_("Listen on"),
         default=LOOPBACK,
-        description="127.0.0.1: this machine only; 0.0.0.0: the network (no authentication!)",
+        description=_("127.0.0.1: this machine only; 0.0.0.0: the network (no authentication!)"),
     )
-    port: int = Field(default=0, ge=0, le=65535, description="0 = any free port")
-    max_model_len: int = Field(default=2048, ge=128, le=32768, description="vLLM only")
-    ready_timeout_s: int = Field(default=300, ge=10, le=1800)
+    port: int = Field(
+        title=_("Port"), default=0, ge=0, le=65535, description=_("0 = any free port")
+    )
+    max_model_len: int = Field(
+        title=_("Longest context"), default=2048, ge=128, le=32768, description=_("vLLM only")
+    )
+    ready_timeout_s: int = Field(title=_("Start-up timeout (s)"), default=300, ge=10, le=1800)
     check_interval_s: float = Field(
-        default=15.0, ge=0.5, le=600, description="how often the server's health is checked"
+        title=_("Health check interval (s)"),
+        default=15.0,
+        ge=0.5,
+        le=600,
+        description=_("how often the server's health is checked"),
     )
 
     _model = field_validator("model")(classmethod(lambda cls, v: check_model(v)))
@@ -195,8 +215,8 @@ def run_deploy(params: DeployParams, ctx: RunContext) -> dict[str, Any]:
 
 DEPLOY_LAB = Lab(
     id=DEPLOY_LAB_ID,
-    title="LLM deployment: keep an OpenAI-compatible server up",
-    description=(
+    title=_("LLM deployment: keep an OpenAI-compatible server up"),
+    description=_(
         "Start our Transformers server or vLLM on the worker and keep it running until "
         "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
         "Feishu/RAG answerer uses it while it runs."

@@ -16,6 +16,7 @@ import queue
 import threading
 from typing import Annotated, Any, Literal
 
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
 
 from portal.labs.context import RunContext
@@ -80,24 +81,29 @@ def _sorted_unique(values: list[int]) -> list[int]:
 
 class QuantParams(BaseModel):
     model: str = Field(
+        title=_("Model"),
         default=SMOLLM2,
-        description="smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id",
+        description=_(
+            "smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id"
+        ),
     )
-    baseline: FloatDtype = "bf16"
+    baseline: FloatDtype = Field(default="bf16", title=_("Baseline"))
     variants: list[Variant] = Field(
-        default=[Variant.TORCHAO_INT8_WO, Variant.BNB_INT8, Variant.BNB_NF4], min_length=1
+        title=_("Variants"),
+        default=[Variant.TORCHAO_INT8_WO, Variant.BNB_INT8, Variant.BNB_NF4],
+        min_length=1,
     )
     batch_sizes: list[Annotated[int, Field(ge=1, le=256)]] = Field(
-        default=[1, 4, 8], min_length=1, max_length=8
+        title=_("Batch sizes"), default=[1, 4, 8], min_length=1, max_length=8
     )
     prompt_lengths: list[Annotated[int, Field(ge=4, le=8192)]] = Field(
-        default=[64], min_length=1, max_length=4
+        title=_("Prompt lengths"), default=[64], min_length=1, max_length=4
     )
-    new_tokens: int = Field(default=8, ge=2, le=256)
-    repeats: int = Field(default=1, ge=1, le=5)
-    eval_tokens: int = Field(default=256, ge=16, le=4096)
-    generation_prompts: int = Field(default=3, ge=0, le=8)
-    generation_tokens: int = Field(default=24, ge=1, le=256)
+    new_tokens: int = Field(title=_("New tokens"), default=8, ge=2, le=256)
+    repeats: int = Field(title=_("Repetitions"), default=1, ge=1, le=5)
+    eval_tokens: int = Field(title=_("Evaluation tokens"), default=256, ge=16, le=4096)
+    generation_prompts: int = Field(title=_("Generation prompts"), default=3, ge=0, le=8)
+    generation_tokens: int = Field(title=_("Generation tokens"), default=24, ge=1, le=256)
 
     _model = field_validator("model")(classmethod(lambda cls, v: check_model(v)))
 
@@ -310,30 +316,41 @@ def _quant_result(
 
 
 class ServingParams(BaseModel):
-    model: str = Field(default=SMOLLM2, description="smollm2, tiny-random, a directory or hub id")
-    servers: list[ServerKind] = Field(
-        default=[ServerKind.TRANSFORMERS, ServerKind.VLLM], min_length=1
+    model: str = Field(
+        title=_("Model"),
+        default=SMOLLM2,
+        description=_("smollm2, tiny-random, a directory or hub id"),
     )
-    dtype: FloatDtype = "bf16"
-    mode: Literal["concurrency", "rate"] = "concurrency"
+    servers: list[ServerKind] = Field(
+        title=_("Servers"), default=[ServerKind.TRANSFORMERS, ServerKind.VLLM], min_length=1
+    )
+    dtype: FloatDtype = Field(default="bf16", title=_("Element type"))
+    mode: Literal["concurrency", "rate"] = Field(default="concurrency", title=_("Load mode"))
     levels: list[float] = Field(
+        title=_("Load levels"),
         default=[1, 8],
         min_length=1,
         max_length=8,
-        description="concurrent requests (concurrency mode) or requests/s (rate mode; inf = all at once)",
+        description=_(
+            "concurrent requests (concurrency mode) or requests/s (rate mode; inf = all at once)"
+        ),
     )
-    num_requests: int = Field(default=16, ge=1, le=2000)
-    max_tokens: int = Field(default=32, ge=1, le=1024)
-    prompt_lang: Literal["mixed", "en", "zh"] = "mixed"
+    num_requests: int = Field(title=_("Requests per level"), default=16, ge=1, le=2000)
+    max_tokens: int = Field(title=_("Output tokens"), default=32, ge=1, le=1024)
+    prompt_lang: Literal["mixed", "en", "zh"] = Field(default="mixed", title=_("Prompt language"))
     prompt_lengths: list[Literal["short", "medium", "long"]] = Field(
-        default=["short", "medium"], min_length=1
+        title=_("Prompt lengths"), default=["short", "medium"], min_length=1
     )
-    api: Literal["completions", "chat"] = "completions"
-    slo_ttft_ms: float = Field(default=2000, gt=0, le=600_000)
-    slo_tpot_ms: float = Field(default=250, gt=0, le=60_000)
-    max_model_len: int = Field(default=1024, ge=128, le=32768)
-    ready_timeout_s: int = Field(default=300, ge=10, le=1800)
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    api: Literal["completions", "chat"] = Field(default="completions", title=_("API"))
+    slo_ttft_ms: float = Field(
+        title=_("SLO: time to first token (ms)"), default=2000, gt=0, le=600_000
+    )
+    slo_tpot_ms: float = Field(
+        title=_("SLO: time per output token (ms)"), default=250, gt=0, le=60_000
+    )
+    max_model_len: int = Field(title=_("Longest context"), default=1024, ge=128, le=32768)
+    ready_timeout_s: int = Field(title=_("Start-up timeout (s)"), default=300, ge=10, le=1800)
+    seed: int = Field(title=_("Random seed"), default=0, ge=0, le=2**31 - 1)
 
     _model = field_validator("model")(classmethod(lambda cls, v: check_model(v)))
 
@@ -572,8 +589,8 @@ def _serving_rows(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 QUANT_LAB = Lab(
     id="llm-quant",
-    title="LLM quantization benchmark",
-    description=(
+    title=_("LLM quantization benchmark"),
+    description=_(
         "Quantize a causal LM (SmolLM2-135M by default) with bitsandbytes LLM.int8 / NF4 and "
         "torchao int8 (GPTQ/AWQ on GPU) and compare each against the baseline: weight and "
         "peak memory, perplexity, KL and top-1 agreement, TTFT/TPOT over batch sizes with "
@@ -592,8 +609,8 @@ QUANT_LAB = Lab(
 
 SERVING_LAB = Lab(
     id="llm-serving",
-    title="LLM serving: vLLM vs Transformers under load",
-    description=(
+    title=_("LLM serving: vLLM vs Transformers under load"),
+    description=_(
         "Start an OpenAI-compatible server (vLLM from its own virtualenv, or our Transformers "
         "baseline without continuous batching), load-test it with streamed requests at fixed "
         "concurrency or a Poisson rate, and compare TTFT, TPOT, ITL, latency percentiles, "

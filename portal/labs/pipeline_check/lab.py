@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field
 
 from portal.labs.context import RunContext
@@ -17,23 +18,39 @@ from portal.labs.registry import DeviceClass, Lab, LabResult
 
 class PipelineCheckParams(BaseModel):
     events_per_second: int = Field(
-        default=50, ge=1, le=20_000, description="Metric events emitted per second."
+        title=_("Events per second"),
+        default=50,
+        ge=1,
+        le=20_000,
+        description=_("Metric events emitted per second."),
     )
     duration_s: float = Field(
-        default=5.0, gt=0, le=600, description="How long to emit events (seconds)."
+        title=_("Duration (s)"),
+        default=5.0,
+        gt=0,
+        le=600,
+        description=_("How long to emit events (seconds)."),
     )
     log_every: int = Field(
-        default=50, ge=0, le=100_000, description="Also log a line every N events (0: never)."
+        title=_("Log every N events"),
+        default=50,
+        ge=0,
+        le=100_000,
+        description=_("Also log a line every N events (0: never)."),
     )
     poll_cancel: bool = Field(
+        title=_("Poll for cancel"),
         default=True,
-        description="Poll cancelled() between events (off: rely on the platform to stop the lab).",
+        description=_(
+            "Poll cancelled() between events (off: rely on the platform to stop the lab)."
+        ),
     )
     fail_at_s: float | None = Field(
+        title=_("Fail after (s)"),
         default=None,
         ge=0,
         le=600,
-        description="Raise an error after this many seconds (tests failure handling).",
+        description=_("Raise an error after this many seconds (tests failure handling)."),
     )
 
 
@@ -67,8 +84,8 @@ def run(params: PipelineCheckParams, ctx: RunContext) -> dict[str, Any]:
 
 LAB = Lab(
     id="pipeline-check",
-    title="Pipeline check: stream events from a worker",
-    description=(
+    title=_("Pipeline check: stream events from a worker"),
+    description=_(
         "Emits a steady stream of metric events to check a worker, event storage and live "
         "streaming end to end."
     ),

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from portal.labs.context import RunCancelled, RunContext
@@ -33,31 +34,52 @@ ALGOS_FOR = {"continuous": ("sac", "ppo", "a2c"), "discrete": ("ppo", "dqn", "a2
 class SandboxParams(BaseModel):
     env_id: Literal[
         "ChipTuning-v0", "CartPole-v1", "Acrobot-v1", "Pendulum-v1", "MountainCarContinuous-v0"
-    ] = "ChipTuning-v0"
+    ] = Field(default="ChipTuning-v0", title=_("Environment"))
     algo: Literal["auto", "ppo", "dqn", "sac", "a2c"] = Field(
-        "auto", description="auto: PPO for discrete actions, SAC for continuous ones"
+        "auto",
+        description=_("auto: PPO for discrete actions, SAC for continuous ones"),
+        title=_("Algorithm"),
     )
-    total_timesteps: int = Field(16_000, ge=500, le=2_000_000)
-    seed: int = Field(0, ge=0, le=2**31 - 1)  # numpy and SB3 seeds are 32-bit
+    total_timesteps: int = Field(16_000, ge=500, le=2_000_000, title=_("Training steps"))
+    seed: int = Field(
+        0, ge=0, le=2**31 - 1, title=_("Random seed")
+    )  # numpy and SB3 seeds are 32-bit
     device: str = Field(
         "auto",
         pattern=r"^(auto|[a-z][a-z0-9_]{0,15}:[0-9]{1,4})$",  # a HAL key, never a path
-        description="HAL device key: the chip ChipTuning-v0 tunes and whose telemetry is "
-        "streamed (auto: the first GPU, else sim:0 for ChipTuning, else cpu:0)",
+        description=_(
+            "HAL device key: the chip ChipTuning-v0 tunes and whose telemetry is "
+            "streamed (auto: the first GPU, else sim:0 for ChipTuning, else cpu:0)"
+        ),
+        title=_("Device"),
     )
     policy_device: Literal["auto", "cpu", "device"] = Field(
-        "auto", description="where the network trains; auto follows SB3's advice"
+        "auto",
+        description=_("where the network trains; auto follows SB3's advice"),
+        title=_("Policy device"),
     )
-    n_envs: int | None = Field(None, ge=1, le=64, description="empty: chosen from the cores")
-    reward: str = Field("none", description="reward shaping function from hardware signals")
-    learning_rate: float | None = Field(None, gt=0, le=1)
-    gamma: float | None = Field(None, gt=0, le=1)
-    batch_size: int | None = Field(None, ge=8, le=65_536)
-    n_steps: int | None = Field(None, ge=8, le=16_384, description="PPO/A2C rollout length")
-    ent_coef: float | None = Field(None, ge=0, le=1)
-    telemetry_in_obs: bool = False
-    telemetry_interval_s: float = Field(0.5, ge=0.02, le=10)
-    eval_episodes: int = Field(20, ge=1, le=200)
+    n_envs: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description=_("empty: chosen from the cores"),
+        title=_("Parallel environments"),
+    )
+    reward: str = Field(
+        "none",
+        description=_("reward shaping function from hardware signals"),
+        title=_("Reward shaping"),
+    )
+    learning_rate: float | None = Field(None, gt=0, le=1, title=_("Learning rate"))
+    gamma: float | None = Field(None, gt=0, le=1, title=_("Discount (gamma)"))
+    batch_size: int | None = Field(None, ge=8, le=65_536, title=_("Batch size"))
+    n_steps: int | None = Field(
+        None, ge=8, le=16_384, description=_("PPO/A2C rollout length"), title=_("Rollout length")
+    )
+    ent_coef: float | None = Field(None, ge=0, le=1, title=_("Entropy coefficient"))
+    telemetry_in_obs: bool = Field(default=False, title=_("Telemetry in the observation"))
+    telemetry_interval_s: float = Field(0.5, ge=0.02, le=10, title=_("Telemetry interval (s)"))
+    eval_episodes: int = Field(20, ge=1, le=200, title=_("Evaluation episodes"))
 
     @field_validator("reward")
     @classmethod
@@ -413,8 +435,8 @@ def _policy_of(model: Any, algo: str) -> Any:
 
 LAB = Lab(
     id=LAB_ID,
-    title="Agent Sandbox: hardware-aware reinforcement learning",
-    description=(
+    title=_("Agent Sandbox: hardware-aware reinforcement learning"),
+    description=_(
         "Train PPO, DQN or SAC (Stable-Baselines3) on classic control tasks or on "
         "ChipTuning-v0, where the agent picks batch size, precision and streams for a "
         "workload on a chip and is rewarded for throughput per watt within budgets. "

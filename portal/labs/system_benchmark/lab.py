@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field
 
 from portal.labs.context import RunContext
@@ -26,33 +27,53 @@ PEAK_FIELDS = {"float32": "fp32_tflops", "bfloat16": "bf16_tflops", "float16": "
 class SystemBenchmarkParams(BaseModel):
     # Item bounds are validated, not only shown: a huge size would take the worker's memory.
     copy_sizes_mib: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
+        title=_("Copy sizes (MiB)"),
         default=[1, 4, 16, 64, 256],
         min_length=1,
         max_length=12,
-        description="Buffer sizes (MiB) for the copy-bandwidth sweep; each copy reads and writes the buffer once.",
+        description=_(
+            "Buffer sizes (MiB) for the copy-bandwidth sweep; each copy reads and writes the buffer once."
+        ),
     )
     matmul_sizes: list[Annotated[int, Field(ge=8, le=8192)]] = Field(
+        title=_("Matrix sizes"),
         default=[128, 256, 512, 1024],
         min_length=1,
         max_length=12,
-        description="Square matrix sizes N for the N×N @ N×N throughput sweep (2·N³ FLOP each).",
+        description=_(
+            "Square matrix sizes N for the N×N @ N×N throughput sweep (2·N³ FLOP each).",
+        ),
     )
     dtypes: list[Dtype] = Field(
+        title=_("Element types"),
         default=["float32", "bfloat16"],
         min_length=1,
-        description="Element types for the matmul sweep (float16 is slow on most CPUs).",
+        description=_("Element types for the matmul sweep (float16 is slow on most CPUs)."),
     )
     repeats: int = Field(
-        default=5, ge=1, le=100, description="Timed repetitions per point; the median is reported."
+        title=_("Repetitions"),
+        default=5,
+        ge=1,
+        le=100,
+        description=_("Timed repetitions per point; the median is reported."),
     )
-    warmup: int = Field(default=1, ge=0, le=10, description="Untimed repetitions before timing.")
+    warmup: int = Field(
+        title=_("Warm-up repetitions"),
+        default=1,
+        ge=0,
+        le=10,
+        description=_("Untimed repetitions before timing."),
+    )
     record_peaks: bool = Field(
+        title=_("Record the peaks"),
         default=True,
         description=(
-            "Record the measured peaks into the hardware abstraction layer for this chip model: "
-            "the newest measurement replaces the datasheet figures on the device pages and in "
-            "the kernel lab's roofline. Memory bandwidth is recorded only from a copy of at "
-            f"least {MIN_BANDWIDTH_COPY_MIB} MiB."
+            _(
+                "Record the measured peaks into the hardware abstraction layer for this chip model: "
+                "the newest measurement replaces the datasheet figures on the device pages and in "
+                "the kernel lab's roofline. Memory bandwidth is recorded only from a copy of at "
+                "least 64 MiB."  # MIN_BANDWIDTH_COPY_MIB (a msgid cannot hold a variable)
+            )
         ),
     )
 
@@ -85,11 +106,11 @@ def _sync(device: str) -> None:
 
 
 def _median_time(fn: Any, *, device: str, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
+    for _i in range(warmup):
         fn()
     _sync(device)
     times = []
-    for _ in range(repeats):
+    for _i in range(repeats):
         start = time.perf_counter()
         fn()
         _sync(device)
@@ -246,8 +267,8 @@ def _timing(params: SystemBenchmarkParams) -> dict[str, int]:
 
 LAB = Lab(
     id="system-benchmark",
-    title="System benchmark: memory bandwidth and matmul throughput",
-    description=(
+    title=_("System benchmark: memory bandwidth and matmul throughput"),
+    description=_(
         "Measures copy bandwidth over a sweep of buffer sizes and matrix-multiply throughput "
         "over sizes and dtypes with torch on the worker's device (CPU, or CUDA when present); "
         "streams each point, then reports the peaks and the roofline ridge point."
