@@ -215,21 +215,10 @@ def baseline_rewards(
     return returns
 
 
-def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
-    import numpy as np
-    import psutil
-    import torch
-    from stable_baselines3 import A2C, DQN, PPO, SAC
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.logger import configure
+def _choose(params: SandboxParams, algo: str, device: Any, ctx: RunContext) -> Any:
+    """Setup: the hyper-parameters, vector-env size and policy device for this chip, logged."""
+    from portal.labs.sandbox.training import choose
 
-    from portal.labs.hal import TelemetrySampler, get_device, metric_name
-    from portal.labs.sandbox.chip_env import DEFAULT_ACTION, ChipTuningEnv
-    from portal.labs.sandbox.training import RunContextWriter, StreamCallback, choose
-
-    algo = params.resolved_algo()
-    device = _pick_device(params)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     choices = choose(
         algo=algo,
@@ -246,43 +235,76 @@ def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
         },
         cpu_cores=cores or 1,
     )
-    # A small MLP gains nothing from intra-op threads, and on a busy host their spin-waits
-    # cost several times the math: one thread, the other cores keep the environments.
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     ctx.log(f"{algo.upper()} on {params.env_id}; device {device.key} ({device.identity.model})")
     for reason in choices.reasons:
         ctx.log(f"chose: {reason}")
     for warning in choices.warnings:
         ctx.log(f"warning: {warning}")
     ctx.log(f"hyper-parameters: {choices.hyper}")
+    return choices
 
-    # Telemetry of the chip and of the host the policy trains on, delivered on this thread.
-    watched = [device]
-    if device.key != "cpu:0":
-        try:
-            watched.append(get_device("cpu:0"))
-        except LookupError:
-            pass
-    energy = {"joules": 0.0, "last": None}
-    power_name = metric_name(device.key, "power_w")
 
-    def sink(name: str, value: float, step: float) -> None:
-        ctx.metric(name, value, step)
-        if name == power_name:
-            if energy["last"] is not None:
-                t0, p0 = energy["last"]
-                energy["joules"] += (step - t0) * (p0 + value) / 2
-            energy["last"] = (step, value)
+class _Telemetry:
+    """The chip's and the policy host's telemetry streamed as metrics, with the chip's
+    energy integrated from its power readings (delivered on the training thread)."""
 
-    sampler = TelemetrySampler(
-        watched, sink, interval_s=params.telemetry_interval_s, deliver="manual"
-    )
-    tb_dir = Path(ctx.workdir) / "tensorboard"
+    def __init__(self, ctx: RunContext, device: Any, interval_s: float) -> None:
+        from portal.labs.hal import TelemetrySampler, get_device, metric_name
+
+        watched = [device]
+        if device.key != "cpu:0":
+            try:
+                watched.append(get_device("cpu:0"))
+            except LookupError:
+                pass
+        self.ctx = ctx
+        self.joules = 0.0
+        self.last: tuple[float, float] | None = None
+        self.power_name = metric_name(device.key, "power_w")
+        self.sampler = TelemetrySampler(watched, self.sink, interval_s=interval_s, deliver="manual")
+
+    def sink(self, name: str, value: float, step: float) -> None:
+        self.ctx.metric(name, value, step)
+        if name == self.power_name:
+            if self.last is not None:
+                t0, p0 = self.last
+                self.joules += (step - t0) * (p0 + value) / 2
+            self.last = (step, value)
+
+    @property
+    def energy_j(self) -> float | None:
+        return round(self.joules, 1) if self.last is not None else None
+
+
+class _Trained:
+    """What training and evaluation leave for the report."""
+
+    def __init__(self, model: Any, train_s: float, callback: Any, rewards: Any, lengths: Any):
+        self.model, self.train_s, self.callback = model, train_s, callback
+        self.rewards, self.lengths = rewards, lengths
+
+
+def _train(
+    params: SandboxParams,
+    ctx: RunContext,
+    algo: str,
+    device: Any,
+    choices: Any,
+    telemetry: _Telemetry,
+    tb_dir: Path,
+) -> _Trained:
+    """The loop: SB3 learns with metrics and telemetry streamed, then is evaluated."""
+    from stable_baselines3 import A2C, DQN, PPO, SAC
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.logger import configure
+
+    from portal.labs.sandbox.training import RunContextWriter, StreamCallback
+
     every = max(params.total_timesteps // 150, 1)
     target = TARGETS.get(params.env_id)
     algo_cls = {"ppo": PPO, "dqn": DQN, "sac": SAC, "a2c": A2C}[algo]
-
+    sampler = telemetry.sampler
     sampler.start()
     try:
         build = make_env_factory(params, device, sampler, algo)
@@ -329,9 +351,86 @@ def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
         vec_env.close()
     finally:
         sampler.stop()
+    return _Trained(model, train_s, callback, rewards, lengths)
+
+
+def _chip_tuning_baselines(
+    params: SandboxParams, device: Any, model: Any, algo: str, ctx: RunContext
+) -> dict[str, float]:
+    """Mean returns of the trained policy beside random, the fixed default and the best
+    single setting in hindsight (a table, and the result's `baselines`)."""
+    import numpy as np
+
+    from portal.labs.sandbox.chip_env import DEFAULT_ACTION, ChipTuningEnv
+
+    ctx.progress(0.96, "baselines")
+    n = params.eval_episodes
+    seed = params.seed
+    trained = baseline_rewards(params, device, _policy_of(model, algo), n, seed)
+    rnd = baseline_rewards(params, device, lambda env, obs: env.action_space.sample(), n, seed)
+    default = baseline_rewards(params, device, lambda env, obs: DEFAULT_ACTION, n, seed)
+    best_fixed = max(
+        (
+            (float(np.mean(baseline_rewards(params, device, lambda e, o, a=a: a, n, seed))), a)
+            for a in np.ndindex(*ChipTuningEnv.ACTION_SHAPE)
+        ),
+        key=lambda pair: pair[0],
+    )
+    rows = [
+        {"policy": "trained", "mean_return": round(float(np.mean(trained)), 3)},
+        {"policy": "random", "mean_return": round(float(np.mean(rnd)), 3)},
+        {
+            "policy": "fixed default (batch 8, fp32, 1 stream)",
+            "mean_return": round(float(np.mean(default)), 3),
+        },
+        {
+            "policy": f"best single setting in hindsight {tuple(int(i) for i in best_fixed[1])}",
+            "mean_return": round(best_fixed[0], 3),
+        },
+    ]
+    ctx.table("baselines", rows)
+    return {
+        "trained": rows[0]["mean_return"],
+        "random": rows[1]["mean_return"],
+        "default": rows[2]["mean_return"],
+        "best_fixed": rows[3]["mean_return"],
+        "episode_optimum": 8.0,
+    }
+
+
+SUMMARY_FIGURES = (
+    "device",
+    "policy_device",
+    "n_envs",
+    "steps_per_s",
+    "eval_mean_reward",
+    "reached_target_at_step",
+    "reached_target_after_s",
+    "energy_j",
+)
+
+
+def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
+    import numpy as np
+    import psutil
+    import torch
+
+    algo = params.resolved_algo()
+    device = _pick_device(params)
+    choices = _choose(params, algo, device, ctx)
+    telemetry = _Telemetry(ctx, device, params.telemetry_interval_s)
+    tb_dir = Path(ctx.workdir) / "tensorboard"
+    # A small MLP gains nothing from intra-op threads, and on a busy host their spin-waits
+    # cost several times the math: one thread, the other cores keep the environments.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trained = _train(params, ctx, algo, device, choices, telemetry, tb_dir)
+    finally:
         torch.set_num_threads(previous_threads)
 
-    eval_mean, eval_std = float(np.mean(rewards)), float(np.std(rewards))
+    model = trained.model
+    eval_mean, eval_std = float(np.mean(trained.rewards)), float(np.std(trained.rewards))
     ctx.log(f"evaluation over {params.eval_episodes} episodes: {eval_mean:.2f} ± {eval_std:.2f}")
     policy_path = Path(ctx.workdir) / "policy.zip"
     model.save(policy_path)
@@ -351,71 +450,23 @@ def run_sandbox(params: SandboxParams, ctx: RunContext) -> dict[str, Any]:
         "choices": choices.reasons,
         "warnings": choices.warnings,
         "total_timesteps": int(model.num_timesteps),
-        "train_seconds": round(train_s, 2),
-        "steps_per_s": round(model.num_timesteps / train_s, 1),
+        "train_seconds": round(trained.train_s, 2),
+        "steps_per_s": round(model.num_timesteps / trained.train_s, 1),
         "eval_episodes": params.eval_episodes,
         "eval_mean_reward": round(eval_mean, 3),
         "eval_std_reward": round(eval_std, 3),
-        "eval_mean_length": float(np.mean(lengths)),
-        "target_reward": target,
-        "reached_target_at_step": callback.reached_step,
-        "reached_target_after_s": callback.reached_s,
-        "energy_j": round(energy["joules"], 1) if energy["last"] is not None else None,
+        "eval_mean_length": float(np.mean(trained.lengths)),
+        "target_reward": TARGETS.get(params.env_id),
+        "reached_target_at_step": trained.callback.reached_step,
+        "reached_target_after_s": trained.callback.reached_s,
+        "energy_j": telemetry.energy_j,
         "peaks": device.peaks().as_dict(),
         "reward_shaping": params.reward,
         "cpu_percent_host": psutil.cpu_percent(interval=None),
     }
-
     if params.env_id == "ChipTuning-v0":
-        ctx.progress(0.96, "baselines")
-        n = params.eval_episodes
-        seed = params.seed
-        trained = baseline_rewards(params, device, _policy_of(model, algo), n, seed)
-        rnd = baseline_rewards(params, device, lambda env, obs: env.action_space.sample(), n, seed)
-        default = baseline_rewards(params, device, lambda env, obs: DEFAULT_ACTION, n, seed)
-        best_fixed = max(
-            (
-                (float(np.mean(baseline_rewards(params, device, lambda e, o, a=a: a, n, seed))), a)
-                for a in np.ndindex(*ChipTuningEnv.ACTION_SHAPE)
-            ),
-            key=lambda pair: pair[0],
-        )
-        rows = [
-            {"policy": "trained", "mean_return": round(float(np.mean(trained)), 3)},
-            {"policy": "random", "mean_return": round(float(np.mean(rnd)), 3)},
-            {
-                "policy": "fixed default (batch 8, fp32, 1 stream)",
-                "mean_return": round(float(np.mean(default)), 3),
-            },
-            {
-                "policy": f"best single setting in hindsight {tuple(int(i) for i in best_fixed[1])}",
-                "mean_return": round(best_fixed[0], 3),
-            },
-        ]
-        ctx.table("baselines", rows)
-        result["baselines"] = {
-            "trained": rows[0]["mean_return"],
-            "random": rows[1]["mean_return"],
-            "default": rows[2]["mean_return"],
-            "best_fixed": rows[3]["mean_return"],
-            "episode_optimum": 8.0,
-        }
-    ctx.table(
-        "summary",
-        [
-            {"metric": k, "value": result[k]}
-            for k in (
-                "device",
-                "policy_device",
-                "n_envs",
-                "steps_per_s",
-                "eval_mean_reward",
-                "reached_target_at_step",
-                "reached_target_after_s",
-                "energy_j",
-            )
-        ],
-    )
+        result["baselines"] = _chip_tuning_baselines(params, device, model, algo, ctx)
+    ctx.table("summary", [{"metric": k, "value": result[k]} for k in SUMMARY_FIGURES])
     shutil.rmtree(tb_dir, ignore_errors=True)
     ctx.progress(1.0, "done")
     return result
