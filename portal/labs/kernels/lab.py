@@ -15,6 +15,8 @@ from portal.labs.registry import DeviceClass, Lab, LabResult
 if TYPE_CHECKING:
     import torch
 
+    from portal.labs.kernels.engine.peaks import DevicePeaks
+
 # torch, Triton and the engine are imported when the lab runs, not when Django
 # starts: every management command and web process would pay for them otherwise.
 
@@ -158,17 +160,14 @@ def _table_row(point: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
+def _measure_device(ctx: RunContext) -> tuple[torch.device, DevicePeaks, list[str]]:
+    """Setup: the torch device, its roof (peaks) and the notes the results carry."""
     import torch
 
-    from portal.labs.kernels import services
-    from portal.labs.kernels.engine import interpret, ops
+    from portal.labs.kernels.engine import interpret
     from portal.labs.kernels.engine.peaks import device_peaks
-    from portal.labs.kernels.engine.suite import CPP_KERNELS, AttentionShape
-    from portal.labs.kernels.engine.sweep import Point, SweepConfig, run_sweep
 
     device, notes = _torch_device(ctx.device)
-    on_gpu = device.type == "cuda"
     ctx.log(f"device: {device} · torch {torch.__version__}")
     ctx.progress(0.0, "measuring the device")
     peaks = device_peaks(device)
@@ -177,9 +176,19 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
         + ", ".join(f"{k} {v:.2f} TFLOP/s" for k, v in peaks.tflops.items())
         + f"; measured copy {peaks.copy_gbs or 0:.1f} GB/s"
     )
-    if not on_gpu:
+    if device.type != "cuda":
         notes.append(CPU_NOTE.format(max_n=interpret.INTERPRET_MAX_N))
         ctx.log(notes[-1])
+    return device, peaks, notes
+
+
+def _runnable_impls(
+    params: KernelLabParams, on_gpu: bool, notes: list[str], ctx: RunContext
+) -> list[str]:
+    """The chosen implementations less the C++ operator when it cannot be built (or has no
+    CUDA kernels on a GPU worker), with the reason in `notes`."""
+    from portal.labs.kernels.engine import ops
+    from portal.labs.kernels.engine.suite import CPP_KERNELS
 
     impls = list(params.impls)
     if "cpp" in impls and set(params.kernels) & set(CPP_KERNELS):
@@ -194,6 +203,18 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
             impls.remove("cpp")
             notes.append(f"the C++ operator could not be built: {type(exc).__name__}: {exc}")
             ctx.log(traceback.format_exc())
+    return impls
+
+
+def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
+    from portal.labs.kernels import services
+    from portal.labs.kernels.engine import interpret
+    from portal.labs.kernels.engine.suite import AttentionShape
+    from portal.labs.kernels.engine.sweep import Point, SweepConfig, run_sweep
+
+    device, peaks, notes = _measure_device(ctx)
+    on_gpu = device.type == "cuda"
+    impls = _runnable_impls(params, on_gpu, notes, ctx)
     check_triton_in_interpreter = "triton" in impls and not on_gpu
     timed_impls = [i for i in impls if on_gpu or i != "triton"]
 
