@@ -119,15 +119,26 @@ def _median_time(fn: Any, *, device: str, repeats: int, warmup: int) -> float:
     return times[len(times) // 2]
 
 
-def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
+class _Steps:
+    """Progress over both sweeps: one step per copy size and per matmul size and dtype."""
+
+    def __init__(self, ctx: RunContext, params: SystemBenchmarkParams) -> None:
+        self.ctx = ctx
+        self.total = len(params.copy_sizes_mib) + len(params.matmul_sizes) * len(params.dtypes)
+        self.done = 0
+
+    def step(self, note: str) -> None:
+        self.done += 1
+        self.ctx.progress(self.done / self.total, note)
+
+
+def _copy_sweep(
+    params: SystemBenchmarkParams, ctx: RunContext, steps: _Steps, rows: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """Copy bandwidth over the buffer sizes, ascending: (best, largest buffer's) GB/s."""
     import torch
 
     device = ctx.device
-    ctx.log(f"torch {torch.__version__} on {device}; {torch.get_num_threads()} CPU threads")
-    total = len(params.copy_sizes_mib) + len(params.matmul_sizes) * len(params.dtypes)
-    done = 0
-    rows: list[dict[str, Any]] = []
-
     best_bw = 0.0
     largest_bw = 0.0
     for mib in sorted(params.copy_sizes_mib):
@@ -153,9 +164,17 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
             }
         )
         del src, dst  # free before the next, larger buffer
-        done += 1
-        ctx.progress(done / total, f"copy {mib} MiB")
+        steps.step(f"copy {mib} MiB")
+    return best_bw, largest_bw
 
+
+def _matmul_sweep(
+    params: SystemBenchmarkParams, ctx: RunContext, steps: _Steps, rows: list[dict[str, Any]]
+) -> dict[str, float]:
+    """Matmul throughput over the sizes of each dtype: the best GFLOP/s by dtype."""
+    import torch
+
+    device = ctx.device
     best_flops: dict[str, float] = {}
     for dtype_name in params.dtypes:
         dtype = getattr(torch, dtype_name)
@@ -177,9 +196,20 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
                     "unit": "GFLOP/s",
                 }
             )
-            done += 1
-            ctx.progress(done / total, f"matmul {dtype_name} N={size}")
+            steps.step(f"matmul {dtype_name} N={size}")
             del a, b
+    return best_flops
+
+
+def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
+    import torch
+
+    device = ctx.device
+    ctx.log(f"torch {torch.__version__} on {device}; {torch.get_num_threads()} CPU threads")
+    steps = _Steps(ctx, params)
+    rows: list[dict[str, Any]] = []
+    best_bw, largest_bw = _copy_sweep(params, ctx, steps, rows)
+    best_flops = _matmul_sweep(params, ctx, steps, rows)
 
     ctx.table("measurements", rows)
     peak_dtype = max(best_flops, key=best_flops.__getitem__)
