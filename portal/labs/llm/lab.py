@@ -134,20 +134,48 @@ def _versions() -> dict[str, str]:
     return {"torch": torch.__version__, "transformers": transformers.__version__}
 
 
+def _generation_prompts(params: QuantParams) -> list[str]:
+    """The short English prompts every variant answers, for the side-by-side generations."""
+    if not params.generation_prompts:
+        return []
+    chosen = select_prompts(count=params.generation_prompts, lang="en", lengths=("short",))
+    return [p.prompt for p in chosen]
+
+
+def _variant_spec(
+    params: QuantParams,
+    model_dir: str,
+    variant: Variant,
+    device: str,
+    prompts: list[str],
+    baseline_logprobs: str,
+) -> VariantSpec:
+    """What the worker process of one variant measures (the baseline's log-probs, written by
+    the baseline's process, are the reference of the others' KL and top-1 agreement)."""
+    return VariantSpec(
+        model=model_dir,
+        variant=variant.value,
+        baseline=Variant(params.baseline).value,
+        device=device,
+        eval_tokens=params.eval_tokens,
+        batch_sizes=params.batch_sizes,
+        prompt_lengths=params.prompt_lengths,
+        new_tokens=params.new_tokens,
+        repeats=params.repeats,
+        generation_prompts=prompts,
+        generation_tokens=params.generation_tokens,
+        baseline_logprobs=baseline_logprobs,
+        calibration_texts=[p.prompt for p in select_prompts(count=64, lang="en")],
+    )
+
+
 def run_quant(params: QuantParams, ctx: RunContext) -> dict[str, Any]:
     ctx.progress(0.0, "preparing the model")
     ctx.log(f"model: {params.model}")
     model_dir = resolve_model(params.model)
     baseline = Variant(params.baseline)
     order = [baseline] + [v for v in params.variants if v != baseline]
-    prompts = (
-        [
-            p.prompt
-            for p in select_prompts(count=params.generation_prompts, lang="en", lengths=("short",))
-        ]
-        if params.generation_prompts
-        else []
-    )
+    prompts = _generation_prompts(params)
     logprobs = ctx.workdir / "baseline-logprobs.pt"
     variants: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
@@ -161,21 +189,7 @@ def run_quant(params: QuantParams, ctx: RunContext) -> dict[str, Any]:
             ctx.log(f"skipping {variant}: {reason}")
             skipped.append({"variant": variant.value, "reason": reason})
             continue
-        spec = VariantSpec(
-            model=model_dir,
-            variant=variant.value,
-            baseline=baseline.value,
-            device=ctx.device,
-            eval_tokens=params.eval_tokens,
-            batch_sizes=params.batch_sizes,
-            prompt_lengths=params.prompt_lengths,
-            new_tokens=params.new_tokens,
-            repeats=params.repeats,
-            generation_prompts=prompts,
-            generation_tokens=params.generation_tokens,
-            baseline_logprobs=str(logprobs),
-            calibration_texts=[p.prompt for p in select_prompts(count=64, lang="en")],
-        )
+        spec = _variant_spec(params, model_dir, variant, ctx.device, prompts, str(logprobs))
 
         def relay(event: dict[str, Any], variant: Variant = variant) -> None:
             _relay_quant_event(ctx, variant, event)
