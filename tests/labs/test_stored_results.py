@@ -8,6 +8,7 @@ parameters, this machine), as a run's `result` column holds them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
-from portal.labs import services
+from portal.labs import registry, services
 from portal.labs.models import Run, RunStatus
 from portal.labs.registry import DeviceClass, Lab, LabResult, all_labs, get_lab, register_lab
 from portal.labs.testing import run_inline
@@ -81,17 +82,23 @@ class _Result(LabResult):
     score: float
 
 
-SHAPED = register_lab(
-    Lab(
-        id="test-shaped-result",
-        title="Returns the wrong shape (test)",
-        description="",
-        params=_Params,
-        result=_Result,
-        run=lambda params, ctx: {"scor": 1.0},
-        device=DeviceClass.CPU,
-    )
+SHAPED = Lab(
+    id="test-shaped-result",
+    title="Returns the wrong shape (test)",
+    description="",
+    params=_Params,
+    result=_Result,
+    run=lambda params, ctx: {"scor": 1.0},
+    device=DeviceClass.CPU,
 )
+
+
+@pytest.fixture(autouse=True)
+def shaped_lab() -> Iterator[Lab]:
+    """Registered only while these tests run: other tests walk every registered lab."""
+    register_lab(SHAPED)
+    yield SHAPED
+    registry._registry.pop(SHAPED.id, None)
 
 
 def test_a_result_of_the_wrong_shape_fails_a_unit_test_of_the_lab():
