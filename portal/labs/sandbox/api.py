@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
 from portal.labs.sandbox.queries import sandbox_runs
 from portal.labs.sandbox.rewards import all_rewards
+from portal.labs.sandbox.schemas import RewardOut
 
 router = Router()
-
-
-class RewardOut(Schema):
-    name: str
-    description: str
 
 
 @router.get("/rewards", response=list[RewardOut])
