@@ -70,7 +70,7 @@ PORTAL_MODULES: dict[str, tuple[str, ...]] = {
     "hal_peaks": ("portal.labs.hal.peaks",),
     "quantization": ("portal.labs.llm.quantization",),
     "checkpoints": ("portal.labs.llm.checkpoints",),
-    "sandbox_training": ("portal.labs.sandbox.training", "portal.labs.hal.sandbox.training"),
+    "sandbox_training": ("portal.labs.sandbox.training",),
 }
 # The kernel issue's targets are computed by the kernel bench (one definition of them).
 KERNEL_BENCH = ROOT / "bench" / "kernels_gpu.py"

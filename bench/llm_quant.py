@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import portal.labs.llm.labs  # noqa: E402,F401
+import portal.labs.llm.lab  # noqa: E402,F401
 from portal.labs.llm.report import quant_markdown  # noqa: E402
 from portal.labs.testing import run_inline  # noqa: E402
 

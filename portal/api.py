@@ -51,6 +51,8 @@ APP_ROUTERS = [
     ("portal.labs.api", "/labs", "labs"),
     ("portal.labs.api_runs", "/runs", "runs"),
     ("portal.labs.hal.api", "/hal", "hal"),
+    # the sandbox kept its /api/hal/compare and /api/hal/rewards when it left the HAL
+    ("portal.labs.sandbox.api", "/hal", "sandbox"),
     ("portal.labs.kernels.api", "/kernels", "kernels"),
     ("portal.feishu.api", "/feishu", "feishu"),
 ]

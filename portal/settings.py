@@ -54,6 +54,10 @@ INSTALLED_APPS = [
     "portal.labs",
     "portal.labs.hal",
     "portal.labs.kernels",
+    "portal.labs.system_benchmark",
+    "portal.labs.pipeline_check",
+    "portal.labs.sandbox",
+    "portal.labs.llm",
     "portal.feishu",
 ]
 

@@ -21,6 +21,7 @@ APP_URLS = [
     ("labs/", "portal.labs.urls"),
     ("labs/hal/", "portal.labs.hal.urls"),
     ("labs/kernels/", "portal.labs.kernels.urls"),
+    ("labs/sandbox/", "portal.labs.sandbox.urls"),
     ("feishu/", "portal.feishu.urls"),
 ]
 for prefix, module_name in APP_URLS:

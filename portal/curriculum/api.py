@@ -122,7 +122,7 @@ def review_md(request: HttpRequest, week: int):
     """One week's review as Markdown in the 每周复盘 template."""
     if bad := _bad_week(week):
         return bad
-    review = WeeklyReview.objects.filter(user=request.user, week=week).first()
+    review = WeeklyReview.objects.of_week(request.user, week).first()
     if review is None:
         return Status(HTTPStatus.NOT_FOUND, {"detail": f"No review for week {week} yet"})
     body = review_markdown(review, start_date_for(request.user))
@@ -134,7 +134,7 @@ def get_review(request: HttpRequest, week: int):
     """The user's review of one week."""
     if bad := _bad_week(week):
         return bad
-    review = WeeklyReview.objects.filter(user=request.user, week=week).first()
+    review = WeeklyReview.objects.of_week(request.user, week).first()
     if review is None:
         return Status(HTTPStatus.NOT_FOUND, {"detail": f"No review for week {week} yet"})
     return _review_out(review)

@@ -15,7 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.curriculum.querysets import ItemProgressQuerySet, ItemQuerySet, WeekQuerySet
+from portal.curriculum.querysets import (
+    ItemProgressQuerySet,
+    ItemQuerySet,
+    WeeklyReviewQuerySet,
+    WeekQuerySet,
+)
 
 WEEKS = 16
 
@@ -215,6 +220,8 @@ class WeeklyReview(models.Model):
     hours_demo = models.DecimalField(max_digits=5, decimal_places=1, default=Decimal(0))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = WeeklyReviewQuerySet.as_manager()
 
     class Meta:
         ordering = ["week"]

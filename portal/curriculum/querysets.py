@@ -44,3 +44,9 @@ class ItemProgressQuerySet(models.QuerySet["ItemProgress"]):
 
     def done(self) -> ItemProgressQuerySet:
         return self.filter(done=True, item__archived=False)
+
+
+class WeeklyReviewQuerySet(models.QuerySet["WeeklyReview"]):
+    def of_week(self, user: Any, week: int) -> WeeklyReviewQuerySet:
+        """One user's review of one week: at most one row (unique per user and week)."""
+        return self.filter(user=user, week=week)

@@ -156,7 +156,7 @@ def week_detail(request: HtmxHttpRequest, number: int) -> HttpResponse:
         "readings": [{**r, "url": paper_url(r["arxiv_id"])} for r in week.readings],
         "prev_week": number - 1 if number > 1 else None,
         "next_week": number + 1 if number < WEEKS else None,
-        "has_review": WeeklyReview.objects.filter(user=request.user, week=number).exists(),
+        "has_review": WeeklyReview.objects.of_week(request.user, number).exists(),
         **_progress_context(request),
     }
     return render(request, "curriculum/week.html", context)
@@ -237,7 +237,7 @@ def reviews(request: HttpRequest) -> HttpResponse:
 @login_required
 def review_edit(request: HttpRequest, number: int) -> HttpResponse:
     week = _get_week(number)
-    review = WeeklyReview.objects.filter(user=request.user, week=number).first()
+    review = WeeklyReview.objects.of_week(request.user, number).first()
     if request.method == "POST":
         form = ReviewForm(request.POST)
         if form.is_valid():
@@ -267,7 +267,7 @@ def _markdown_download(body: str, filename: str) -> HttpResponse:
 @login_required
 def review_markdown_view(request: HttpRequest, number: int) -> HttpResponse:
     _get_week(number)
-    review = WeeklyReview.objects.filter(user=request.user, week=number).first()
+    review = WeeklyReview.objects.of_week(request.user, number).first()
     if review is None:
         raise Http404("No review for this week yet")
     body = review_markdown(review, start_date_for(request.user))

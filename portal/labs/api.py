@@ -26,8 +26,8 @@ router = Router()
 def lab_out(lab: Lab) -> dict[str, Any]:
     return {
         "id": lab.id,
-        "title": lab.title,
-        "description": lab.description,
+        "title": str(lab.title),
+        "description": str(lab.description),
         "week": lab.week,
         "device": str(lab.device),
         "time_limit_s": lab.time_limit_s,

@@ -12,9 +12,8 @@ class LabsConfig(AppConfig):
 
     def ready(self) -> None:
         from portal.celery import app
-        from portal.labs import pipeline_check, system_benchmark  # noqa: F401 - register labs
         from portal.labs.conf import setting_float
-        from portal.labs.llm import labs as llm_labs  # noqa: F401 - llm-quant, llm-serving
+        from portal.labs.llm import lab as llm_labs  # noqa: F401 - llm-quant, llm-serving
 
         app.conf.beat_schedule["labs-reap-lost-runs"] = {
             "task": "labs.reap_lost_runs",

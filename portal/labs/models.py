@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.labs.querysets import RunEventQuerySet, RunQuerySet
-from portal.labs.registry import Lab, get_lab
+from portal.labs.registry import Lab, LabResult, get_lab
 
 
 class RunStatus(models.TextChoices):
@@ -108,6 +108,16 @@ class Run(models.Model):
     @property
     def lab(self) -> Lab | None:
         return get_lab(self.lab_id)
+
+    @property
+    def typed_result(self) -> LabResult | None:
+        """The stored result parsed by its lab's `Result` model (None without a result or
+        when the lab is not installed here). Raises pydantic.ValidationError for a result
+        that is not of that shape."""
+        lab = self.lab
+        if lab is None or not self.result:
+            return None
+        return lab.result.of(self)
 
     @property
     def status_enum(self) -> RunStatus:

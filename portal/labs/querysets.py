@@ -32,6 +32,30 @@ class RunEventQuerySet(models.QuerySet["RunEvent"]):
     def after(self, seq: int) -> RunEventQuerySet:
         return self.filter(seq__gt=seq).order_by("seq")
 
+    def latest_tables(self, *, limit: int | None = None) -> dict[int, dict[str, list[Any]]]:
+        """The newest rows of every table of these events' runs: {run id: {name: rows}}.
+
+        A lab re-sends a whole table when it changes, so the last event of a name wins
+        (the run page, Feishu's run documents, the deployment lookup). One row per
+        (run, name) is read, not every version; `limit` caps the names read in all.
+        """
+        from django.db.models.fields.json import KT
+
+        from portal.labs.models import EventKind
+
+        latest = (
+            self.filter(kind=EventKind.TABLE, data__has_key="name")
+            .annotate(table_name=KT("data__name"))
+            .order_by("run_id", "table_name", "-seq")
+            .distinct("run_id", "table_name")
+            .values_list("run_id", "seq", "table_name", "data")
+        )
+        rows = latest[:limit] if limit is not None else latest
+        tables: dict[int, dict[str, list[Any]]] = {}
+        for run_id, _seq, name, data in sorted(rows, key=lambda row: (row[0], row[1])):
+            tables.setdefault(run_id, {})[str(name)] = data.get("rows") or []
+        return tables
+
 
 # Min/max bucket downsampling in PostgreSQL, in two hash-aggregated scans and no sort of the
 # events: each series' sequence range is cut into (max_points - 2) / 2 equal buckets and each

@@ -1,8 +1,8 @@
-"""Labs are registered in code: what they are, what they take, where they run.
+"""Labs are registered in code: what they are, what they take, what they return, where they run.
 
-Each lab module calls `register_lab(Lab(...))` at import; the app that owns the
-lab imports that module in its AppConfig.ready(). The labs platform (runs,
-Celery execution, streaming) looks labs up here by id.
+Each lab is a sub-app (portal/labs/<lab>/): its `lab.py` defines `Params`, `Result`
+and `run` and one `Lab(...)`; its AppConfig.ready() calls `register_lab()` with it.
+The labs platform (runs, Celery execution, streaming) looks labs up here by id.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from django.db import models
-from pydantic import BaseModel
+from django.utils.functional import Promise
+from pydantic import BaseModel, ConfigDict
 
 from portal.labs.context import RunContext
 
@@ -27,21 +28,67 @@ class DeviceClass(models.TextChoices):
 RunFunction = Callable[[Any, RunContext], dict[str, Any] | None]
 
 
+class ResultPart(BaseModel):
+    """A nested part of a lab's result. Keys a model does not declare are kept, so results
+    stored before a field was declared (or by a newer worker) still load."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class LabResult(ResultPart):
+    """Base of every lab's `Result`: the shape of what `run` returns, stored in Run.result.
+
+    `finish_run` validates a returned result against the lab's model; readers (report
+    pages, the compare page, Feishu) parse a stored one with `Result.of(run)` instead of
+    picking keys out of the dict.
+    """
+
+    # fields the compare page leaves out (echoes of the parameters, chart data)
+    summary_exclude: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def of(cls, run: Any) -> Self:
+        """The typed result of a finished run (`run.result`, a dict)."""
+        return cls.model_validate(run.result or {})
+
+    def summary(self) -> dict[str, Any]:
+        """The figures the compare page puts side by side: scalars, and the scalars of
+        nested objects one level down as `name.key`; lists (tables, points) are left to
+        the lab's own pages."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if name in self.summary_exclude:
+                continue
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    if _is_scalar(inner):
+                        out[f"{name}.{key}"] = inner
+            elif _is_scalar(value):
+                out[name] = value
+        return out
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
 @dataclass(frozen=True)
 class Lab:
     """A lab: a parameter schema (pydantic) and a function that runs it.
 
     `run(params, ctx)` receives the validated parameters (an instance of
     `params`) and a RunContext; it streams through ctx and returns the final
-    result (or calls ctx.result()). It must poll ctx.cancelled() between steps.
+    result (or calls ctx.result()), a dict of the shape of `result`. It must poll ctx.cancelled() between steps.
     The defaults of `params` must be valid and finish in a few minutes on a
     2-core CPU worker.
     """
 
     id: str
-    title: str
-    description: str
+    # gettext_lazy: shown in the user's language
+    title: str | Promise
+    description: str | Promise
     params: type[BaseModel]
+    result: type[LabResult]
     run: RunFunction
     device: DeviceClass = DeviceClass.ANY
     week: int | None = None
@@ -72,6 +119,10 @@ class Lab:
 
     def parameter_schema(self) -> dict[str, Any]:
         return self.params.model_json_schema()
+
+    def validate_result(self, raw: dict[str, Any]) -> LabResult:
+        """Raises pydantic.ValidationError when `raw` is not the shape of `result`."""
+        return self.result.model_validate(raw)
 
     def validate(self, raw: dict[str, Any], *, user: Any = None) -> BaseModel:
         """Raises pydantic.ValidationError with field errors (unknown names included).

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import shutil
 import socket
 import tempfile
 import threading
 import time
 import traceback as tb
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from django.utils import timezone
 from portal.labs import services
 from portal.labs.conf import setting_float, setting_int
 from portal.labs.context import RunCancelled
+from portal.labs.hal.host import cpu_model
 from portal.labs.models import EventKind, Run, RunArtifact, RunStatus
 from portal.labs.registry import DeviceClass, Lab
 from portal.labs.services import NewEvent
@@ -201,17 +200,6 @@ class WorkerRunContext:
 # --- the worker's device ----------------------------------------------------------------------
 
 
-@cache
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
@@ -260,7 +248,7 @@ def describe_device(torch_device: str, worker: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "worker": worker,
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torch_device": torch_device,

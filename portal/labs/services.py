@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from portal.core.realtime import publish
 from portal.labs.conf import queue_for, setting_float, setting_int
 from portal.labs.models import EventKind, Run, RunEvent, RunStatus, run_group
-from portal.labs.registry import Lab
+from portal.labs.registry import Lab, get_lab
 
 log = logging.getLogger(__name__)
 
@@ -216,9 +216,18 @@ def finish_run(
     error: str = "",
     traceback: str = "",
 ) -> Run | None:
-    """Record how a running run ended; a run already finished (lost, cancelled) is left alone."""
+    """Record how a running run ended; a run already finished (lost, cancelled) is left alone.
+
+    A result not of the shape of its lab's `Result` fails the run (it is not stored):
+    readers parse stored results with that model.
+    """
     fields: dict[str, Any] = {"error": error, "traceback": traceback}
     before = []
+    if result is not None:
+        mismatch = _result_mismatch(run_id, result)
+        if mismatch:
+            status, error, result = RunStatus.FAILED, mismatch, None
+            fields["error"] = error
     if result is not None:
         fields["result"] = result
         before.append(NewEvent(EventKind.RESULT, result, timezone.now()))
@@ -227,6 +236,20 @@ def finish_run(
     return _transition(
         run_id, from_statuses=[RunStatus.RUNNING], to=status, before=before, **fields
     )
+
+
+def _result_mismatch(run_id: int, result: dict[str, Any]) -> str:
+    """Why `result` is not of its lab's Result shape ("" when it is, or the lab is unknown)."""
+    lab_id = Run.objects.filter(pk=run_id).values_list("lab_id", flat=True).first()
+    lab = get_lab(lab_id) if lab_id else None
+    if lab is None:
+        return ""
+    try:
+        lab.validate_result(result)
+    except ValidationError as exc:
+        log.error("run %s: the result of %s does not match its Result: %s", run_id, lab.id, exc)
+        return f"The lab returned a result that does not match {lab.result.__name__}: {exc}"
+    return ""
 
 
 def cancel_run(*, run: Run) -> Run:

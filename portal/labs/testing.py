@@ -77,4 +77,7 @@ def run_inline(
     returned = lab.run(lab.validate(params or {}), ctx)
     if returned is not None:
         ctx.result(returned)
+    if ctx.final is not None:
+        # as finish_run does on the platform: a result of the wrong shape fails the test
+        lab.validate_result(ctx.final)
     return ctx

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models.fields.json import KT
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal.core.htmx import HtmxHttpRequest
 from portal.labs.api_runs import get_run_for_user
+from portal.labs.compare import compare_rows
 from portal.labs.forms import LabParamsForm, params_form
 from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
 from portal.labs.querysets import downsampled_metrics
@@ -107,18 +106,6 @@ def run_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _latest_tables(run: Run) -> dict[str, list[dict[str, Any]]]:
-    """The latest version of each named table (one row per name read, not every version)."""
-    latest = (
-        RunEvent.objects.filter(run=run, kind=EventKind.TABLE)
-        .annotate(table_name=KT("data__name"))
-        .order_by("table_name", "-seq")
-        .distinct("table_name")
-        .values_list("seq", "table_name", "data")
-    )
-    return {name: data["rows"] for _seq, name, data in sorted(latest[:MAX_TABLES])}
-
-
 def _metric_series(run: Run) -> dict[str, list[list[float]]]:
     return downsampled_metrics(run.pk, max_points=MAX_POINTS)
 
@@ -164,6 +151,7 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "socket": f"/ws/runs/{run.pk}/",
         "metrics": _metric_series(run),
         "statuses": {value: str(label) for value, label in RunStatus.choices},
+        "badges": {status.value: status.badge for status in RunStatus},
         "artifact_url": reverse("labs:run_artifact", args=[run.pk, "NAME"]),
     }
     log_before = request.GET.get("log_before", "")
@@ -173,7 +161,9 @@ def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "log": log,
             "log_older": older,
             "log_paged": log_before.isdigit(),
-            "tables": _latest_tables(run),
+            "tables": RunEvent.objects.filter(run=run)
+            .latest_tables(limit=MAX_TABLES)
+            .get(run.pk, {}),
             "artifacts": RunArtifact.objects.filter(run=run),
             "stream": stream,
         }
@@ -206,7 +196,8 @@ def run_artifact(request: HttpRequest, pk: int, name: str) -> FileResponse:
 @require_GET
 @login_required
 def compare(request: HttpRequest) -> HttpResponse:
-    """Runs of one lab side by side: parameters, results, metrics overlaid."""
+    """Runs of one lab side by side: parameters, the figures of their typed results,
+    metrics overlaid (every lab; the Agent Sandbox's old comparison redirects here)."""
     ids = [int(i) for i in request.GET.getlist("run") if i.isdigit()]
     runs = list(Run.objects.visible_to(request.user).filter(pk__in=ids).order_by("pk"))
     lab_ids = {run.lab_id for run in runs}
@@ -217,8 +208,7 @@ def compare(request: HttpRequest) -> HttpResponse:
     candidates = (
         Run.objects.visible_to(request.user).for_lab(lab_id)[:50] if lab_id else Run.objects.none()
     )
-    param_keys = sorted({k for run in runs for k in run.params})
-    result_keys = sorted({k for run in runs for k in (run.result or {})})
+    param_rows, result_rows = compare_rows(runs)
     return render(
         request,
         "labs/compare.html",
@@ -228,8 +218,8 @@ def compare(request: HttpRequest) -> HttpResponse:
             "labs": all_labs(),
             "candidates": candidates,
             "selected": {run.pk for run in runs},
-            "param_rows": [(k, [run.params.get(k) for run in runs]) for k in param_keys],
-            "result_rows": [(k, [(run.result or {}).get(k) for run in runs]) for k in result_keys],
+            "param_rows": param_rows,
+            "result_rows": result_rows,
             "compare_data": {
                 "runs": [
                     {"id": run.pk, "label": f"#{run.pk}", "metrics": _metric_series(run)}

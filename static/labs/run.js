@@ -5,7 +5,8 @@
   if (!stream || !window.LabCharts) return;
   const $ = (id) => document.getElementById(id);
   const FINISHED = ["succeeded", "failed", "cancelled", "lost"];
-  const BADGE = { succeeded: "ok", running: "warn", queued: "", cancelled: "warn", failed: "bad", lost: "bad" };
+  // badge classes by status, from RunStatus.badge on the server
+  const BADGE = stream.badges || {};
   const state = { lastSeq: stream.last_seq, status: stream.status, received: 0 };
   const charts = window.LabCharts($("run-charts"));
   window.labsRun = { state, charts };

@@ -96,7 +96,12 @@ def test_a_finished_lab_run_is_sent_to_its_owner_and_its_report_ingested(
 def _finish(run: Run, status: RunStatus, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
     with django_capture_on_commit_callbacks(execute=True):
         start_run(run_id=run.pk, worker="w", device={})
-        finish_run(run_id=run.pk, status=status, result={"loss": 0.125}, error="")
+        finish_run(
+            run_id=run.pk,
+            status=status,
+            result={"events": 5, "elapsed_s": 0.125, "rate": 40.0},
+            error="",
+        )
 
 
 @pytest.mark.django_db

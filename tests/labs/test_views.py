@@ -6,12 +6,13 @@ from http import HTTPStatus
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
 from portal.labs.forms import params_form
 from portal.labs.models import Run, RunArtifact, RunStatus
-from portal.labs.registry import DeviceClass, Lab, get_lab, register_lab
+from portal.labs.registry import DeviceClass, Lab, LabResult, get_lab, register_lab
 from portal.labs.services import NewEvent, append_events, launch_run, reap_lost_runs
 from tests.labs.conftest import SMALL_BENCHMARK
 
@@ -28,6 +29,7 @@ GPU_LAB = register_lab(
         title="GPU only (test)",
         description="A lab that needs a GPU.",
         params=_GpuParams,
+        result=LabResult,
         run=lambda params, ctx: {"ok": True},
         device=DeviceClass.GPU,
     )
@@ -52,7 +54,7 @@ def test_the_labs_index_lists_every_lab_with_a_launch_form_from_its_schema(owner
     # ranges, choices, defaults and help text come from the pydantic schema
     assert 'name="system-benchmark-repeats"' in html and 'max="100"' in html
     assert 'value="bfloat16"' in html
-    assert "the median is reported" in html
+    assert "报告中位数" in html  # the help text, in the default language
     assert 'id="workers"' in html
 
 
@@ -298,3 +300,45 @@ def test_the_dashboard_shows_the_latest_runs(owner_client, owner):
     html = owner_client.get("/dashboard/").content.decode()
 
     assert f"/labs/runs/{run.pk}/" in html
+
+
+@pytest.mark.parametrize(
+    ("lab_id", "chinese", "english"),
+    [
+        ("system-benchmark", ["系统基准测试", "拷贝大小（MiB）", "预热次数"], ["Copy sizes (MiB)"]),
+        (
+            "pipeline-check",
+            ["流水线检查", "每秒事件数", "每秒发出的指标事件数。"],
+            ["Events per second"],
+        ),
+        ("kernels", ["内核实验", "计时预算（毫秒）"], ["Timing budget (ms)"]),
+        (
+            "agent-sandbox",
+            ["智能体沙盒", "并行环境数", "留空：根据 CPU 核数选择"],
+            ["Parallel environments"],
+        ),
+        ("llm-quant", ["LLM 量化基准测试", "批大小"], ["Batch sizes"]),
+        ("llm-serving", ["负载级别", "每级请求数"], ["Requests per level"]),
+        ("llm-deploy", ["LLM 部署", "监听地址"], ["Listen on"]),
+    ],
+)
+def test_the_launch_form_speaks_chinese_and_english_after_the_switch(
+    owner_client, lab_id, chinese, english
+):
+    url = reverse("labs:lab", args=[lab_id])
+    body = owner_client.get(url).content.decode()
+    assert all(text in body for text in chinese), [t for t in chinese if t not in body]
+    assert not any(text in body for text in english)
+
+    owner_client.post(reverse("set_language"), {"language": "en"})
+    body = owner_client.get(url).content.decode()
+    assert all(text in body for text in english)
+    assert not any(text in body for text in chinese)
+
+
+def test_the_run_page_hands_the_status_badges_to_its_script(owner, owner_client):
+    run = _run(owner)
+    response = owner_client.get(reverse("labs:run", args=[run.pk]))
+    stream = response.context["stream"]
+    assert stream["badges"] == {status.value: status.badge for status in RunStatus}
+    assert stream["badges"]["failed"] == "bad" and stream["badges"]["succeeded"] == "ok"

@@ -8,20 +8,13 @@ from ninja import Router, Status
 from portal.labs.hal.discovery import get_device
 from portal.labs.hal.models import MeasuredPeak
 from portal.labs.hal.peaks import record_measured_peaks
-from portal.labs.hal.queries import (
-    local_devices,
-    local_unavailable,
-    sandbox_runs,
-    workers_with_telemetry,
-)
-from portal.labs.hal.sandbox.rewards import all_rewards
+from portal.labs.hal.queries import local_devices, local_unavailable, workers_with_telemetry
 from portal.labs.hal.schemas import (
     DeviceOut,
     DevicesOut,
     ErrorOut,
     PeaksIn,
     PeaksOut,
-    RewardOut,
     TelemetryOut,
     WorkerOut,
 )
@@ -57,11 +50,6 @@ def list_workers(request: HttpRequest) -> list[dict[str, Any]]:
     return workers_with_telemetry()
 
 
-@router.get("/rewards", response=list[RewardOut])
-def list_rewards(request: HttpRequest) -> list[dict[str, str]]:
-    return [{"name": r.name, "description": r.description} for r in all_rewards()]
-
-
 def _peaks_out(row: MeasuredPeak) -> dict[str, Any]:
     return {
         "id": row.pk,
@@ -92,14 +80,3 @@ def post_peaks(request: HttpRequest, payload: PeaksIn) -> Any:
     except ValueError as exc:
         return Status(400, {"detail": str(exc)})
     return Status(201, _peaks_out(row))
-
-
-@router.get("/compare", response=list[dict[str, Any]])
-def compare_runs(request: HttpRequest, run: str = "") -> Any:
-    """The caller's succeeded Agent Sandbox runs (all, or those in `run=1,2`) side by side."""
-    ids = [int(i) for i in run.split(",") if i.strip().isdigit()]
-    rows = sandbox_runs(request.user, ids or None)
-    for row in rows:
-        for name in ("created_at", "finished_at"):
-            row[name] = row[name].isoformat() if row[name] is not None else None
-    return rows

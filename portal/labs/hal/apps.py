@@ -12,6 +12,5 @@ class HalConfig(AppConfig):
         from celery.signals import worker_ready
 
         from portal.labs.hal import services
-        from portal.labs.hal.sandbox import lab  # noqa: F401 - registers the Agent Sandbox lab
 
         worker_ready.connect(services.on_worker_ready, dispatch_uid="hal-worker-devices")

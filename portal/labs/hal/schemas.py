@@ -54,10 +54,5 @@ class PeaksOut(Schema):
     measured_at: datetime | None = None
 
 
-class RewardOut(Schema):
-    name: str
-    description: str
-
-
 class ErrorOut(Schema):
     detail: str

@@ -6,13 +6,16 @@ import traceback
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field, field_validator
 
 from portal.labs.context import RunContext
-from portal.labs.registry import DeviceClass, Lab, register_lab
+from portal.labs.registry import DeviceClass, Lab, LabResult
 
 if TYPE_CHECKING:
     import torch
+
+    from portal.labs.kernels.engine.peaks import DevicePeaks
 
 # torch, Triton and the engine are imported when the lab runs, not when Django
 # starts: every management command and web process would pay for them otherwise.
@@ -31,34 +34,58 @@ CPU_NOTE = (
 
 class KernelLabParams(BaseModel):
     kernels: list[KernelName] = Field(
+        title=_("Kernels"),
         default=["vector_add", "softmax", "layer_norm", "matmul", "attention"],
         min_length=1,
-        description="Kernels of the suite to run.",
+        description=_("Kernels of the suite to run."),
     )
     dtypes: list[DtypeName] = Field(
-        default=["float32"], min_length=1, description="Element types to run each kernel in."
+        title=_("Element types"),
+        default=["float32"],
+        min_length=1,
+        description=_("Element types to run each kernel in."),
     )
     sizes: list[Annotated[int, Field(ge=8, le=16384)]] = Field(
+        title=_("Sizes"),
         default=[128, 256],
         min_length=1,
         max_length=8,
-        description="Size knob n: n*n elements for add, n x n for softmax/layer norm, n^3 "
-        "matmul, sequence length n for attention.",
+        description=_(
+            "Size knob n: n*n elements for add, n x n for softmax/layer norm, n^3 "
+            "matmul, sequence length n for attention."
+        ),
     )
     impls: list[ImplName] = Field(
+        title=_("Implementations"),
         default=["eager", "compiled", "triton", "cpp", "torch_online"],
         min_length=1,
-        description="Implementations; eager PyTorch always runs as the baseline.",
+        description=_("Implementations; eager PyTorch always runs as the baseline."),
     )
-    trials: int = Field(default=3, ge=1, le=10, description="Correctness checks per point.")
+    trials: int = Field(
+        title=_("Correctness checks"),
+        default=3,
+        ge=1,
+        le=10,
+        description=_("Correctness checks per point."),
+    )
     target_ms: float = Field(
-        default=100.0, ge=5.0, le=5000.0, description="Timing budget per point (ms)."
+        title=_("Timing budget (ms)"),
+        default=100.0,
+        ge=5.0,
+        le=5000.0,
+        description=_("Timing budget per point (ms)."),
     )
-    max_reps: int = Field(default=100, ge=3, le=2000, description="Most timed repetitions.")
-    attn_batch: int = Field(default=2, ge=1, le=64)
-    attn_heads: int = Field(default=4, ge=1, le=128)
-    attn_head_dim: Literal[16, 32, 64, 128] = 64
-    causal: bool = False
+    max_reps: int = Field(
+        title=_("Most repetitions"),
+        default=100,
+        ge=3,
+        le=2000,
+        description=_("Most timed repetitions."),
+    )
+    attn_batch: int = Field(title=_("Attention batch"), default=2, ge=1, le=64)
+    attn_heads: int = Field(title=_("Attention heads"), default=4, ge=1, le=128)
+    attn_head_dim: Literal[16, 32, 64, 128] = Field(default=64, title=_("Attention head size"))
+    causal: bool = Field(default=False, title=_("Causal attention"))
 
     @field_validator("sizes")
     @classmethod
@@ -72,6 +99,18 @@ class KernelLabParams(BaseModel):
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
         return list(dict.fromkeys(values))
+
+
+class KernelLabResult(LabResult):
+    sweep_id: int
+    device: str
+    # the roof the points sit under: PeakFigures.as_dict() of the device
+    peaks: dict[str, Any]
+    notes: list[str] = []
+    points: int
+    incorrect: int
+    # one row per point, as in the run's "results" table
+    table: list[dict[str, Any]] = []
 
 
 def _torch_device(requested: str) -> tuple[torch.device, list[str]]:
@@ -121,17 +160,14 @@ def _table_row(point: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
+def _measure_device(ctx: RunContext) -> tuple[torch.device, DevicePeaks, list[str]]:
+    """Setup: the torch device, its roof (peaks) and the notes the results carry."""
     import torch
 
-    from portal.labs.kernels import services
-    from portal.labs.kernels.engine import interpret, ops
+    from portal.labs.kernels.engine import interpret
     from portal.labs.kernels.engine.peaks import device_peaks
-    from portal.labs.kernels.engine.suite import CPP_KERNELS, AttentionShape
-    from portal.labs.kernels.engine.sweep import Point, SweepConfig, run_sweep
 
     device, notes = _torch_device(ctx.device)
-    on_gpu = device.type == "cuda"
     ctx.log(f"device: {device} · torch {torch.__version__}")
     ctx.progress(0.0, "measuring the device")
     peaks = device_peaks(device)
@@ -140,9 +176,19 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
         + ", ".join(f"{k} {v:.2f} TFLOP/s" for k, v in peaks.tflops.items())
         + f"; measured copy {peaks.copy_gbs or 0:.1f} GB/s"
     )
-    if not on_gpu:
+    if device.type != "cuda":
         notes.append(CPU_NOTE.format(max_n=interpret.INTERPRET_MAX_N))
         ctx.log(notes[-1])
+    return device, peaks, notes
+
+
+def _runnable_impls(
+    params: KernelLabParams, on_gpu: bool, notes: list[str], ctx: RunContext
+) -> list[str]:
+    """The chosen implementations less the C++ operator when it cannot be built (or has no
+    CUDA kernels on a GPU worker), with the reason in `notes`."""
+    from portal.labs.kernels.engine import ops
+    from portal.labs.kernels.engine.suite import CPP_KERNELS
 
     impls = list(params.impls)
     if "cpp" in impls and set(params.kernels) & set(CPP_KERNELS):
@@ -157,6 +203,18 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
             impls.remove("cpp")
             notes.append(f"the C++ operator could not be built: {type(exc).__name__}: {exc}")
             ctx.log(traceback.format_exc())
+    return impls
+
+
+def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
+    from portal.labs.kernels import services
+    from portal.labs.kernels.engine import interpret
+    from portal.labs.kernels.engine.suite import AttentionShape
+    from portal.labs.kernels.engine.sweep import Point, SweepConfig, run_sweep
+
+    device, peaks, notes = _measure_device(ctx)
+    on_gpu = device.type == "cuda"
+    impls = _runnable_impls(params, on_gpu, notes, ctx)
     check_triton_in_interpreter = "triton" in impls and not on_gpu
     timed_impls = [i for i in impls if on_gpu or i != "triton"]
 
@@ -233,23 +291,22 @@ def run_kernel_lab(params: KernelLabParams, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-KERNEL_LAB = register_lab(
-    Lab(
-        id="kernels",
-        title="Kernel lab: custom operators, Triton and an honest benchmark",
-        description=(
-            "Vector add, fused softmax, layer norm, tiled matmul and FlashAttention-style "
-            "attention, each checked against a float64 reference on fresh random inputs and "
-            "timed with cache flushes and device timers beside PyTorch eager and torch.compile; "
-            "results placed on the device's roofline. Triton kernels run on GPU workers and "
-            "are checked through the interpreter on CPU workers; the C++ operator runs on both."
-        ),
-        params=KernelLabParams,
-        run=run_kernel_lab,
-        device=DeviceClass.ANY,
-        week=10,
-        time_limit_s=20 * 60,
-        idempotent=True,
-        tags=("kernels", "triton", "cuda", "roofline"),
-    )
+KERNEL_LAB = Lab(
+    id="kernels",
+    title=_("Kernel lab: custom operators, Triton and an honest benchmark"),
+    description=_(
+        "Vector add, fused softmax, layer norm, tiled matmul and FlashAttention-style "
+        "attention, each checked against a float64 reference on fresh random inputs and "
+        "timed with cache flushes and device timers beside PyTorch eager and torch.compile; "
+        "results placed on the device's roofline. Triton kernels run on GPU workers and "
+        "are checked through the interpreter on CPU workers; the C++ operator runs on both."
+    ),
+    params=KernelLabParams,
+    result=KernelLabResult,
+    run=run_kernel_lab,
+    device=DeviceClass.ANY,
+    week=10,
+    time_limit_s=20 * 60,
+    idempotent=True,
+    tags=("kernels", "triton", "cuda", "roofline"),
 )

@@ -65,6 +65,18 @@ def model_roots() -> list[Path]:
     return [cache_dir(), cache_dir().parent.parent / "models"]
 
 
+def check_model(value: str) -> str:
+    """The `model` parameter of the LLM labs: stripped, then as `check_model_reference`."""
+    value = value.strip()
+    if not value:
+        raise ValueError("give a model: smollm2, a local directory or a hub id")
+    if value in BUILTIN_MODELS:
+        return value
+    if any(c.isspace() for c in value) or len(value) > 300:
+        raise ValueError("not a model path or hub id")
+    return check_model_reference(value)
+
+
 def check_model_reference(value: str) -> str:
     """`value` if it is a built-in name, a hub id, or a directory under `model_roots()`.
 

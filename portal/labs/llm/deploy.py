@@ -22,10 +22,12 @@ from typing import Any, Literal
 
 import httpx
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from portal.labs.context import RunContext
-from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, resolve_model
+from portal.labs.llm.checkpoints import BUILTIN_MODELS, SMOLLM2, check_model, resolve_model
+from portal.labs.llm.results import DeployResult
 from portal.labs.llm.servers import (
     LOOPBACK,
     ServerFailed,
@@ -35,7 +37,7 @@ from portal.labs.llm.servers import (
     vllm_server,
     vllm_unavailable_reason,
 )
-from portal.labs.registry import DeviceClass, Lab, register_lab
+from portal.labs.registry import DeviceClass, Lab
 
 DEPLOY_LAB_ID = "llm-deploy"
 DEPLOYMENT_TABLE = "deployment"
@@ -45,39 +47,52 @@ SERVING, STOPPING = "serving", "stopping"
 MAX_HOURS = 5.0
 
 
-def _check_model(value: str) -> str:
-    from portal.labs.llm.labs import _check_model as check
-
-    return check(value)
-
-
 class DeployParams(BaseModel):
     model: str = Field(
+        title=_("Model"),
         default=SMOLLM2,
-        description="smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id",
+        description=_(
+            "smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id"
+        ),
     )
     server: ServerKind = Field(
+        title=_("Server"),
         default=ServerKind.TRANSFORMERS,
-        description="transformers (ours, one request at a time) or vllm (its own virtualenv)",
+        description=_("transformers (ours, one request at a time) or vllm (its own virtualenv)"),
     )
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
-        default="fp32", description="fp32 is the fast path of torch on most CPUs"
+        title=_("Element type"),
+        default="fp32",
+        description=_("fp32 is the fast path of torch on most CPUs"),
     )
     hours: float = Field(
-        default=2.0, gt=0, le=MAX_HOURS, description="stop by itself after this many hours"
+        title=_("Hours"),
+        default=2.0,
+        gt=0,
+        le=MAX_HOURS,
+        description=_("stop by itself after this many hours"),
     )
     host: Literal["127.0.0.1", "0.0.0.0"] = Field(
+        title=_("Listen on"),
         default=LOOPBACK,
-        description="127.0.0.1: this machine only; 0.0.0.0: the network (no authentication!)",
+        description=_("127.0.0.1: this machine only; 0.0.0.0: the network (no authentication!)"),
     )
-    port: int = Field(default=0, ge=0, le=65535, description="0 = any free port")
-    max_model_len: int = Field(default=2048, ge=128, le=32768, description="vLLM only")
-    ready_timeout_s: int = Field(default=300, ge=10, le=1800)
+    port: int = Field(
+        title=_("Port"), default=0, ge=0, le=65535, description=_("0 = any free port")
+    )
+    max_model_len: int = Field(
+        title=_("Longest context"), default=2048, ge=128, le=32768, description=_("vLLM only")
+    )
+    ready_timeout_s: int = Field(title=_("Start-up timeout (s)"), default=300, ge=10, le=1800)
     check_interval_s: float = Field(
-        default=15.0, ge=0.5, le=600, description="how often the server's health is checked"
+        title=_("Health check interval (s)"),
+        default=15.0,
+        ge=0.5,
+        le=600,
+        description=_("how often the server's health is checked"),
     )
 
-    _model = field_validator("model")(classmethod(lambda cls, v: _check_model(v)))
+    _model = field_validator("model")(classmethod(lambda cls, v: check_model(v)))
 
     @field_validator("host")
     @classmethod
@@ -209,24 +224,23 @@ def run_deploy(params: DeployParams, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-DEPLOY_LAB = register_lab(
-    Lab(
-        id=DEPLOY_LAB_ID,
-        title="LLM deployment: keep an OpenAI-compatible server up",
-        description=(
-            "Start our Transformers server or vLLM on the worker and keep it running until "
-            "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
-            "Feishu/RAG answerer uses it while it runs."
-        ),
-        params=DeployParams,
-        run=run_deploy,
-        device=DeviceClass.ANY,
-        week=12,
-        time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
-        idempotent=False,
-        long_running=True,
-        tags=("llm", "serving", "deploy", "demo-1"),
-    )
+DEPLOY_LAB = Lab(
+    id=DEPLOY_LAB_ID,
+    title=_("LLM deployment: keep an OpenAI-compatible server up"),
+    description=_(
+        "Start our Transformers server or vLLM on the worker and keep it running until "
+        "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
+        "Feishu/RAG answerer uses it while it runs."
+    ),
+    params=DeployParams,
+    result=DeployResult,
+    run=run_deploy,
+    device=DeviceClass.ANY,
+    week=12,
+    time_limit_s=int(MAX_HOURS * 3600) + 15 * 60,
+    idempotent=False,
+    long_running=True,
+    tags=("llm", "serving", "deploy", "demo-1"),
 )
 
 
@@ -263,14 +277,10 @@ def _running_deployments(user: Any) -> list[Any]:
 
 
 def _deployment_of(run: Any) -> Deployment | None:
-    from portal.labs.models import EventKind, RunEvent
+    from portal.labs.models import RunEvent
 
-    event = (
-        RunEvent.objects.filter(run=run, kind=EventKind.TABLE, data__name=DEPLOYMENT_TABLE)
-        .order_by("-seq")
-        .first()
-    )
-    rows = (event.data.get("rows") if event else None) or []
+    tables = RunEvent.objects.filter(run=run, data__name=DEPLOYMENT_TABLE).latest_tables()
+    rows = tables.get(run.pk, {}).get(DEPLOYMENT_TABLE) or []
     if not rows or rows[0].get("state") != SERVING or not rows[0].get("url"):
         return None
     row = rows[0]

@@ -1,7 +1,7 @@
-"""What the report pages show, computed from a run's result (the labs' JSON export).
+"""What the report pages show, computed from a run's typed result (results.py).
 
 Pure functions: rows for the server-rendered tables (the page reads without
-JavaScript) and the chart data static/labs/llm/report.js draws. Non-finite numbers
+JavaScript) and the chart data static/llm/report.js draws. Non-finite numbers
 (an `inf` request rate, a NaN decode rate) become None or a label: JSON has no
 Infinity.
 """
@@ -10,6 +10,15 @@ from __future__ import annotations
 
 import math
 from typing import Any
+
+from portal.labs.llm.results import (
+    LatencyPoint,
+    QuantResult,
+    QuantVariant,
+    ServingPoint,
+    ServingResult,
+)
+from portal.labs.registry import LabResult
 
 
 def _num(value: Any) -> float | None:
@@ -54,73 +63,50 @@ def _interp_log2(points: list[tuple[int, float]], batch: float) -> float | None:
     return None
 
 
-def _latency_at(variant: dict[str, Any], prompt_len: int, batch: int) -> dict[str, Any] | None:
-    for p in variant.get("latency", []):
-        if p["prompt_len"] == prompt_len and p["batch"] == batch:
+def _latency_at(variant: QuantVariant, prompt_len: int, batch: int) -> LatencyPoint | None:
+    for p in variant.latency:
+        if p.prompt_len == prompt_len and p.batch == batch:
             return p
     return None
 
 
-def quant_report(result: dict[str, Any]) -> dict[str, Any]:
-    """Tables and charts of an `llm-quant` result."""
-    variants = result.get("variants", [])
-    ok = [v for v in variants if "error" not in v]
-    base = next((v for v in ok if v["variant"] == result.get("baseline")), None)
-    latency = [p for v in ok for p in v.get("latency", [])]
-    batches = sorted({p["batch"] for p in latency})
-    prompt_lens = sorted({p["prompt_len"] for p in latency})
-    first_len = prompt_lens[0] if prompt_lens else None
-    b_min, b_max = (batches[0], batches[-1]) if batches else (None, None)
+def _variant_row(
+    v: QuantVariant, base: QuantVariant | None, prompt_len: int | None, b_min: Any, b_max: Any
+) -> dict[str, Any]:
+    """One line of the variants table: memory, quality against the baseline, latency at
+    the smallest batch and decode throughput at the largest (of the first prompt length)."""
+    if not v.ok:
+        return {**v.model_dump(), "label": v.name}
+    small = _latency_at(v, prompt_len, b_min) if prompt_len is not None else None
+    large = _latency_at(v, prompt_len, b_max) if prompt_len is not None else None
+    ratio = _num(v.linear_ratio)
+    ppl, base_ppl = _num(v.perplexity), _num(base.perplexity) if base else None
+    return {
+        "variant": v.variant,
+        "label": v.label,
+        "is_baseline": base is v,
+        "bits": v.bits,
+        "load_s": _num(v.load_s),
+        "linear_mib": _num(v.linear_weight_mib),
+        "linear_ratio": ratio,
+        "memory_saved_pct": (1 - ratio) * 100 if ratio is not None else None,
+        "model_mib": _num(v.model_weight_mib),
+        "peak_mib": _num(v.peak_mib),
+        "peak_kind": v.peak_kind,
+        "perplexity": ppl,
+        "ppl_change_pct": (ppl / base_ppl - 1) * 100 if ppl and base_ppl else None,
+        "kl": _num(v.kl),
+        "top1": _num(v.top1_agreement),
+        "ttft_ms": _num(small.ttft_ms) if small else None,
+        "tpot_ms": _num(small.tpot_ms) if small else None,
+        "tok_s": _num(small.tokens_per_s) if small else None,
+        "decode_tok_s_max": _num(large.decode_tokens_per_s) if large else None,
+    }
 
-    rows = []
-    for v in variants:
-        if "error" in v:
-            rows.append({"variant": v["variant"], "label": v.get("label", v["variant"]), **v})
-            continue
-        small = _latency_at(v, first_len, b_min) if first_len is not None else None
-        large = _latency_at(v, first_len, b_max) if first_len is not None else None
-        ratio = _num(v.get("linear_ratio"))
-        ppl, base_ppl = _num(v.get("perplexity")), _num(base.get("perplexity")) if base else None
-        rows.append(
-            {
-                "variant": v["variant"],
-                "label": v["label"],
-                "is_baseline": base is v,
-                "bits": v.get("bits"),
-                "load_s": _num(v.get("load_s")),
-                "linear_mib": _num(v.get("linear_weight_mib")),
-                "linear_ratio": ratio,
-                "memory_saved_pct": (1 - ratio) * 100 if ratio is not None else None,
-                "model_mib": _num(v.get("model_weight_mib")),
-                "peak_mib": _num(v.get("peak_mib")),
-                "peak_kind": v.get("peak_kind", ""),
-                "perplexity": ppl,
-                "ppl_change_pct": (ppl / base_ppl - 1) * 100 if ppl and base_ppl else None,
-                "kl": _num(v.get("kl")),
-                "top1": _num(v.get("top1_agreement")),
-                "ttft_ms": _num(small["ttft_ms"]) if small else None,
-                "tpot_ms": _num(small["tpot_ms"]) if small else None,
-                "tok_s": _num(small["tokens_per_s"]) if small else None,
-                "decode_tok_s_max": _num(large["decode_tokens_per_s"]) if large else None,
-            }
-        )
 
-    latency_rows = [
-        {
-            "label": v["label"],
-            "prompt_len": p["prompt_len"],
-            "batch": p["batch"],
-            "ttft_ms": _num(p.get("ttft_ms")),
-            "tpot_ms": _num(p.get("tpot_ms")),
-            "tok_s": _num(p.get("tokens_per_s")),
-            "decode_tok_s": _num(p.get("decode_tokens_per_s")),
-        }
-        for v in ok
-        for p in v.get("latency", [])
-    ]
-
-    labels = {v["variant"]: v["label"] for v in ok}
-    memory_quality = [
+def _memory_quality(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The memory-saved vs KL chart: one point per measured variant."""
+    return [
         {
             "label": r["label"],
             "variant": r["variant"],
@@ -132,81 +118,95 @@ def quant_report(result: dict[str, Any]) -> dict[str, Any]:
             "top1": r["top1"],
         }
         for r in rows
-        if "error" not in r and r["memory_saved_pct"] is not None
+        if r.get("error") is None and r["memory_saved_pct"] is not None
     ]
 
-    crossovers = result.get("crossovers", [])
-    throughput = []
-    for prompt_len in prompt_lens:
-        series = []
-        for v in ok:
-            points = [
-                [p["batch"], _num(p["decode_tokens_per_s"])]
-                for p in sorted(v.get("latency", []), key=lambda p: p["batch"])
-                if p["prompt_len"] == prompt_len
-            ]
-            if points:
-                series.append({"label": v["label"], "baseline": v is base, "points": points})
-        marks = []
-        base_points = (
-            [
-                (p["batch"], float(p["decode_tokens_per_s"]))
-                for p in base.get("latency", [])
-                if p["prompt_len"] == prompt_len and _num(p["decode_tokens_per_s"]) is not None
-            ]
-            if base
-            else []
-        )
-        for c in crossovers:
-            cross = c.get("crossover")
-            if c.get("prompt_len") != prompt_len or not cross:
-                continue
-            # at the crossover the variant is as fast as the baseline: mark it on that line
-            y = _interp_log2(base_points, cross["batch"])
-            marks.append(
-                {
-                    "label": labels.get(c["variant"], c["variant"]),
-                    "batch": cross["batch"],
-                    "y": y,
-                    "between": cross["between"],
-                }
-            )
-        throughput.append({"prompt_len": prompt_len, "series": series, "crossovers": marks})
 
+def _throughput_chart(result: QuantResult, prompt_len: int) -> dict[str, Any]:
+    """Decode throughput over batch size per variant for one prompt length, with each
+    crossover marked on the baseline's line (there the variant is as fast as it)."""
+    base = result.baseline_variant
+    labels = {v.variant: v.name for v in result.measured}
+    series = []
+    for v in result.measured:
+        points = [
+            [p.batch, _num(p.decode_tokens_per_s)]
+            for p in sorted(v.latency, key=lambda p: p.batch)
+            if p.prompt_len == prompt_len
+        ]
+        if points:
+            series.append({"label": v.label, "baseline": v is base, "points": points})
+    base_points = [
+        (p.batch, float(rate))
+        for p in (base.latency if base else [])
+        if p.prompt_len == prompt_len and (rate := _num(p.decode_tokens_per_s)) is not None
+    ]
+    marks = [
+        {
+            "label": labels.get(c.variant, c.variant),
+            "batch": c.crossover.batch,
+            "y": _interp_log2(base_points, c.crossover.batch),
+            "between": c.crossover.between,
+        }
+        for c in result.crossovers
+        if c.prompt_len == prompt_len and c.crossover
+    ]
+    return {"prompt_len": prompt_len, "series": series, "crossovers": marks}
+
+
+def quant_report(result: QuantResult) -> dict[str, Any]:
+    """Tables and charts of an `llm-quant` result."""
+    ok = result.measured
+    base = result.baseline_variant
+    latency = [p for v in ok for p in v.latency]
+    batches = sorted({p.batch for p in latency})
+    prompt_lens = sorted({p.prompt_len for p in latency})
+    first_len = prompt_lens[0] if prompt_lens else None
+    b_min, b_max = (batches[0], batches[-1]) if batches else (None, None)
+
+    rows = [_variant_row(v, base, first_len, b_min, b_max) for v in result.variants]
+    latency_rows = [
+        {
+            "label": v.label,
+            "prompt_len": p.prompt_len,
+            "batch": p.batch,
+            "ttft_ms": _num(p.ttft_ms),
+            "tpot_ms": _num(p.tpot_ms),
+            "tok_s": _num(p.tokens_per_s),
+            "decode_tok_s": _num(p.decode_tokens_per_s),
+        }
+        for v in ok
+        for p in v.latency
+    ]
+    labels = {v.variant: v.name for v in ok}
     crossover_rows = [
         {
-            "label": labels.get(c["variant"], c["variant"]),
-            "prompt_len": c["prompt_len"],
-            "batch": (c.get("crossover") or {}).get("batch"),
-            "verdict": c.get("verdict", ""),
-            "ratios": [
-                {"batch": r["batch"], "ratio": _num(r["ratio"])} for r in c.get("ratios", [])
-            ],
+            "label": labels.get(c.variant, c.variant),
+            "prompt_len": c.prompt_len,
+            "batch": c.crossover.batch if c.crossover else None,
+            "verdict": c.verdict,
+            "ratios": [{"batch": r.batch, "ratio": _num(r.ratio)} for r in c.ratios],
         }
-        for c in crossovers
+        for c in result.crossovers
     ]
-
-    generation_labels = [v["label"] for v in ok]
+    generation_labels = [v.name for v in ok]
     generations = [
-        {
-            "prompt": g["prompt"],
-            "answers": [g.get("answers", {}).get(label, "") for label in generation_labels],
-        }
-        for g in result.get("generations", [])
+        {"prompt": g.prompt, "answers": [g.answers.get(label, "") for label in generation_labels]}
+        for g in result.generations
     ]
     return {
         "rows": rows,
         "latency_rows": latency_rows,
         "crossovers": crossover_rows,
-        "skipped": result.get("skipped", []),
+        "skipped": result.skipped,
         "generation_labels": generation_labels if generations else [],
         "generations": generations,
         "at": {"prompt_len": first_len, "batch": b_min, "max_batch": b_max},
         "charts": {
             "kind": "llm-quant",
-            "baseline": labels.get(result.get("baseline", ""), result.get("baseline")),
-            "memory_quality": memory_quality,
-            "throughput": throughput,
+            "baseline": labels.get(result.baseline, result.baseline),
+            "memory_quality": _memory_quality(rows),
+            "throughput": [_throughput_chart(result, n) for n in prompt_lens],
         },
     }
 
@@ -218,100 +218,95 @@ def _pct(stats: dict[str, Any] | None, key: str) -> float | None:
     return _num((stats or {}).get(key))
 
 
-def serving_report(result: dict[str, Any]) -> dict[str, Any]:
+def _serving_row(p: ServingPoint) -> dict[str, Any]:
+    attainment = _num(p.slo_attainment)
+    return {
+        "server": p.server,
+        "level": level_label(p.level),
+        "completed": p.completed,
+        "failed": p.failed,
+        "req_s": _num(p.request_throughput),
+        "out_tok_s": _num(p.output_throughput),
+        "goodput": _num(p.goodput),
+        "slo_pct": attainment * 100 if attainment is not None else None,
+        "ttft_p50": _pct(p.ttft_ms, "p50"),
+        "ttft_p99": _pct(p.ttft_ms, "p99"),
+        "tpot_mean": _pct(p.tpot_ms, "mean"),
+        "tpot_p99": _pct(p.tpot_ms, "p99"),
+        "itl_p50": _pct(p.itl_ms, "p50"),
+        "e2e_p50": _pct(p.e2e_ms, "p50"),
+        "e2e_p90": _pct(p.e2e_ms, "p90"),
+        "e2e_p99": _pct(p.e2e_ms, "p99"),
+        "errors": sorted(set(p.errors or []))[:5],
+    }
+
+
+def _server_series(
+    points: list[ServingPoint], server: str, level_labels: list[str]
+) -> dict[str, Any]:
+    """One server's chart lines over the load levels (None where it has no point)."""
+    mine = {level_label(p.level): p for p in points if p.server == server}
+
+    def along(value: Any) -> list[Any]:
+        return [value(mine[x]) if x in mine else None for x in level_labels]
+
+    return {
+        "server": server,
+        "output_tok_s": along(lambda p: _num(p.output_throughput)),
+        "req_s": along(lambda p: _num(p.request_throughput)),
+        "latency": {
+            f"{metric}_{q}": along(lambda p, m=metric, q=q: _pct(getattr(p, f"{m}_ms"), q))
+            for metric in ("ttft", "e2e")
+            for q in ("p50", "p99")
+        },
+        # the classic throughput-latency curve: tok/s against median latency
+        "curve": [
+            {
+                "x": _num(mine[x].output_throughput),
+                "y": _pct(mine[x].e2e_ms, "p50"),
+                "level": x,
+            }
+            for x in level_labels
+            if x in mine
+        ],
+    }
+
+
+def serving_report(result: ServingResult) -> dict[str, Any]:
     """Tables and charts of an `llm-serving` result."""
-    points = result.get("points", [])
-    rows = []
-    for p in points:
-        rows.append(
-            {
-                "server": p["server"],
-                "level": level_label(p["level"]),
-                "completed": p.get("completed"),
-                "failed": p.get("failed"),
-                "req_s": _num(p.get("request_throughput")),
-                "out_tok_s": _num(p.get("output_throughput")),
-                "goodput": _num(p.get("goodput")),
-                "slo_pct": (
-                    _num(p.get("slo_attainment")) * 100
-                    if _num(p.get("slo_attainment")) is not None
-                    else None
-                ),
-                "ttft_p50": _pct(p.get("ttft_ms"), "p50"),
-                "ttft_p99": _pct(p.get("ttft_ms"), "p99"),
-                "tpot_mean": _pct(p.get("tpot_ms"), "mean"),
-                "tpot_p99": _pct(p.get("tpot_ms"), "p99"),
-                "itl_p50": _pct(p.get("itl_ms"), "p50"),
-                "e2e_p50": _pct(p.get("e2e_ms"), "p50"),
-                "e2e_p90": _pct(p.get("e2e_ms"), "p90"),
-                "e2e_p99": _pct(p.get("e2e_ms"), "p99"),
-                "errors": sorted(set(p.get("errors") or []))[:5],
-            }
-        )
-    servers = list(dict.fromkeys(p["server"] for p in points))
+    points = result.points
+    servers = list(dict.fromkeys(p.server for p in points))
     # the x axis: the levels in order, as labels (so an infinite rate has a place)
-    levels = sorted({v for p in points if (v := _level_value(p["level"])) is not None})
+    levels = sorted({v for p in points if (v := _level_value(p.level)) is not None})
     level_labels = [level_label(x) for x in levels]
-    by_server = []
-    for server in servers:
-        mine = {level_label(p["level"]): p for p in points if p["server"] == server}
-        by_server.append(
-            {
-                "server": server,
-                "output_tok_s": [
-                    _num(mine[x]["output_throughput"]) if x in mine else None for x in level_labels
-                ],
-                "req_s": [
-                    _num(mine[x]["request_throughput"]) if x in mine else None for x in level_labels
-                ],
-                "latency": {
-                    f"{metric}_{q}": [
-                        _pct(mine[x].get(f"{metric}_ms"), q) if x in mine else None
-                        for x in level_labels
-                    ]
-                    for metric in ("ttft", "e2e")
-                    for q in ("p50", "p99")
-                },
-                # the classic throughput-latency curve: tok/s against median latency
-                "curve": [
-                    {
-                        "x": _num(mine[x]["output_throughput"]),
-                        "y": _pct(mine[x].get("e2e_ms"), "p50"),
-                        "level": x,
-                    }
-                    for x in level_labels
-                    if x in mine
-                ],
-            }
-        )
     comparisons = [
         {
-            "server": c["server"],
-            "baseline": c["baseline"],
-            "level": level_label(c["level"]),
-            "ratio": _num(c["ratio"]),
+            "server": c.server,
+            "baseline": c.baseline,
+            "level": level_label(c.level),
+            "ratio": _num(c.ratio),
         }
-        for c in result.get("comparisons", [])
+        for c in result.comparisons
     ]
     return {
-        "rows": rows,
+        "rows": [_serving_row(p) for p in points],
         "comparisons": comparisons,
-        "skipped": result.get("skipped", []),
-        "slo": result.get("slo", {}),
-        "mode": result.get("mode", "concurrency"),
-        "levels": [level_label(x) for x in result.get("levels", [])],
+        "skipped": result.skipped,
+        "slo": result.slo,
+        "mode": result.mode,
+        "levels": [level_label(x) for x in result.levels],
         "charts": {
             "kind": "llm-serving",
-            "mode": result.get("mode", "concurrency"),
+            "mode": result.mode,
             "levels": level_labels,
-            "servers": by_server,
+            "servers": [_server_series(points, s, level_labels) for s in servers],
         },
     }
 
 
-def report_for(lab_id: str, result: dict[str, Any]) -> dict[str, Any]:
-    if lab_id == "llm-quant":
+def report_for(result: LabResult) -> dict[str, Any]:
+    if isinstance(result, QuantResult):
         return quant_report(result)
-    if lab_id == "llm-serving":
+    if isinstance(result, ServingResult):
         return serving_report(result)
-    raise KeyError(lab_id)
+    raise TypeError(f"no report for a {type(result).__name__}")

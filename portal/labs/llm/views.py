@@ -12,8 +12,8 @@ from portal.labs.llm.pages import report_for
 from portal.labs.models import RunArtifact
 
 REPORT_LABS = {
-    "llm-quant": ("labs/llm/report_quant.html", "llm-quant-report"),
-    "llm-serving": ("labs/llm/report_serving.html", "llm-serving-report"),
+    "llm-quant": ("llm/report_quant.html", "llm-quant-report"),
+    "llm-serving": ("llm/report_serving.html", "llm-serving-report"),
 }
 
 
@@ -28,7 +28,7 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
     if run.lab_id not in REPORT_LABS:
         raise Http404("No report for this lab")
     template, stem = REPORT_LABS[run.lab_id]
-    result = run.result if isinstance(run.result, dict) else None
+    result = run.typed_result
     names = {f"{stem}.md": "markdown", f"{stem}.json": "json"}
     downloads = {
         names[a.name]: a.name for a in RunArtifact.objects.filter(run=run, name__in=list(names))
@@ -37,7 +37,7 @@ def report(request: HttpRequest, pk: int) -> HttpResponse:
         "run": run,
         "lab": run.lab,
         "result": result,
-        "report": report_for(run.lab_id, result) if result else None,
+        "report": report_for(result) if result else None,
         "downloads": downloads,
     }
     return render(request, template, context)

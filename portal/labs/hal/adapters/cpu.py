@@ -9,28 +9,16 @@ from pathlib import Path
 
 import psutil
 
+from portal.labs.hal.host import cpu_model, cpuinfo
 from portal.labs.hal.types import Accelerator, DeviceIdentity, PeakFigures, Telemetry
 
 RAPL = Path("/sys/class/powercap/intel-rapl:0/energy_uj")
 INTERESTING_FLAGS = ("avx512_bf16", "amx_bf16", "avx512f", "avx2", "fma", "sse4_2", "neon", "sve")
 
 
-def _cpuinfo() -> dict[str, str]:
-    info: dict[str, str] = {}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    for line in text.splitlines():
-        if ":" in line:
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())
-    return info
-
-
 class CpuAccelerator(Accelerator):
     def __init__(self) -> None:
-        info = _cpuinfo()
+        info = cpuinfo()
         flags = set((info.get("flags") or info.get("Features") or "").split())
         vendor = {"AuthenticAMD": "AMD", "GenuineIntel": "Intel"}.get(
             info.get("vendor_id", ""), info.get("vendor_id") or platform.machine()
@@ -39,7 +27,7 @@ class CpuAccelerator(Accelerator):
         self.identity = DeviceIdentity(
             key="cpu:0",
             vendor=vendor,
-            model=info.get("model name") or platform.processor() or platform.machine(),
+            model=cpu_model(),
             memory_bytes=psutil.virtual_memory().total,
             driver=f"{platform.system()} {platform.release()}",
             compute_capability=",".join(f for f in INTERESTING_FLAGS if f in flags) or None,

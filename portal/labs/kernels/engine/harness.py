@@ -1,7 +1,7 @@
 """Checking and timing kernels so that a fast wrong answer, or a fast timer trick, never counts.
 
 Every safeguard here is named in SAFEGUARDS, which the lab page shows to the
-learner; the tests in tests/kernels/test_harness.py plant a kernel that breaks
+learner; the tests in tests/labs/kernels/test_harness.py plant a kernel that breaks
 each rule and expect the harness to catch it.
 """
 

@@ -2,7 +2,7 @@
 
 Peaks come, in order of preference, from the HAL (`portal.labs.hal`: the newest
 figures the system benchmark lab measured for this chip model, else its datasheet
-table or estimate), from a small table of datasheet figures for common GPUs, or
+table or estimate), from the HAL's chip table for a GPU the HAL cannot reach, or
 from a quick measurement here. The device-to-device copy bandwidth is
 always measured in the same run, because "fraction of achievable bandwidth" is
 the honest yardstick for memory-bound kernels.
@@ -18,24 +18,12 @@ from typing import Any
 
 import torch
 
-log = logging.getLogger(__name__)
+# the one chip table and the host's facts: Django-free modules of the HAL
+from portal.labs.hal.chips import lookup_peaks
+from portal.labs.hal.host import cpu_model
+from portal.labs.hal.types import PeakFigures
 
-# Dense (no sparsity) datasheet peaks: memory GB/s, TFLOP/s by dtype. fp32 is the
-# CUDA-core rate (our fp32 matmul does not use TF32).
-_GPU_TABLE: list[tuple[str, float, dict[str, float]]] = [
-    ("H200", 4800.0, {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0}),
-    ("H100 PCIe", 2000.0, {"bfloat16": 756.0, "float16": 756.0, "float32": 51.0}),
-    ("H100", 3350.0, {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0}),
-    ("H800", 3350.0, {"bfloat16": 989.0, "float16": 989.0, "float32": 67.0}),
-    ("H20", 4000.0, {"bfloat16": 148.0, "float16": 148.0, "float32": 44.0}),
-    ("A100", 2039.0, {"bfloat16": 312.0, "float16": 312.0, "float32": 19.5}),
-    ("A800", 2039.0, {"bfloat16": 312.0, "float16": 312.0, "float32": 19.5}),
-    ("L40S", 864.0, {"bfloat16": 362.0, "float16": 362.0, "float32": 91.6}),
-    ("L4", 300.0, {"bfloat16": 121.0, "float16": 121.0, "float32": 30.3}),
-    ("A10", 600.0, {"bfloat16": 125.0, "float16": 125.0, "float32": 31.2}),
-    ("RTX 4090", 1008.0, {"bfloat16": 165.0, "float16": 165.0, "float32": 82.6}),
-    ("T4", 320.0, {"bfloat16": 0.0, "float16": 65.0, "float32": 8.1}),
-]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -119,15 +107,7 @@ def _from_hal(device: torch.device) -> DevicePeaks | None:
     except Exception:  # no HAL, no Django settings, a failing adapter: fall back quietly
         log.debug("HAL peaks unavailable for %s", device, exc_info=True)
         return None
-    tflops = {
-        dtype: float(value)
-        for dtype, value in (
-            ("bfloat16", figures.bf16_tflops),
-            ("float16", figures.fp16_tflops),
-            ("float32", figures.fp32_tflops),
-        )
-        if value
-    }
+    tflops = _tflops_by_dtype(figures)
     bandwidth = float(figures.memory_bandwidth_gbps or 0.0)
     if not bandwidth and not tflops:
         return None
@@ -141,17 +121,40 @@ def _from_hal(device: torch.device) -> DevicePeaks | None:
     )
 
 
+def _tflops_by_dtype(figures: PeakFigures) -> dict[str, float]:
+    return {
+        dtype: float(value)
+        for dtype, value in (
+            ("bfloat16", figures.bf16_tflops),
+            ("float16", figures.fp16_tflops),
+            ("float32", figures.fp32_tflops),
+        )
+        if value
+    }
+
+
+def _from_chip_table(device: torch.device, name: str) -> DevicePeaks | None:
+    """The HAL's datasheet row for a GPU the HAL itself could not reach (no NVML here)."""
+    figures = lookup_peaks(name)
+    if figures.source != "table":
+        return None
+    return DevicePeaks(
+        str(device),
+        name,
+        float(figures.memory_bandwidth_gbps or 0.0),
+        _tflops_by_dtype(figures),
+        "table",
+        notes=[figures.note],
+    )
+
+
 def device_peaks(device: torch.device, *, measure_copy: bool = True) -> DevicePeaks:
     peaks = _from_hal(device)
     if peaks is None and device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-        for key, bandwidth, tflops in _GPU_TABLE:
-            if key.lower() in name.lower():
-                peaks = DevicePeaks(str(device), name, bandwidth, dict(tflops), "table")
-                break
+        peaks = _from_chip_table(device, torch.cuda.get_device_name(device))
     if peaks is None:
         # Unknown device: measured copy bandwidth and fp32 matmul rate stand in for peaks.
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
         copy = measure_copy_bandwidth(device)
         flops = _measure_matmul_tflops(device)
         peaks = DevicePeaks(
@@ -175,15 +178,3 @@ def device_peaks(device: torch.device, *, measure_copy: bool = True) -> DevicePe
     if measure_copy and peaks.copy_gbs is None:
         peaks.copy_gbs = measure_copy_bandwidth(device)
     return peaks
-
-
-def _cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "CPU"

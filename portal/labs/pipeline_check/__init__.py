@@ -1,0 +1,1 @@
+"""The pipeline check lab: a steady stream of events to test workers and streaming."""

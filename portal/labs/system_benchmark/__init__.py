@@ -1,0 +1,1 @@
+"""The system benchmark lab: memory bandwidth and matmul throughput (week 3)."""
