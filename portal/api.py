@@ -50,7 +50,7 @@ APP_ROUTERS = [
     ("portal.labs.api_runs", "/runs/", "runs"),
     ("portal.labs.hal.api", "/hal/", "hal"),
     ("portal.labs.kernels.api", "/kernels/", "kernels"),
-    ("portal.feishu.api", "/feishu/", "feishu"),
+    ("portal.knowledge.api", "/kb/", "knowledge"),
 ]
 
 for module_name, prefix, tag in APP_ROUTERS:

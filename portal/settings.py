@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "portal.labs",
     "portal.labs.hal",
     "portal.labs.kernels",
+    "portal.knowledge",
     "portal.feishu",
 ]
 
@@ -239,9 +240,11 @@ FEISHU_ENCRYPT_KEY = env_str("FEISHU_ENCRYPT_KEY")
 FEISHU_DOMAIN = env_str("FEISHU_DOMAIN", "https://open.feishu.cn")
 ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 
-# Management commands `manage.py up` runs after migrating, when they exist.
+# Management commands `manage.py up` runs after migrating, when they exist. kb_sync last:
+# it queues the embedding of the plan and the content just loaded, so the worker starts
+# indexing at once (the knowledge page shows the progress).
 PORTAL_BOOTSTRAP_COMMANDS = env_list(
-    "PORTAL_BOOTSTRAP_COMMANDS", ["loadcurriculum", "loadpapers", "registerlabs"]
+    "PORTAL_BOOTSTRAP_COMMANDS", ["loadcurriculum", "loadpapers", "registerlabs", "kb_sync"]
 )
 HEALTHZ_WORKER_TIMEOUT = env_float("HEALTHZ_WORKER_TIMEOUT", 1.0)
 

@@ -24,7 +24,8 @@ SECTIONS = {
     "curriculum": "Curriculum",
     "papers": "Papers",
     "labs": "Labs",
-    "feishu": "Knowledge base / Feishu",
+    "knowledge": "Knowledge base",
+    "feishu": "Feishu",
 }
 
 

@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from portal.feishu import conf
-from portal.feishu.models import EMBEDDING_DIM
+from portal.knowledge import conf
+from portal.knowledge.models import EMBEDDING_DIM
 
 BATCH_SIZE = 16
 

@@ -1,16 +1,21 @@
-"""Answer generation behind one interface: an OpenAI-compatible server, a local
-SmolLM2 through Transformers, or none (the caller then answers extractively)."""
+"""Answer generation behind one interface: an OpenAI-compatible server (KB_LLM_URL or an
+`llm-deploy` run), a local SmolLM2 through Transformers, or none (the caller quotes).
+
+A generator is used only after it passed `self_test()` on known plan questions (once
+per process), and only for questions in a language it handles (KB_LLM_LANGUAGES).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from functools import lru_cache
 from typing import Protocol, TypedDict
 
 import httpx
 
-from portal.feishu import conf
+from portal.knowledge import conf
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +135,7 @@ def _smollm2() -> SmolLM2LLM:
 
 
 def get_llm() -> LLM | None:
-    """The configured generator, or None for extractive answers (`KB_LLM_BACKEND`)."""
+    """The configured generator, or None for quoted answers (`KB_LLM_BACKEND`); not yet tested."""
     backend = conf.llm_backend()
     if backend == "extractive":
         return None
@@ -139,8 +144,14 @@ def get_llm() -> LLM | None:
             conf.llm_url(), conf.llm_model(), conf.llm_api_key(), conf.llm_timeout_s()
         )
     if backend == "openai":
-        log.warning("KB_LLM_BACKEND=openai but KB_LLM_URL is empty; answering extractively")
+        log.warning("KB_LLM_BACKEND=openai but KB_LLM_URL is empty; quoting instead")
         return None
+    if backend == "smollm2":
+        try:
+            return _smollm2()
+        except Exception as exc:  # a missing package or a failed conversion must not break answers
+            log.warning("local LLM unavailable, quoting instead: %s", exc)
+            return None
     from portal.labs.llm.deploy import active_deployment
 
     # A model kept up by the LLM lab's `llm-deploy` run comes before the small local fallback.
@@ -154,3 +165,71 @@ def get_llm() -> LLM | None:
     except Exception as exc:  # a missing package or a failed conversion must not break answers
         log.warning("local LLM unavailable, answering extractively: %s", exc)
         return None
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def language_of(text: str) -> str:
+    """`zh` when the text has any Chinese characters, else `en` (all a plan question needs)."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+# Known plan questions, their passage and the fact the answer must carry (English: the
+# one language every configured model is asked to handle).
+SELF_TEST = [
+    (
+        "How much GPU memory does INT8 quantization save in Demo 1?",
+        "Demo 1 quantizes ChatGLM-6B. INT8 quantization saves 46% of GPU memory. "
+        "vLLM gives a 3x throughput improvement.",
+        "46%",
+    ),
+    (
+        "Which RL framework does the Agent Sandbox use?",
+        "The Agent Sandbox tech stack: RL framework Stable-Baselines3, deep learning PyTorch 2.0+, "
+        "hardware monitoring pynvml, configuration Hydra.",
+        "Stable-Baselines3",
+    ),
+]
+
+
+def self_test(generator: LLM) -> bool:
+    """True when `generator` answers every SELF_TEST question with its fact, every sentence
+    supported by the passage (the same check every real answer goes through)."""
+    from portal.knowledge.verify import supported
+
+    for question, passage, fact in SELF_TEST:
+        messages: list[ChatMessage] = [
+            {
+                "role": "system",
+                "content": "Answer ONLY from the passage, in one short sentence, "
+                "copying numbers and names exactly.",
+            },
+            {"role": "user", "content": f"Passage:\n{passage}\n\nQuestion: {question}"},
+        ]
+        try:
+            text = generator.generate(messages, max_tokens=64)
+        except LLMUnavailable as exc:
+            log.warning("LLM self-test: %s unavailable: %s", generator.name, exc)
+            return False
+        if fact.lower() not in text.lower() or not supported(text, [passage]):
+            log.warning("LLM self-test failed for %s: %r -> %r", generator.name, question, text)
+            return False
+    return True
+
+
+# generator name -> passed; tested once per process.
+_verified: dict[str, bool] = {}
+_verified_lock = threading.Lock()
+
+
+def get_verified_llm() -> LLM | None:
+    """The configured generator if it passed its self-test in this process, else None."""
+    generator = get_llm()
+    if generator is None:
+        return None
+    with _verified_lock:
+        if generator.name not in _verified:
+            _verified[generator.name] = self_test(generator)
+            log.info("LLM %s self-test: %s", generator.name, _verified[generator.name])
+        return generator if _verified[generator.name] else None

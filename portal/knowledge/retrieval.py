@@ -11,9 +11,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from pgvector.django import CosineDistance
 
-from portal.feishu import text as kbtext
-from portal.feishu.embeddings import Embedder, get_embedder
-from portal.feishu.models import Chunk, Document, DocumentStatus
+from portal.knowledge import text as kbtext
+from portal.knowledge.embeddings import Embedder, get_embedder
+from portal.knowledge.models import Chunk, Document, DocumentStatus
+from portal.knowledge.structured import Focus
 
 RRF_K = 60
 CANDIDATES = 20
@@ -39,6 +40,7 @@ class Hit:
     text: str
     source: str
     url: str
+    owner_id: int | None = None
     similarity: float = 0.0
     text_rank: float = 0.0
     vector_pos: int | None = None
@@ -48,11 +50,21 @@ class Hit:
     relevant: bool = False
 
 
-def _base(user: object, sources: Iterable[str] | None) -> object:
+def _base(user: object, sources: Iterable[str] | None, focus: Focus | None = None) -> object:
     docs = Document.objects.visible_to(user).filter(status=DocumentStatus.READY)
     if sources:
         docs = docs.filter(source__in=list(sources))
-    return Chunk.objects.filter(document__in=docs).select_related("document")
+    chunks = Chunk.objects.filter(document__in=docs).select_related("document")
+    if focus:
+        if focus.week:
+            chunks = chunks.filter(week=focus.week)
+        if focus.phase:
+            chunks = chunks.filter(phase=focus.phase)
+        if focus.paper_id:
+            chunks = chunks.filter(paper_id=focus.paper_id)
+        if focus.kinds:
+            chunks = chunks.filter(kind__in=list(focus.kinds))
+    return chunks
 
 
 def _hit(chunk: Chunk) -> Hit:
@@ -64,6 +76,7 @@ def _hit(chunk: Chunk) -> Hit:
         text=chunk.text,
         source=chunk.document.source,
         url=chunk.document.url,
+        owner_id=chunk.document.owner_id,
     )
 
 
@@ -74,6 +87,7 @@ def hybrid_search(
     sources: Iterable[str] | None = None,
     k: int = 5,
     embedder: Embedder | None = None,
+    focus: Focus | None = None,
 ) -> list[Hit]:
     """The top `k` passages for `question` among documents `user` may read, best first.
 
@@ -92,7 +106,7 @@ def hybrid_search(
             cursor.execute("SET LOCAL hnsw.iterative_scan = 'relaxed_order'")
             cursor.execute(f"SET LOCAL hnsw.ef_search = {int(EF_SEARCH)}")
         vector_rows = list(
-            _base(user, sources)
+            _base(user, sources, focus)
             .annotate(distance=CosineDistance("embedding", qvec))
             .order_by("distance", "id")[:CANDIDATES]
         )
@@ -107,7 +121,7 @@ def hybrid_search(
     if terms:
         query = SearchQuery(" | ".join(terms), search_type="raw", config="simple")
         text_rows = (
-            _base(user, sources)
+            _base(user, sources, focus)
             .filter(search_vector=query)
             .annotate(
                 rank=SearchRank(F("search_vector"), query),
