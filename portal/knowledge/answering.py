@@ -326,8 +326,12 @@ def answer_question(
     citations, quotes = _citations(chosen)
     text = quoted_text(quotes)
     mode = "quote"
-    generator = get_verified_llm() if llm is True else llm
-    if generator and language_of(question) in conf.llm_languages():
+    # The language check comes first: a Chinese question never reaches (or self-tests) an
+    # English-only model.
+    generator = None
+    if language_of(question) in conf.llm_languages():
+        generator = get_verified_llm() if llm is True else llm
+    if generator:
         cited_hits = [h for h in relevant if h.chunk_id in {c.chunk_id for c in citations}]
         generated = generate_verified(generator, question, cited_hits, history or [])
         if generated:

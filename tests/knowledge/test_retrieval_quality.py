@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from portal.feishu.answering import answer_question
-from portal.feishu.embeddings import get_embedder
-from portal.feishu.retrieval import hybrid_search
-from tests.feishu import qa
+from portal.knowledge.answering import answer_question
+from portal.knowledge.embeddings import get_embedder
+from portal.knowledge.retrieval import hybrid_search
+from tests.knowledge import qa
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from portal.curriculum.models import Item, Phase, Week
-from portal.feishu import sources
-from portal.feishu.answering import answer_question
-from portal.feishu.models import Document, Source
-from portal.feishu.services import embed_document
+from portal.knowledge import sources
+from portal.knowledge.answering import answer_question
+from portal.knowledge.models import Document, Source
+from portal.knowledge.services import embed_document
 from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
 from portal.papers.models import Paper, Reading, ReadingStatus
 

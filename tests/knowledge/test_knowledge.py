@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from portal.feishu import services
-from portal.feishu.models import Chunk, Document, DocumentStatus, Source
-from portal.feishu.retrieval import hybrid_search
-from portal.feishu.text import segment, split_text, tsquery_for
+from portal.knowledge import services
+from portal.knowledge.models import Chunk, Document, DocumentStatus, Source
+from portal.knowledge.retrieval import hybrid_search
+from portal.knowledge.text import segment, split_text, tsquery_for
 
 PLAN = "# 计划\n## 第一周\n学习 CUDA。完成向量加法。\n## 第二周\n学习 PyTorch 自定义算子。"
 
@@ -96,7 +96,7 @@ def test_embedding_a_document_twice_does_nothing_the_second_time():
 
 @pytest.mark.django_db
 def test_an_embedding_failure_is_recorded_on_the_document(monkeypatch):
-    from portal.feishu import tasks
+    from portal.knowledge import tasks
 
     doc, _ = services.upsert_document(
         owner=None, source=Source.CURRICULUM, source_key="w3", title="w3", content=PLAN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from portal.feishu.models import Document, DocumentStatus
+from portal.knowledge.models import Document, DocumentStatus
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -15,11 +15,11 @@ def test_an_uploaded_note_is_embedded_while_the_list_updates_itself(
     page, asgi_server, celery_worker_process, tmp_path
 ):
     User.objects.create_user("reader", "reader@example.com", PASSWORD)
-    page.goto(asgi_server + "/accounts/login/?next=/feishu/")
+    page.goto(asgi_server + "/accounts/login/?next=/kb/")
     page.fill("input[name=username]", "reader")
     page.fill("input[name=password]", PASSWORD)
     page.locator("main form button[type=submit]").click()
-    page.wait_for_url(asgi_server + "/feishu/")
+    page.wait_for_url(asgi_server + "/kb/")
 
     note = tmp_path / "roofline.md"
     note.write_text(
@@ -27,7 +27,7 @@ def test_an_uploaded_note_is_embedded_while_the_list_updates_itself(
     )
     page.set_input_files("input[name=file]", str(note))
     page.locator("form[enctype='multipart/form-data'] button[type=submit]").click()
-    page.wait_for_url(asgi_server + "/feishu/")
+    page.wait_for_url(asgi_server + "/kb/")
 
     # The documents table polls (htmx) until the worker has embedded the note.
     page.locator("#kb-documents .badge.ok").wait_for(timeout=90_000)

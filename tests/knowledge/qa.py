@@ -43,8 +43,8 @@ def questions() -> list[dict[str, str]]:
 
 def load_knowledge_base(*, embed: bool = True) -> list[Any]:
     """Create (and embed in-process) the plan sections and the papers as shared documents."""
-    from portal.feishu.models import Source
-    from portal.feishu.services import embed_document, upsert_document
+    from portal.knowledge.models import Source
+    from portal.knowledge.services import embed_document, upsert_document
 
     docs = []
     for i, (title, text) in enumerate(plan_sections()):
@@ -80,7 +80,7 @@ class Graded:
 
 
 def grade(user: Any = None) -> list[Graded]:
-    from portal.feishu.answering import answer_question
+    from portal.knowledge.answering import answer_question
 
     results = []
     for item in questions():
