@@ -10,16 +10,15 @@ import pytest
 from portal.feishu import services
 from portal.feishu.models import (
     Conversation,
-    Document,
-    DocumentStatus,
     EventStatus,
     FeishuBinding,
     FeishuEvent,
     Notification,
     NotificationStatus,
-    Source,
     Turn,
 )
+from portal.knowledge import services as kb_services
+from portal.knowledge.models import Document, DocumentStatus, Source
 from tests.feishu.conftest import ENCRYPT_KEY, VERIFICATION_TOKEN, wait_until
 from tests.feishu.fakefeishu import bot_mention, message_event, signed_request
 
@@ -42,7 +41,7 @@ def post_event(client, event):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def knowledge(db):  # noqa: ANN001, ANN201
-    doc, _queued = services.upsert_document(
+    doc, _queued = kb_services.upsert_document(
         owner=None, source=Source.CURRICULUM, source_key="plan", title="学习计划", content=PLAN
     )
     wait_until(
