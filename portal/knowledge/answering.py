@@ -136,7 +136,27 @@ SYNONYMS = {
     "competition": "竞赛",
     "competitions": "竞赛",
     "labs": "实验室",
-    "gpu": "gpu",
+    "quantized": "量化",
+    "train": "训练",
+    "trains": "训练",
+    "vector": "向量",
+    "database": "数据库",
+    "core": "核心",
+    "feishu": "飞书",
+    "account": "账号",
+    "enterprise": "企业",
+    "blog": "博客",
+    "blogs": "博客",
+    "community": "社群",
+    "dataset": "数据集",
+    "datasets": "数据集",
+    "goal": "目标",
+    "goals": "目标",
+    "split": "分配",
+    "output": "产出",
+    "hardware": "硬件",
+    "chip": "芯片",
+    "version": "版本",
 }
 
 
@@ -305,16 +325,20 @@ def answer_question(
     question = question.strip()[:MAX_QUESTION_CHARS]
     focus = focus_of(question)
     indexing = _indexing()
+    chosen: list[tuple[Hit, str]] = []
     hits: list[Hit] = []
     if focus:
-        # The question names a week/phase/paper: its chunks are the ones to quote.
+        # The question names a week/phase/paper: quote its chunks when they answer it.
         hits = hybrid_search(question, user=user, sources=sources, k=TOP_K, focus=focus)
         for hit in hits:
             hit.relevant = True
-    if not hits:
+        chosen = choose_quotes(question, hits)
+    if not chosen:
         hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
-    relevant = [h for h in hits if h.relevant]
-    chosen = choose_quotes(question, relevant)
+        relevant = [h for h in hits if h.relevant]
+        chosen = choose_quotes(question, relevant)
+    else:
+        relevant = hits
     if not chosen:
         links = not_found_links(question)
         text = not_found_text(links)

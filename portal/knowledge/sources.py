@@ -210,6 +210,30 @@ PLAN_PATH = Path(__file__).resolve().parent / "data" / "plan.md"
 _PLAN_HEADING = re.compile(r"^(#{1,4})\s+(.+?)\s*$")
 
 
+_INFOGRAPHIC = re.compile(r"```infographic\n(.*?)```", re.S)
+_ITEM = re.compile(r"^\s*-\s*label\s+(.+?)\s*$")
+_FIELD = re.compile(r"^\s*(desc|value)\s+(.+?)\s*$")
+
+
+def render_infographic(block: str) -> str:
+    """A plan infographic as Markdown lines: its title, then "label：desc" per item.
+
+    A pie chart's values are shares of 100, so they read as percentages ("实践项目：40%");
+    icons and the chart kind are left out. The words are the plan's own.
+    """
+    pie = "chart-pie" in block
+    lines: list[str] = []
+    for line in block.splitlines():
+        if line.strip().startswith("title "):
+            lines.append(line.strip()[len("title ") :] + "：")
+        elif match := _ITEM.match(line):
+            lines.append(f"- {match.group(1)}")
+        elif (match := _FIELD.match(line)) and lines and lines[-1].startswith("- "):
+            value = match.group(2) + ("%" if pie and match.group(1) == "value" else "")
+            lines[-1] += f"：{value}"
+    return "\n".join(lines) + "\n"
+
+
 def plan_sections(text: str | None = None) -> list[tuple[str, str]]:
     """The study plan split at its headings into (title, Markdown), skipping empty sections.
 
@@ -217,6 +241,7 @@ def plan_sections(text: str | None = None) -> list[tuple[str, str]]:
     at the whole plan.
     """
     text = PLAN_PATH.read_text(encoding="utf-8") if text is None else text
+    text = _INFOGRAPHIC.sub(lambda m: render_infographic(m.group(1)), text)
     sections: list[tuple[str, list[str]]] = []
     in_fence = False
     for line in text.splitlines():

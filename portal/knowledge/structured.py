@@ -42,7 +42,17 @@ _PHASE = [
     re.compile(r"\bphase\s*#?\s*(\d)\b", re.IGNORECASE),
 ]
 # The plan's own names for its four phases (its 16-week table): 基础, 硬件, 大模型, 应用.
-PHASE_NAMES = {"基础阶段": 1, "硬件阶段": 2, "大模型阶段": 3, "应用阶段": 4}
+PHASE_NAMES = {
+    "基础阶段": 1,
+    "硬件阶段": 2,
+    "大模型阶段": 3,
+    "应用阶段": 4,
+    "foundation phase": 1,
+    "hardware phase": 2,
+    "llm phase": 3,
+    "large model phase": 3,
+    "application phase": 4,
+}
 _ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
 TIME_SPLIT_WORDS = ("时间分配", "时间如何分配", "time split", "split my time", "time allocation")
 FAQ_WORDS = ("常见问题", "faq")
@@ -66,8 +76,9 @@ def phase_number(text: str) -> int | None:
             number = _number(match.group(1))
             if number is not None and 0 < number < 10:
                 return number
+    lowered = text.lower()
     for name, number in PHASE_NAMES.items():
-        if name in text:
+        if name in lowered:
             return number
     return None
 

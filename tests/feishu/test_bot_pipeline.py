@@ -88,7 +88,7 @@ def test_a_private_message_retried_by_feishu_is_answered_once_with_citations(
     markdown = card["body"]["elements"][0]["content"]
     assert "lark-oapi" in markdown
     assert "学习计划" in markdown  # the citation
-    assert f"http://portal.test/feishu/documents/{knowledge.pk}/#chunk-" in markdown
+    assert f"http://portal.test/kb/documents/{knowledge.pk}/#chunk-" in markdown
     assert FeishuEvent.objects.get(event_id="ev-p2p").deliveries == 3
 
 
