@@ -28,10 +28,12 @@ from portal.knowledge.verify import supported
 
 log = logging.getLogger(__name__)
 
-TOP_K = 6
+TOP_K = 12
+# Chunks searched within the week/phase/paper a question names.
+FOCUS_K = 10
 # Quoted sentences in one answer, and at most this many from one chunk.
 QUOTES = 3
-QUOTES_PER_CHUNK = 2
+QUOTES_PER_CHUNK = 3
 MAX_QUESTION_CHARS = 2000
 
 SYSTEM_PROMPT = (
@@ -104,103 +106,167 @@ def citation_url(hit: Hit) -> str:
 # --- choosing sentences ---------------------------------------------------------------------
 
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
-# English question words and their Chinese counterparts in the plan: a question in
-# English still finds its sentence in a Chinese chunk.
-SYNONYMS = {
-    "week": "周",
-    "weeks": "周",
-    "phase": "阶段",
-    "project": "项目",
-    "projects": "项目",
-    "memory": "显存",
-    "quantization": "量化",
-    "quantize": "量化",
-    "throughput": "吞吐量",
-    "paper": "论文",
-    "papers": "论文",
-    "time": "时间",
-    "milestone": "里程碑",
-    "framework": "框架",
-    "milestones": "里程碑",
-    "demo": "demo",
-    "deployment": "部署",
-    "deploy": "部署",
-    "architecture": "架构",
-    "layers": "层",
-    "theory": "理论",
-    "practice": "实践",
-    "reading": "阅读",
-    "monitoring": "监控",
-    "features": "功能",
-    "environment": "环境",
-    "competition": "竞赛",
-    "competitions": "竞赛",
-    "labs": "实验室",
-    "quantized": "量化",
-    "train": "训练",
-    "trains": "训练",
-    "vector": "向量",
-    "database": "数据库",
-    "core": "核心",
-    "feishu": "飞书",
-    "account": "账号",
-    "enterprise": "企业",
-    "blog": "博客",
-    "blogs": "博客",
-    "community": "社群",
-    "dataset": "数据集",
-    "datasets": "数据集",
-    "goal": "目标",
-    "goals": "目标",
-    "split": "分配",
-    "output": "产出",
-    "hardware": "硬件",
-    "chip": "芯片",
-    "version": "版本",
-}
 
 
-def key_terms(question: str) -> set[str]:
-    """The question's search words, plus the Chinese word for each English one we know."""
-    terms = set(kbtext.query_terms(question))
-    terms |= {SYNONYMS[t] for t in terms if t in SYNONYMS}
+def key_terms(question: str, focus: Focus | None = None) -> set[str]:
+    """The question's search words, plus the Chinese word for each English one we know.
+
+    Words that only name the week or phase the question is about (第十周, W14, 第三阶段)
+    are left out: retrieval already keeps to that week, and they would favour the
+    headings that merely repeat them.
+    """
+    if focus and (focus.week or focus.phase):
+        question = strip_focus(question)
+    terms = set(kbtext.query_terms(question, expand=True))
     return {t for t in terms if len(t) > 1 or not t.isascii()}
 
 
-def sentences_of(hit: Hit) -> list[str]:
-    """A chunk's sentences, its own heading first (a heading is a quote from the document too)."""
-    out = []
-    heading = hit.section.rsplit(" / ", 1)[-1].strip() if hit.section else ""
-    if heading:
-        out.append(heading)
-    for raw in _SENTENCE.findall(hit.text):
-        sentence = raw.strip(" -*|#>\t")
-        sentence = re.sub(r"^\[[ xX]\]\s*", "", sentence).strip()
-        if len(sentence) >= 4 and sentence not in out:
-            out.append(sentence)
+def strip_focus(question: str) -> str:
+    from portal.knowledge.structured import _PHASE, _WEEK, PHASE_NAMES
+
+    for pattern in (*_WEEK, *_PHASE):
+        question = pattern.sub(" ", question)
+    for name in PHASE_NAMES:
+        question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)
+    return question
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*>#|]+\s*|\d+[.、]\s+)*(?:\[[ xX]\]\s*)?")
+_LEAD_IN_END = re.compile(r"[:：?？]\**\s*$")
+_BOLD_LINE = re.compile(r"^[^\w\u4e00-\u9fff*]*\*\*[^*]+\*\*[:：]?\s*$")
+
+
+def _is_lead_in(line: str, following: str) -> bool:
+    """A line that introduces the lines after it: "**数据集资源**", "Q1: 没有GPU怎么办？",
+    "16周时间分配：", or a table's header row."""
+    stripped = line.strip()
+    if not stripped:
+        return False
+    if stripped.startswith("|") and following.strip().startswith("|-"):
+        return True
+    return bool(_LEAD_IN_END.search(stripped) or _BOLD_LINE.match(stripped))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a chunk, and the line that introduces it (its context)."""
+
+    text: str
+    context: str
+    position: int
+
+
+def _clean(sentence: str) -> str:
+    sentence = _LIST_MARK.sub("", sentence.strip())
+    return sentence.strip(" *|\t").replace("**", "").strip()
+
+
+def heading_of(hit: Hit) -> str:
+    """The chunk's own heading: its section path without the document's title heading."""
+    section = hit.section or ""
+    if section.startswith(hit.title + " / "):
+        return section[len(hit.title) + 3 :]
+    return "" if section == hit.title else section
+
+
+def candidates_of(hit: Hit) -> list[Candidate]:
+    """A chunk's sentences, each with its lead-in line (a heading, a bold line, a line
+    ending in a colon or question mark, a table header) as context."""
+    heading = heading_of(hit)
+    # A heading is quoted only when it states something ("实践项目：自定义CUDA Kernel").
+    out = [Candidate(heading, hit.title, 0)] if re.search(r"[:：]\s*\S", heading) else []
+    lines = hit.text.splitlines()
+    context = heading
+    seen = {heading}
+    for i, line in enumerate(lines):
+        if not line.strip():
+            context = heading
+            continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if _is_lead_in(line, following):
+            # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？").
+            context = f"{heading} {_clean(line)}"
+            continue
+        for raw in _SENTENCE.findall(line):
+            sentence = _clean(raw)
+            if len(sentence) >= 2 and sentence not in seen and re.search(r"\w", sentence):
+                seen.add(sentence)
+                out.append(Candidate(sentence, context, len(out)))
     return out
 
 
-def _overlap(terms: set[str], sentence: str) -> float:
-    words = set(kbtext.segment(sentence).split())
-    shared = terms & words
-    # Longer (rarer) terms weigh more than one-character ones.
-    return sum(min(len(t), 4) for t in shared)
+def sentences_of(hit: Hit) -> list[str]:
+    return [c.text for c in candidates_of(hit)]
 
 
-def choose_quotes(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
-    """The sentences that answer `question`: most shared key terms first, ties by hit rank.
+def _weight(terms: dict[str, float], text: str) -> float:
+    words = set(kbtext.segment(text).split())
+    return sum(w for t, w in terms.items() if t in words)
 
-    A sentence that shares no key term is never chosen: such an answer would be a
-    guess, and the caller abstains instead.
+
+def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
+    """Each key term's weight: longer words weigh more, and words found in many of the
+    candidate sentences (the entity every passage mentions) less than rare ones (the
+    attribute asked about), like IDF over this question's candidates."""
+    import math
+
+    bags = [set(kbtext.segment(t).split()) for t in texts]
+    n = len(bags) or 1
+    return {
+        t: min(len(t), 4) * math.log(1 + n / (1 + sum(1 for bag in bags if t in bag)))
+        for t in terms
+    }
+
+
+_QUANTITY = re.compile(r"多少|几|比例|占|how (?:many|much)|percent", re.IGNORECASE)
+QUANTITY_BONUS = 1.3
+
+
+def _novel(terms: set[str], sentence: str) -> bool:
+    """Whether the sentence says something beyond the question's own words."""
+    words = set(kbtext.query_terms(sentence))
+    return any(
+        w not in terms and (len(w) >= 3 if w.isascii() else len(w) >= 2)
+        for w in words
+        if not w.isdigit() or len(w) > 1
+    )
+
+
+FOCUS_BONUS = 1.5
+CONTEXT_WEIGHT = 0.8
+# A quote must score at least this share of the best one.
+KEEP_RATIO = 0.75
+
+
+def choose_quotes(
+    question: str, hits: list[Hit], *, focus: Focus | None = None, focused: set[int] | None = None
+) -> list[tuple[Hit, str]]:
+    """The sentences that answer `question`: most shared key terms (their own, plus their
+    lead-in line's) first, ties by hit rank and position; chunks the question's focus
+    selected (`focused` chunk ids) count FOCUS_BONUS times.
+
+    A sentence that shares no key term, or only repeats the question, is never chosen:
+    such an answer would be a guess, and the caller abstains instead.
     """
-    terms = key_terms(question)
+    terms = key_terms(question, focus)
+    focused = focused or set()
+    per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
+    weights = _term_weights(
+        terms, [c.text for _r, _h, cands in per_hit for c in cands]
+    )
+    wants_number = bool(_QUANTITY.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
-    for rank, hit in enumerate(hits):
-        for pos, sentence in enumerate(sentences_of(hit)):
-            score = _overlap(terms, sentence)
+    for rank, hit, cands in per_hit:
+        bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
+        for cand in cands:
+            own = _weight(weights, cand.text)
+            if not (own or cand.context) or not _novel(terms, cand.text):
+                continue
+            score = (own + CONTEXT_WEIGHT * _weight(weights, cand.context)) * bonus
+            if wants_number and re.search(r"\d", cand.text):
+                score *= QUANTITY_BONUS
             if score > 0:
-                scored.append((score, rank, pos, hit, sentence))
+                scored.append((score, rank, cand.position, hit, cand.text))
     scored.sort(key=lambda row: (-row[0], row[1], row[2]))
     chosen: list[tuple[Hit, str]] = []
     per_chunk: dict[int, int] = {}
@@ -209,8 +275,9 @@ def choose_quotes(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
     for score, _rank, _pos, hit, sentence in scored:
         if len(chosen) == QUOTES:
             break
-        # Keep to sentences nearly as good as the best one: a weak third line is noise.
-        if score < best / 2 or sentence in seen or per_chunk.get(hit.chunk_id, 0) >= QUOTES_PER_CHUNK:
+        if score < best * KEEP_RATIO or sentence in seen:
+            continue
+        if per_chunk.get(hit.chunk_id, 0) >= QUOTES_PER_CHUNK:
             continue
         chosen.append((hit, sentence))
         seen.add(sentence)
@@ -325,20 +392,19 @@ def answer_question(
     question = question.strip()[:MAX_QUESTION_CHARS]
     focus = focus_of(question)
     indexing = _indexing()
-    chosen: list[tuple[Hit, str]] = []
-    hits: list[Hit] = []
+    hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
+    relevant = [h for h in hits if h.relevant]
+    focused: set[int] = set()
     if focus:
-        # The question names a week/phase/paper: quote its chunks when they answer it.
-        hits = hybrid_search(question, user=user, sources=sources, k=TOP_K, focus=focus)
-        for hit in hits:
+        # The question names a week/phase/paper: that item's chunks are searched on their
+        # own and preferred; the rest of the knowledge base still competes.
+        within = hybrid_search(question, user=user, sources=sources, k=FOCUS_K, focus=focus)
+        focused = {h.chunk_id for h in within}
+        for hit in within:
             hit.relevant = True
-        chosen = choose_quotes(question, hits)
-    if not chosen:
-        hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
-        relevant = [h for h in hits if h.relevant]
-        chosen = choose_quotes(question, relevant)
-    else:
-        relevant = hits
+        relevant = within + [h for h in relevant if h.chunk_id not in focused]
+        hits = within + [h for h in hits if h.chunk_id not in focused]
+    chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
     if not chosen:
         links = not_found_links(question)
         text = not_found_text(links)

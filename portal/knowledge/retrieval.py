@@ -117,7 +117,7 @@ def hybrid_search(
         hit.vector_pos = pos
         hit.similarity = 1.0 - float(chunk.distance)
 
-    terms = kbtext.query_terms(question)
+    terms = kbtext.query_terms(question, expand=True)
     if terms:
         query = SearchQuery(" | ".join(terms), search_type="raw", config="simple")
         text_rows = (

@@ -133,12 +133,75 @@ _STOPWORDS = frozenset(
 )
 
 
-def query_terms(text: str) -> list[str]:
-    """Distinct search words of a question, stop words dropped (OR-ed into a tsquery)."""
+# English question words and their Chinese counterparts in the plan: a question in
+# English still finds its sentence in a Chinese chunk.
+SYNONYMS = {
+    "week": "周",
+    "weeks": "周",
+    "phase": "阶段",
+    "project": "项目",
+    "projects": "项目",
+    "memory": "显存",
+    "quantization": "量化",
+    "quantize": "量化",
+    "throughput": "吞吐量",
+    "paper": "论文",
+    "papers": "论文",
+    "time": "时间",
+    "milestone": "里程碑",
+    "framework": "框架",
+    "milestones": "里程碑",
+    "demo": "demo",
+    "deployment": "部署",
+    "deploy": "部署",
+    "architecture": "架构",
+    "layers": "层",
+    "theory": "理论",
+    "practice": "实践",
+    "reading": "阅读",
+    "monitoring": "监控",
+    "features": "功能",
+    "environment": "环境",
+    "competition": "竞赛",
+    "competitions": "竞赛",
+    "labs": "实验室",
+    "quantized": "量化",
+    "train": "训练",
+    "trains": "训练",
+    "vector": "向量",
+    "database": "数据库",
+    "core": "核心",
+    "feishu": "飞书",
+    "account": "账号",
+    "enterprise": "企业",
+    "blog": "博客",
+    "blogs": "博客",
+    "community": "社群",
+    "dataset": "数据集",
+    "datasets": "数据集",
+    "goal": "目标",
+    "goals": "目标",
+    "split": "分配",
+    "output": "产出",
+    "hardware": "硬件",
+    "chip": "芯片",
+    "version": "版本",
+    "model": "模型",
+}
+
+
+def query_terms(text: str, *, expand: bool = False) -> list[str]:
+    """Distinct search words of a question, stop words dropped (OR-ed into a tsquery).
+
+    With `expand`, each English word we know also brings its Chinese counterpart
+    (SYNONYMS), so an English question finds the Chinese plan.
+    """
     seen: dict[str, None] = {}
     for word in segment(text).split():
         if word not in _STOPWORDS and (len(word) > 1 or not word.isascii()):
             seen.setdefault(word, None)
+            if expand and word in SYNONYMS:
+                seen.setdefault(SYNONYMS[word], None)
     return list(seen)
 
 
