@@ -28,7 +28,7 @@ from portal.knowledge.verify import supported
 
 log = logging.getLogger(__name__)
 
-TOP_K = 12
+TOP_K = 20
 # Chunks searched within the week/phase/paper a question names.
 FOCUS_K = 10
 # Quoted sentences in one answer, and at most this many from one chunk.

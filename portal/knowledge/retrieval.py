@@ -17,7 +17,7 @@ from portal.knowledge.models import Chunk, Document, DocumentStatus
 from portal.knowledge.structured import Focus
 
 RRF_K = 60
-CANDIDATES = 20
+CANDIDATES = 30
 # ef_search for the HNSW scan (bench/feishu_hnsw.py: recall@10 >= 0.95 at this value).
 EF_SEARCH = 100
 # A passage is relevant when its cosine similarity clears the embedder's bar, or when it
