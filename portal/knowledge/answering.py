@@ -224,11 +224,10 @@ QUANTITY_BONUS = 1.3
 
 def _novel(terms: set[str], sentence: str) -> bool:
     """Whether the sentence says something beyond the question's own words."""
-    words = set(kbtext.query_terms(sentence))
+    words = set(kbtext.query_terms(sentence)) | set(re.findall(r"\d+", sentence))
     return any(
-        w not in terms and (len(w) >= 3 if w.isascii() else len(w) >= 2)
+        w not in terms and (any(ch.isdigit() for ch in w) or len(w) >= (3 if w.isascii() else 2))
         for w in words
-        if not w.isdigit() or len(w) > 1
     )
 
 
