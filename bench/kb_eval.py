@@ -67,14 +67,18 @@ def main() -> None:
                         answer_fn=lambda q: answer_question(q, user=None, llm=True),
                     )
                 )
-        print(f"\nsplit: {args.split}, {len(questions)} questions "
-              f"({sum(q.off_topic for q in questions)} off-topic)\n")
+        print(
+            f"\nsplit: {args.split}, {len(questions)} questions "
+            f"({sum(q.off_topic for q in questions)} off-topic)\n"
+        )
         print(evaluation.table(reports))
         if args.misses:
             for report in reports:
                 for g in report.misses():
-                    print(f"\n[{report.name}] {g.question.kind}: {g.question.q}"
-                          f" (expected {g.question.fact!r})\n{g.answer}")
+                    print(
+                        f"\n[{report.name}] {g.question.kind}: {g.question.q}"
+                        f" (expected {g.question.fact!r})\n{g.answer}"
+                    )
                 for g in report.graded:
                     if g.fabricated:
                         print(f"\n[{report.name}] fabricated: {g.fabricated}")

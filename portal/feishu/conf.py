@@ -77,13 +77,6 @@ def queue() -> str:
     return _str("FEISHU_QUEUE", settings.PORTAL_QUEUE_ROUTES.get("cpu", "cpu"))
 
 
-
-
-
-
-
-
-
 def history_turns() -> int:
     return _int("FEISHU_HISTORY_TURNS", 6)
 

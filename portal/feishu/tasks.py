@@ -20,8 +20,6 @@ def _retry_base() -> float:
     return conf.retry_base_s()
 
 
-
-
 @shared_task(bind=True, acks_late=True, max_retries=3, soft_time_limit=600, time_limit=660)
 def process_event_task(self, event_pk: int) -> str:  # noqa: ANN001
     """Answer one stored Feishu event; a second run of a finished event does nothing."""
@@ -82,7 +80,6 @@ def send_notification_task(self, notification_pk: int) -> str:  # noqa: ANN001
         ) from exc
     record_attempt(notification, error=None, final=True)
     return "sent"
-
 
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)

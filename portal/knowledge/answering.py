@@ -250,9 +250,7 @@ def choose_quotes(
     terms = key_terms(question, focus)
     focused = focused or set()
     per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
-    weights = _term_weights(
-        terms, [c.text for _r, _h, cands in per_hit for c in cands]
-    )
+    weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
     wants_number = bool(_QUANTITY.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
@@ -343,7 +341,9 @@ def indexing_notice(progress: tuple[int, int]) -> str:
 # --- generation (only verified) ------------------------------------------------------------
 
 
-def _messages(question: str, chosen_hits: list[Hit], history: list[ChatMessage]) -> list[ChatMessage]:
+def _messages(
+    question: str, chosen_hits: list[Hit], history: list[ChatMessage]
+) -> list[ChatMessage]:
     passages = "\n\n".join(f"[{i}] {h.title}\n{h.text}" for i, h in enumerate(chosen_hits, 1))
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -357,7 +357,9 @@ def generate_verified(
 ) -> str | None:
     """The generator's answer when every sentence of it is supported by `hits`; else None."""
     try:
-        text = generator.generate(_messages(question, hits, history), max_tokens=conf.llm_max_tokens())
+        text = generator.generate(
+            _messages(question, hits, history), max_tokens=conf.llm_max_tokens()
+        )
     except LLMUnavailable as exc:
         log.warning("LLM failed, quoting instead: %s", exc)
         return None

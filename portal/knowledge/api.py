@@ -92,7 +92,9 @@ def get_document(request: HttpRequest, doc_id: int) -> Status:
     return Status(HTTPStatus.OK, _out(doc))
 
 
-@router.delete("/documents/{doc_id}", response={204: None, 404: Detail}, url_name="kb_document_delete")
+@router.delete(
+    "/documents/{doc_id}", response={204: None, 404: Detail}, url_name="kb_document_delete"
+)
 def delete_document(request: HttpRequest, doc_id: int) -> Status:
     doc = Document.objects.owned_by(request.user).filter(pk=doc_id).first()
     if doc is None:

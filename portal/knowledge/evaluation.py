@@ -138,7 +138,9 @@ def grade(question: EvalQuestion, *, answer_fn: Callable[[str], object]) -> Grad
     cited_ids = [c.chunk_id for c in answer.citations]  # type: ignore[attr-defined]
     chunks = {c.pk: c for c in Chunk.objects.filter(pk__in=cited_ids).select_related("document")}
     passages = [
-        f"{c.document.title}\n{c.section}\n{c.text}" for c in (chunks.get(i) for i in cited_ids) if c
+        f"{c.document.title}\n{c.section}\n{c.text}"
+        for c in (chunks.get(i) for i in cited_ids)
+        if c
     ]
     correct = (
         sum(1 for p in passages if holds(p, question.fact)) if question.fact is not None else 0

@@ -51,11 +51,7 @@ def sentence_supported(sentence: str, passage: str) -> bool:
 
 def unsupported_sentences(text: str, passages: list[str]) -> list[str]:
     """The sentences of `text` that no single one of `passages` supports."""
-    return [
-        s
-        for s in split_sentences(text)
-        if not any(sentence_supported(s, p) for p in passages)
-    ]
+    return [s for s in split_sentences(text) if not any(sentence_supported(s, p) for p in passages)]
 
 
 def supported(text: str, passages: list[str]) -> bool:

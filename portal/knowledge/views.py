@@ -114,9 +114,7 @@ def upload(request: HttpRequest) -> HttpResponse:
 @login_required
 def document(request: HttpRequest, pk: int) -> HttpResponse:
     doc = _get_document_for_user(request, pk)
-    return render(
-        request, "knowledge/document.html", {"document": doc, "chunks": doc.chunks.all()}
-    )
+    return render(request, "knowledge/document.html", {"document": doc, "chunks": doc.chunks.all()})
 
 
 @require_POST

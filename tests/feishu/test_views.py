@@ -7,7 +7,6 @@ from http import HTTPStatus
 import pytest
 from django.urls import reverse
 
-from portal.feishu import services
 from portal.feishu.models import FeishuBinding, Notification
 
 pytestmark = pytest.mark.django_db

@@ -63,7 +63,11 @@ def test_a_week_question_is_answered_from_that_weeks_document_with_a_link(plan):
     sync_sources()
     for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
         services.embed_document(doc.pk)
-    for question in ("第10周的实践项目是什么？", "第十周的实践项目是什么？", "W10 的实践项目是什么？"):
+    for question in (
+        "第10周的实践项目是什么？",
+        "第十周的实践项目是什么？",
+        "W10 的实践项目是什么？",
+    ):
         answer = answer_question(question, user=None, llm=None)
         assert answer.found, question
         assert "CUDA Kernel" in answer.text, (question, answer.text)
@@ -92,7 +96,9 @@ def test_a_sentence_that_only_repeats_the_question_is_not_an_answer():
     hit = Hit(1, 1, "FAQ", "FAQ / 没有GPU怎么办？", "没有GPU怎么办？", "plan", "")
     assert choose_quotes("没有GPU怎么办？", [hit]) == []
     hit.text = "**Q1: 没有GPU怎么办？**\n- 使用Google Colab（免费GPU）"
-    assert [s for _h, s in choose_quotes("没有GPU怎么办？", [hit])] == ["使用Google Colab（免费GPU）"]
+    assert [s for _h, s in choose_quotes("没有GPU怎么办？", [hit])] == [
+        "使用Google Colab（免费GPU）"
+    ]
 
 
 @pytest.mark.django_db
@@ -103,7 +109,11 @@ def test_while_indexing_an_answer_uses_what_is_ready_and_says_so(owner):
     )  # fmt: skip
     services.embed_document(ready.pk)
     services.upsert_document(
-        owner=None, source=Source.PLAN, source_key="plan:1", title="later", content="## x\n尚未索引。"
+        owner=None,
+        source=Source.PLAN,
+        source_key="plan:1",
+        title="later",
+        content="## x\n尚未索引。",
     )
     assert Document.objects.filter(status=DocumentStatus.PENDING).count() == 1
     answer = answer_question("INT8量化节省多少显存？", user=owner, llm=None)

@@ -140,12 +140,16 @@ def test_a_question_in_any_language_is_answered_or_declined_never_refused(api, r
 
 def test_ask_with_a_source_keeps_to_it(api, ready_doc):
     resp = api.post(
-        ASK, {"question": "AWQ 如何保护重要权重？", "source": "paper"}, content_type="application/json"
+        ASK,
+        {"question": "AWQ 如何保护重要权重？", "source": "paper"},
+        content_type="application/json",
     )
     assert resp.status_code == HTTPStatus.OK
     assert resp.json()["found"] is False and resp.json()["citations"] == []
     mine = api.post(
-        ASK, {"question": "AWQ 如何保护重要权重？", "source": "upload"}, content_type="application/json"
+        ASK,
+        {"question": "AWQ 如何保护重要权重？", "source": "upload"},
+        content_type="application/json",
     )
     assert mine.json()["found"] is True
 
@@ -160,14 +164,21 @@ def test_nothing_found_is_a_fixed_answer_with_links_and_no_citations(api, ready_
 
 def test_asking_never_changes_another_users_documents(api, other_user):
     doc, _ = services.upsert_document(
-        owner=other_user, source=Source.UPLOAD, source_key="s", title="别人的", content="## 秘密\n别人的秘密笔记。"
+        owner=other_user,
+        source=Source.UPLOAD,
+        source_key="s",
+        title="别人的",
+        content="## 秘密\n别人的秘密笔记。",
     )
     services.embed_document(doc.pk)
     before = Document.objects.values("pk", "content_hash", "status", "updated_at").get(pk=doc.pk)
     resp = api.post(ASK, {"question": "别人的秘密笔记是什么？"}, content_type="application/json")
     assert "秘密笔记" not in resp.json()["answer"]
     assert all(c["document_id"] != doc.pk for c in resp.json()["citations"])
-    assert Document.objects.values("pk", "content_hash", "status", "updated_at").get(pk=doc.pk) == before
+    assert (
+        Document.objects.values("pk", "content_hash", "status", "updated_at").get(pk=doc.pk)
+        == before
+    )
 
 
 def test_questions_are_rate_limited_per_user_with_retry_after(api, other_client, settings):
@@ -180,7 +191,9 @@ def test_questions_are_rate_limited_per_user_with_retry_after(api, other_client,
     limited = api.post(ASK, body, content_type="application/json")
     assert 1 <= int(limited["Retry-After"]) <= 60
     # another user has their own allowance
-    assert other_client.post(ASK, body, content_type="application/json").status_code == HTTPStatus.OK
+    assert (
+        other_client.post(ASK, body, content_type="application/json").status_code == HTTPStatus.OK
+    )
 
 
 def test_ask_is_post_only(api):
@@ -238,8 +251,12 @@ def test_a_user_past_their_document_cap_gets_a_400_with_a_message(api, settings)
     settings.KB_MAX_DOCUMENTS_PER_USER = 2
     for i in range(2):
         body = {"title": f"n{i}", "content": f"## {i}\n内容 {i}。"}
-        assert api.post(DOCS, body, content_type="application/json").status_code == HTTPStatus.CREATED
-    resp = api.post(DOCS, {"title": "n3", "content": "## 3\n内容。"}, content_type="application/json")
+        assert (
+            api.post(DOCS, body, content_type="application/json").status_code == HTTPStatus.CREATED
+        )
+    resp = api.post(
+        DOCS, {"title": "n3", "content": "## 3\n内容。"}, content_type="application/json"
+    )
     assert resp.status_code == HTTPStatus.BAD_REQUEST
     assert "2" in resp.json()["detail"]
     assert Document.objects.filter(title="n3").count() == 0
@@ -256,6 +273,8 @@ def test_a_user_with_too_many_queued_embeddings_waits(api, settings):
     settings.KB_MAX_QUEUED_PER_USER = 1
     first = api.post(DOCS, {"title": "a", "content": "## a\n一。"}, content_type="application/json")
     assert first.status_code == HTTPStatus.CREATED  # pending: no worker in this test
-    second = api.post(DOCS, {"title": "b", "content": "## b\n二。"}, content_type="application/json")
+    second = api.post(
+        DOCS, {"title": "b", "content": "## b\n二。"}, content_type="application/json"
+    )
     assert second.status_code == HTTPStatus.BAD_REQUEST
     assert "embedded" in second.json()["detail"]

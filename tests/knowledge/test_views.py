@@ -77,7 +77,9 @@ def test_a_bad_upload_shows_the_form_again_with_the_error(owner_client):
 
 
 def test_upload_is_post_only(owner_client):
-    assert owner_client.get(reverse("knowledge:upload")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert (
+        owner_client.get(reverse("knowledge:upload")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    )
 
 
 def test_another_users_document_page_is_404(other_client, my_doc):
