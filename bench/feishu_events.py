@@ -40,7 +40,7 @@ import os, sys, time
 sys.path.insert(0, {root!r})
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 import django; django.setup()
-from portal.feishu.llm import get_llm
+from portal.knowledge.llm import get_llm
 os.environ["KB_LLM_BACKEND"] = "smollm2"
 llm = get_llm()
 print("ready", flush=True)

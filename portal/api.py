@@ -54,7 +54,7 @@ APP_ROUTERS = [
     # the sandbox kept its /api/hal/compare and /api/hal/rewards when it left the HAL
     ("portal.labs.sandbox.api", "/hal", "sandbox"),
     ("portal.labs.kernels.api", "/kernels", "kernels"),
-    ("portal.feishu.api", "/feishu", "feishu"),
+    ("portal.knowledge.api", "/kb", "knowledge"),
 ]
 
 for module_name, prefix, tag in APP_ROUTERS:

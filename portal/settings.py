@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "portal.labs.pipeline_check",
     "portal.labs.sandbox",
     "portal.labs.llm",
+    "portal.knowledge",
     "portal.feishu",
 ]
 
@@ -266,9 +267,11 @@ FEISHU_DOMAIN = env_str("FEISHU_DOMAIN", "https://open.feishu.cn")
 FEISHU_QUEUE = env_str("FEISHU_QUEUE", "feishu")
 ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 
-# Management commands `manage.py up` runs after migrating, when they exist.
+# Management commands `manage.py up` runs after migrating, when they exist. kb_sync last:
+# it queues the embedding of the plan and the content just loaded, so the worker starts
+# indexing at once (the knowledge page shows the progress).
 PORTAL_BOOTSTRAP_COMMANDS = env_list(
-    "PORTAL_BOOTSTRAP_COMMANDS", ["loadcurriculum", "loadpapers", "registerlabs"]
+    "PORTAL_BOOTSTRAP_COMMANDS", ["loadcurriculum", "loadpapers", "registerlabs", "kb_sync"]
 )
 # Every Celery worker writes a heartbeat to Redis every HEALTHZ_HEARTBEAT_S; /healthz
 # counts a worker alive while its last beat is younger than HEALTHZ_HEARTBEAT_TTL.

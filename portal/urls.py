@@ -6,10 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal.api import api
+from portal.knowledge.views import moved_kb_api
 
 urlpatterns = [
     path("", include("portal.core.urls")),
     path("admin/", admin.site.urls),
+    # The knowledge-base API moved from /api/feishu/kb/ to /api/kb/; 308 keeps method and body.
+    path("api/feishu/kb/<path:rest>", moved_kb_api),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
@@ -22,6 +25,7 @@ APP_URLS = [
     ("labs/hal/", "portal.labs.hal.urls"),
     ("labs/kernels/", "portal.labs.kernels.urls"),
     ("labs/sandbox/", "portal.labs.sandbox.urls"),
+    ("kb/", "portal.knowledge.urls"),
     ("feishu/", "portal.feishu.urls"),
 ]
 for prefix, module_name in APP_URLS:

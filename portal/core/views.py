@@ -26,7 +26,8 @@ SECTIONS = {
     "curriculum": "Curriculum",
     "papers": "Papers",
     "labs": "Labs",
-    "feishu": "Knowledge base / Feishu",
+    "knowledge": "Knowledge base",
+    "feishu": "Feishu",
 }
 
 

@@ -28,9 +28,5 @@ class FeishuConfig(AppConfig):
                     "task": "portal.feishu.tasks.weekly_digest_task",
                     "schedule": crontab(minute=0),
                 },
-                "feishu-sync-knowledge": {
-                    "task": "portal.feishu.tasks.sync_sources_task",
-                    "schedule": crontab(minute="*/30"),
-                },
             }
         )

@@ -11,25 +11,41 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from portal.feishu import client, conf, services, sources
-from portal.feishu.answering import Answer, absolute, answer_question
+from portal.feishu.conf import absolute
 from portal.feishu.schemas import CardAction, MessageEvent
+from portal.knowledge.answering import Answer, answer_question, indexing_notice
 
 log = logging.getLogger(__name__)
 
 _MENTION_KEY = re.compile(r"@_user_\d+|@_all")
 
 
+def own_open_id() -> str:
+    """The bot's open_id: FEISHU_BOT_OPEN_ID, else what the open platform says (cached);
+    "" when neither is known."""
+    configured = conf.bot_open_id()
+    if configured:
+        return configured
+    try:
+        return client.bot_info_open_id()
+    except client.FeishuError as exc:
+        log.warning("the bot's own open_id is unknown: %s", exc)
+        return ""
+
+
 def is_addressed_to_bot(event: MessageEvent) -> bool:
-    """Private chats always; groups only when the bot is @-mentioned."""
+    """Private chats always; groups only when the bot itself is @-mentioned.
+
+    When the bot's open_id cannot be learned, group messages are not answered: a
+    mention of someone else must never count as one of the bot.
+    """
     if event.chat_type == "p2p":
         return True
-    bot = conf.bot_open_id()
     mentions = [m for m in event.mentions if m.key != "@_all"]
-    if bot:
-        return any(m.id.open_id == bot for m in mentions)
-    # Without the bot's open_id, Feishu only delivers group messages that @ the bot
-    # (unless the app may read all group messages), so any mention counts.
-    return bool(mentions)
+    if not mentions:
+        return False
+    bot = own_open_id()
+    return bool(bot) and any(m.id.open_id == bot for m in mentions)
 
 
 def strip_mentions(text: str) -> str:
@@ -48,13 +64,23 @@ HELP = (
 
 
 def answer_card(answer: Answer, *, question: str, event: MessageEvent) -> dict[str, Any]:
-    lines = [answer.text]
+    """The answer as a card: the quoted sentences, each with its numbered source link."""
+    urls = {c.index: absolute(c.url) for c in answer.citations}
+    if answer.mode == "quote" and answer.quotes:
+        lines = [f"> {q.text} [[{q.citation}]]({urls[q.citation]})" for q in answer.quotes]
+        if answer.indexing:
+            lines.append(indexing_notice(answer.indexing))
+    elif not answer.found:
+        lines = [_("I could not find this in the knowledge base.")]
+        lines += [f"- [{link.title}]({absolute(link.url)})" for link in answer.links]
+    else:
+        lines = [answer.text]
     if answer.citations:
         lines.append("\n**" + _("Sources") + "**")
         for c in answer.citations:
             label = f"{c.title} — {c.section}" if c.section else c.title
-            lines.append(f"{c.index}. [{label}]({absolute(c.url)})")
-    ask_url = absolute(reverse("feishu:index")) + "?" + _query(q=question)
+            lines.append(f"{c.index}. [{label}]({urls[c.index]})")
+    ask_url = absolute(reverse("knowledge:index")) + "?" + _query(q=question)
     return client.card(
         title=_("Knowledge base"),
         markdown="\n".join(lines),
@@ -201,12 +227,12 @@ def process_message_event(payload: dict[str, Any]) -> str:
     When an LLM writes the answer (seconds), a placeholder card is sent at once and
     updated in place with the answer.
     """
-    from portal.feishu.llm import get_llm
+    from portal.knowledge.llm import get_verified_llm
 
     event = MessageEvent.from_payload(payload)
     placeholder = ""
     asker = services.user_for_open_id(event.sender_open_id)
-    if is_question(event) and get_llm(user=asker) is not None:
+    if is_question(event) and get_verified_llm(user=asker) is not None:
         placeholder = client.reply_message(
             message_id=event.message_id, card=thinking_card(), in_thread=bool(event.thread_key)
         )

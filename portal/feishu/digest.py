@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from portal.feishu import client, sources
-from portal.feishu.answering import absolute
+from portal.feishu.conf import absolute
 from portal.feishu.models import FeishuBinding, Turn
 from portal.feishu.services import notify_user
 

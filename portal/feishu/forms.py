@@ -4,19 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.feishu.client import WebhookURLError, validate_webhook_url
-from portal.feishu.models import FeishuBinding, Source
-
-
-class UploadForm(forms.Form):
-    file = forms.FileField(label=_("File (Markdown, text or PDF)"))
-    title = forms.CharField(label=_("Title (optional)"), max_length=300, required=False)
-
-
-class AskForm(forms.Form):
-    q = forms.CharField(label=_("Question"), max_length=2000)
-    source = forms.ChoiceField(
-        label=_("Only from"), choices=[("", _("All sources")), *Source.choices], required=False
-    )
+from portal.feishu.models import FeishuBinding
 
 
 class NotificationSettingsForm(forms.ModelForm):

@@ -17,7 +17,8 @@ def on_run_finished(sender: Any, *, run: Any, **kwargs: Any) -> None:
     Without a notification the report waits for the periodic sync, so finishing a run
     queues no embedding job for people who do not use the assistant.
     """
-    from portal.feishu import services, sources
+    from portal.feishu import services
+    from portal.knowledge import sources
 
     if (
         services.notify_run_finished(run=run) is not None

@@ -1,12 +1,11 @@
-"""Validated shapes at the edges: Feishu events and the knowledge-base API."""
+"""Validated shapes at the edge: Feishu events and card actions."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from ninja import Schema
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError
 
 
 class MentionId(BaseModel):
@@ -63,79 +62,3 @@ class CardAction(BaseModel):
     thread_key: str = ""
     model: str = ""
     pk: int | None = None
-
-
-# --- API -----------------------------------------------------------------------------------------
-
-
-class DocumentIn(Schema):
-    title: str = Field(min_length=1, max_length=300)
-    content: str = Field(min_length=1)
-    source_key: str = Field(default="", max_length=150)
-
-    @field_validator("content")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("content is blank")
-        return value
-
-
-class DocumentOut(Schema):
-    id: int
-    title: str
-    source: str
-    source_key: str
-    status: str
-    progress: float
-    chunk_count: int
-    error: str
-    shared: bool
-    url: str
-
-
-class AskIn(Schema):
-    question: str = Field(min_length=1, max_length=2000)
-    sources: list[str] = Field(default_factory=list)
-    mode: str = Field(default="auto", pattern="^(auto|extractive)$")
-
-
-class CitationOut(Schema):
-    index: int
-    document_id: int
-    title: str
-    section: str
-    source: str
-    url: str
-    score: float
-
-
-class PassageOut(Schema):
-    chunk_id: int
-    document_id: int
-    title: str
-    section: str
-    text: str
-    score: float
-    similarity: float
-    text_rank: float
-    relevant: bool
-
-
-class AskOut(Schema):
-    answer: str
-    citations: list[CitationOut]
-    passages: list[PassageOut]
-    mode: str
-    found: bool
-
-
-class SyncOut(Schema):
-    queued: int
-    unchanged: int
-    removed: int
-    failed: int
-
-
-class Detail(Schema):
-    detail: str

@@ -1,15 +1,11 @@
-"""Writes of the Feishu app: ingesting and embedding documents, conversations,
-account binding and notifications. Side effects run after the transaction commits."""
+"""Writes of the Feishu app: conversations, account binding and notifications.
+Side effects run after the transaction commits."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import secrets
-from collections.abc import Callable
 from datetime import timedelta
-from pathlib import PurePath
 from typing import Any
 
 from django.core.cache import cache
@@ -18,225 +14,22 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.feishu import conf
-from portal.feishu import text as kbtext
-from portal.feishu.embeddings import get_embedder
-from portal.feishu.llm import ChatMessage
 from portal.feishu.models import (
     BIND_CODE_LENGTH,
     BIND_CODE_SELECTOR,
     BIND_CODE_TTL,
-    Chunk,
     Conversation,
-    Document,
-    DocumentStatus,
     FeishuBinding,
     Notification,
     NotificationStatus,
     NotifyChannel,
     Role,
-    Source,
     Turn,
     normalize_bind_code,
 )
+from portal.knowledge.llm import ChatMessage
 
 log = logging.getLogger(__name__)
-
-UPLOAD_TYPES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".pdf": "pdf"}
-
-
-class KnowledgeError(ValueError):
-    """Input the knowledge base refuses (the message is shown to the user)."""
-
-
-def content_hash(title: str, content: str) -> str:
-    return hashlib.sha256(f"{title}\n\x00{content}".encode()).hexdigest()
-
-
-def _enqueue_embedding(document_id: int) -> None:
-    from portal.feishu.tasks import embed_document_task
-
-    transaction.on_commit(
-        lambda: embed_document_task.apply_async(args=[document_id], queue=conf.queue())
-    )
-
-
-@transaction.atomic
-def upsert_document(
-    *,
-    owner: Any,
-    source: str,
-    source_key: str,
-    title: str,
-    content: str,
-    url: str = "",
-) -> tuple[Document, bool]:
-    """Create or update a document; returns (document, queued for embedding).
-
-    Unchanged content (same hash) is a no-op; changed content keeps the old
-    chunks searchable until the embedding job swaps them in one transaction.
-    """
-    title = title.strip()[:300] or _("Untitled")
-    content = content.replace("\x00", "").strip()
-    if not content:
-        raise KnowledgeError(_("The document is empty."))
-    digest = content_hash(title, content)
-    doc = (
-        Document.objects.select_for_update()
-        .filter(owner=owner, source=source, source_key=source_key)
-        .first()
-    )
-    if doc is not None and doc.content_hash == digest and doc.status != DocumentStatus.FAILED:
-        if doc.url != url:
-            doc.url = url
-            doc.save(update_fields=["url", "updated_at"])
-        return doc, False
-    if doc is None:
-        doc = Document(owner=owner, source=source, source_key=source_key)
-    doc.title, doc.content, doc.url, doc.content_hash = title, content, url, digest
-    doc.status, doc.progress, doc.error = DocumentStatus.PENDING, 0.0, ""
-    doc.save()
-    _enqueue_embedding(doc.pk)
-    return doc, True
-
-
-def _check_upload_size(size: int) -> None:
-    limit = conf.upload_max_bytes()
-    if size > limit:
-        raise KnowledgeError(
-            _("The file is too large (%(size)d KiB; the limit is %(limit)d KiB).")
-            % {"size": size // 1024, "limit": limit // 1024}
-        )
-
-
-def read_upload(file: Any) -> bytes:
-    """The bytes of an uploaded file, refusing an oversized one before reading it into memory."""
-    _check_upload_size(int(file.size or 0))
-    return file.read(conf.upload_max_bytes() + 1)
-
-
-def extract_upload_text(filename: str, data: bytes) -> str:
-    """Plain text of an uploaded Markdown, text or PDF file, within the size limit."""
-    _check_upload_size(len(data))
-    kind = UPLOAD_TYPES.get(PurePath(filename).suffix.lower())
-    if kind is None:
-        raise KnowledgeError(_("Only Markdown, plain text and PDF files can be uploaded."))
-    if kind == "pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            pages = [page.extract_text() or "" for page in reader.pages]
-        except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-            raise KnowledgeError(
-                _("The PDF could not be read: %(error)s") % {"error": exc}
-            ) from exc
-        page_label = _("Page")
-        return "\n\n".join(
-            f"## {page_label} {i}\n{page}" for i, page in enumerate(pages, 1) if page.strip()
-        )
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise KnowledgeError(_("The file is not UTF-8 or GB18030 text."))
-
-
-def add_upload(*, owner: Any, filename: str, data: bytes, title: str = "") -> tuple[Document, bool]:
-    text = extract_upload_text(filename, data)
-    name = PurePath(filename).name[:150]
-    return upsert_document(
-        owner=owner,
-        source=Source.UPLOAD,
-        source_key=f"file:{name}",
-        title=title or PurePath(name).stem,
-        content=text,
-    )
-
-
-def _passage(doc: Document, draft: kbtext.ChunkDraft) -> str:
-    """What is embedded and indexed: the text with its document title and section path."""
-    head = f"{doc.title} / {draft.section}" if draft.section else doc.title
-    return f"{head}\n{draft.text}"
-
-
-def embed_document(
-    document_id: int, *, on_progress: Callable[[float], None] | None = None
-) -> Document | None:
-    """Chunk and embed a document, then swap its chunks atomically. Safe to run twice.
-
-    Vectors of chunks whose text is unchanged are reused rather than recomputed.
-    """
-    doc = Document.objects.filter(pk=document_id).first()
-    if doc is None:
-        return None
-    if doc.status == DocumentStatus.READY and doc.embedded_hash == doc.content_hash:
-        return doc
-    target_hash = doc.content_hash
-    Document.objects.filter(pk=doc.pk).update(status=DocumentStatus.EMBEDDING, progress=0.0)
-
-    drafts = kbtext.split_text(doc.content)
-    passages = [_passage(doc, d) for d in drafts]
-    hashes = [hashlib.sha256(p.encode()).hexdigest() for p in passages]
-    known = dict(
-        Chunk.objects.filter(text_hash__in=set(hashes)).values_list("text_hash", "embedding")
-    )
-    todo = [i for i, h in enumerate(hashes) if h not in known]
-    embedder = get_embedder()
-    vectors: dict[str, Any] = dict(known)
-    step = 16
-    for start in range(0, len(todo), step):
-        batch = todo[start : start + step]
-        for i, vec in zip(
-            batch, embedder.embed_passages([passages[i] for i in batch]), strict=True
-        ):
-            vectors[hashes[i]] = vec
-        progress = min(0.99, (start + len(batch)) / max(1, len(todo)))
-        Document.objects.filter(pk=doc.pk).update(progress=progress)
-        if on_progress:
-            on_progress(progress)
-
-    with transaction.atomic():
-        doc = Document.objects.select_for_update().get(pk=doc.pk)
-        if doc.content_hash != target_hash:
-            # Edited while we embedded: the job queued by that edit does the work.
-            return doc
-        doc.chunks.all().delete()
-        Chunk.objects.bulk_create(
-            Chunk(
-                document=doc,
-                ordinal=i,
-                section=d.section[:300],
-                text=d.text,
-                text_hash=hashes[i],
-                search_text=kbtext.segment(passages[i]),
-                embedding=vectors[hashes[i]],
-            )
-            for i, d in enumerate(drafts)
-        )
-        doc.status, doc.progress, doc.error = DocumentStatus.READY, 1.0, ""
-        doc.chunk_count, doc.embedded_hash = len(drafts), target_hash
-        doc.save(
-            update_fields=[
-                "status",
-                "progress",
-                "error",
-                "chunk_count",
-                "embedded_hash",
-                "updated_at",
-            ]
-        )
-    return doc
-
-
-def mark_document_failed(document_id: int, error: str) -> None:
-    Document.objects.filter(pk=document_id).update(status=DocumentStatus.FAILED, error=error[:2000])
-
-
-def delete_document(*, document: Document) -> None:
-    document.delete()
-
 
 # --- conversations ---------------------------------------------------------------------------
 
@@ -465,7 +258,7 @@ def notify_event(
     on; `url` (a portal path or absolute URL) becomes an "Open in portal" button.
     """
     from portal.feishu import client
-    from portal.feishu.answering import absolute
+    from portal.feishu.conf import absolute
 
     binding = FeishuBinding.objects.filter(user=user).first()
     if binding is None or not binding.notify_events:
@@ -481,12 +274,19 @@ def notify_event(
 RUN_NOTIFY_STATUSES = {"succeeded": "lab_run_finished", "failed": "lab_run_failed"}
 
 
-def _result_lines(result: Any, limit: int = 8) -> list[str]:
-    """The first few scalar results of a lab ("perplexity: 65.7"), for a notification."""
-    if not isinstance(result, dict):
+def _result_lines(run: Any, limit: int = 8) -> list[str]:
+    """The first few scalar figures of a run's typed result ("perplexity: 65.7"), for a
+    notification; a result its lab's model cannot read gives none."""
+    from pydantic import ValidationError
+
+    try:
+        result = run.typed_result
+    except ValidationError:
+        return []
+    if result is None:
         return []
     lines = []
-    for key, value in result.items():
+    for key, value in result.summary().items():
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             continue
         text = f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -519,7 +319,7 @@ def notify_run_finished(*, run: Any) -> Notification | None:
         )
     if run.error:
         lines += ["", "**" + _("Error") + "**", run.error[:1000]]
-    results = _result_lines(run.result)
+    results = _result_lines(run)
     if results:
         lines += ["", "**" + _("Results") + "**", *results]
     if status == "succeeded":

@@ -1,4 +1,4 @@
-"""Celery jobs: embedding, answering Feishu events, sending notifications, digests."""
+"""Celery jobs: answering Feishu events, sending notifications, digests."""
 
 from __future__ import annotations
 
@@ -18,20 +18,6 @@ MAX_SEND_RETRIES = 5
 
 def _retry_base() -> float:
     return conf.retry_base_s()
-
-
-@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
-def embed_document_task(document_id: int) -> dict[str, object]:
-    """Embed one document; progress is stored on the row (the page polls it)."""
-    from portal.feishu.services import embed_document, mark_document_failed
-
-    try:
-        doc = embed_document(document_id)
-    except Exception as exc:
-        log.exception("embedding document %s failed", document_id)
-        mark_document_failed(document_id, f"{type(exc).__name__}: {exc}")
-        return {"document": document_id, "status": "failed"}
-    return {"document": document_id, "status": doc.status if doc else "missing"}
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3, soft_time_limit=600, time_limit=660)
@@ -94,13 +80,6 @@ def send_notification_task(self, notification_pk: int) -> str:  # noqa: ANN001
         ) from exc
     record_attempt(notification, error=None, final=True)
     return "sent"
-
-
-@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
-def sync_sources_task() -> dict[str, int]:
-    from portal.feishu.sources import sync_sources
-
-    return sync_sources()
 
 
 @shared_task(acks_late=True, soft_time_limit=300, time_limit=330)

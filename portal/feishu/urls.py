@@ -6,9 +6,6 @@ app_name = "feishu"
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("upload/", views.upload, name="upload"),
-    path("documents/<int:pk>/", views.document, name="document"),
-    path("documents/<int:pk>/delete/", views.delete, name="delete"),
     path("settings/", views.notification_settings, name="settings"),
     path("settings/bind/", views.bind_code, name="bind"),
     path("settings/unbind/", views.unbind, name="unbind"),

@@ -4,116 +4,28 @@ from http import HTTPStatus
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal.core.htmx import HtmxHttpRequest
 from portal.feishu import conf, services
-from portal.feishu.answering import answer_question
 from portal.feishu.events import handle_event_request
-from portal.feishu.forms import AskForm, NotificationSettingsForm, UploadForm
-from portal.feishu.models import Document, DocumentStatus, FeishuBinding, Notification
-
-
-def _get_document_for_user(request: HttpRequest, pk: int) -> Document:
-    doc = Document.objects.visible_to(request.user).filter(pk=pk).first()
-    if doc is None:
-        raise Http404(_("No such document."))
-    return doc
-
-
-def _documents_context(request: HttpRequest) -> dict[str, object]:
-    docs = list(Document.objects.visible_to(request.user))
-    busy = any(DocumentStatus(d.status).is_busy for d in docs)
-    return {"documents": docs, "busy": busy}
+from portal.feishu.forms import NotificationSettingsForm
+from portal.feishu.models import FeishuBinding, Notification
 
 
 def dashboard_panel(request: HttpRequest) -> dict[str, object]:
-    docs = Document.objects.visible_to(request.user)
     return {
-        "total": docs.count(),
-        "ready": docs.filter(status=DocumentStatus.READY).count(),
         "bound": FeishuBinding.objects.filter(user=request.user).exclude(open_id="").exists(),
     }
 
 
 @require_GET
-@login_required
-def index(request: HtmxHttpRequest) -> HttpResponse:
-    """The knowledge base: ask box, documents (with live status), upload."""
-    ask_form = AskForm(request.GET or None)
-    answer = None
-    if ask_form.is_bound and ask_form.is_valid():
-        source = ask_form.cleaned_data["source"]
-        answer = answer_question(
-            ask_form.cleaned_data["q"], user=request.user, sources=[source] if source else None
-        )
-    context = {
-        "ask_form": ask_form,
-        "answer": answer,
-        "upload_form": UploadForm(),
-        **_documents_context(request),
-    }
-    if request.htmx and request.htmx.target == "kb-documents":
-        return render(request, "feishu/index.html#documents", context)
-    if request.htmx and request.htmx.target == "kb-answer":
-        return render(request, "feishu/index.html#answer", context)
-    return render(request, "feishu/index.html", context)
-
-
-@require_POST
-@login_required
-def upload(request: HttpRequest) -> HttpResponse:
-    form = UploadForm(request.POST, request.FILES)
-    if form.is_valid():
-        file = form.cleaned_data["file"]
-        try:
-            doc, queued = services.add_upload(
-                owner=request.user,
-                filename=file.name,
-                data=services.read_upload(file),
-                title=form.cleaned_data["title"],
-            )
-        except services.KnowledgeError as exc:
-            form.add_error("file", str(exc))
-        else:
-            if queued:
-                messages.success(
-                    request, _("“%(title)s” is being embedded.") % {"title": doc.title}
-                )
-            else:
-                messages.info(request, _("“%(title)s” is unchanged.") % {"title": doc.title})
-            return redirect("feishu:index")
-    context = {
-        "ask_form": AskForm(),
-        "answer": None,
-        "upload_form": form,
-        **_documents_context(request),
-    }
-    return render(request, "feishu/index.html", context, status=HTTPStatus.BAD_REQUEST)
-
-
-@require_GET
-@login_required
-def document(request: HttpRequest, pk: int) -> HttpResponse:
-    doc = _get_document_for_user(request, pk)
-    return render(request, "feishu/document.html", {"document": doc, "chunks": doc.chunks.all()})
-
-
-@require_POST
-@login_required
-def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    doc = _get_document_for_user(request, pk)
-    if doc.owner_id != request.user.pk:
-        return HttpResponse(
-            _("Shared documents cannot be deleted here."), status=HTTPStatus.FORBIDDEN
-        )
-    services.delete_document(document=doc)
-    messages.success(request, _("Document deleted."))
-    return redirect("feishu:index")
+def index(request: HttpRequest) -> HttpResponse:
+    """The knowledge base moved to /kb/; old links land there."""
+    return redirect("knowledge:index")
 
 
 @require_http_methods(["GET", "POST"])

@@ -41,6 +41,7 @@ def _feishu_env(fake: FakeFeishu) -> dict[str, str]:
         "FEISHU_QUEUE": QUEUE,
         "FEISHU_RETRY_BASE_S": "0.2",
         "KB_EMBEDDER": "fake",
+        "KB_QUEUE": QUEUE,
         "KB_LLM_BACKEND": "extractive",
         "PORTAL_BASE_URL": "http://portal.test",
     }
@@ -60,6 +61,8 @@ def feishu_settings(settings, fake_feishu_server: FakeFeishu) -> None:
     settings.FEISHU_WEBHOOK_URL = ""
     settings.FEISHU_WEBHOOK_SECRET = ""
     settings.FEISHU_RETRY_BASE_S = 0.2
+    settings.KB_LLM_URL = ""
+    settings.KB_ASK_RATE_LIMIT = 1000
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,8 @@ class FakeFeishu:
     # path prefix -> how many of the next requests to fail
     failures: dict[str, int] = field(default_factory=dict)
     webhook_secret: str = ""
+    # What GET /open-apis/bot/v3/info answers as the app bot's own open_id.
+    bot_open_id: str = "ou_bot"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -51,6 +53,7 @@ class FakeFeishu:
             self.received.clear()
             self.failures.clear()
             self.webhook_secret = ""
+            self.bot_open_id = "ou_bot"
 
     def fail_next(self, path_prefix: str, times: int) -> None:
         with self.lock:
@@ -128,6 +131,25 @@ def _handler(fake: FakeFeishu) -> type[BaseHTTPRequestHandler]:
                 with fake.lock:
                     fake.received.append(received)
                 return self._reply(200, {"code": 0, "msg": "success", "data": {}})
+            if url.path == "/open-apis/bot/v3/info":
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    return self._reply(
+                        401, {"code": 99991663, "msg": "invalid tenant access token"}
+                    )
+                with fake.lock:
+                    fake.received.append(received)
+                return self._reply(
+                    200,
+                    {
+                        "code": 0,
+                        "msg": "ok",
+                        "bot": {
+                            "activate_status": 2,
+                            "app_name": "AI Chip Prep",
+                            "open_id": fake.bot_open_id,
+                        },
+                    },
+                )
             if url.path.startswith("/open-apis/im/v1/messages"):
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     return self._reply(
@@ -145,6 +167,7 @@ def _handler(fake: FakeFeishu) -> type[BaseHTTPRequestHandler]:
                 )
             return self._reply(404, {"code": 404, "msg": "not found"})
 
+        do_GET = _handle
         do_POST = _handle
         do_PATCH = _handle
         do_PUT = _handle

@@ -210,38 +210,95 @@ def test_a_lab_event_becomes_a_card_unless_the_user_turned_events_off(owner):
 
 
 @pytest.mark.django_db
-def test_the_kb_sync_command_reports_its_counts():
-    from io import StringIO
+def test_with_a_verified_llm_a_placeholder_card_is_sent_then_updated_with_the_answer(
+    fake_feishu, settings
+):
+    from portal.knowledge import llm
+    from portal.knowledge import services as kb_services
+    from tests.knowledge.test_llm import _ChatServer, honest
 
-    out = StringIO()
-    call_command("kb_sync", stdout=out)
-    assert "failed: 0" in out.getvalue()
-
-
-@pytest.mark.django_db
-def test_with_an_llm_a_placeholder_card_is_sent_then_updated_with_the_answer(fake_feishu, settings):
-    from tests.feishu.test_llm import _ChatServer
-
-    doc, _ = services.upsert_document(
+    doc, _ = kb_services.upsert_document(
         owner=None,
         source="curriculum",
         source_key="w8",
-        title="第8周",
-        content="## 量化\n本周用 GPTQ 和 AWQ 量化 SmolLM2。",
+        title="Week 8",
+        content="## Quantization\nWeek 8 quantizes SmolLM2 with GPTQ and AWQ.",
     )
-    services.embed_document(doc.pk)
-    server = _ChatServer("GPTQ and AWQ [1].")
+    kb_services.embed_document(doc.pk)
+    server = _ChatServer(honest("Week 8 quantizes SmolLM2 with GPTQ and AWQ."))
+    llm._verified.clear()
     try:
         settings.KB_LLM_BACKEND = "openai"
         settings.KB_LLM_URL = server.url
-        payload = message_event(text="第8周用哪些量化方法？", token=VERIFICATION_TOKEN)
+        settings.KB_LLM_LANGUAGES = "en"
+        payload = message_event(
+            text="Which quantization methods does week 8 use?", token=VERIFICATION_TOKEN
+        )
         assert bot.process_message_event(payload) == "done"
     finally:
         server.close()
+        llm._verified.clear()
     reply, update = fake_feishu.requests("/open-apis/im/v1/messages")
     assert reply.path.endswith("/reply") and reply.method == "POST"
     assert update.method == "PATCH"
     assert update.path.startswith("/open-apis/im/v1/messages/om_")
-    final = update.content
-    assert "GPTQ and AWQ [1]." in final["body"]["elements"][0]["content"]
-    assert "第8周" in final["body"]["elements"][0]["content"]
+    final = update.content["body"]["elements"][0]["content"]
+    assert "Week 8 quantizes SmolLM2 with GPTQ and AWQ. [1]" in final
+    assert "1. [Week 8" in final
+
+
+@pytest.mark.django_db
+def test_a_quoted_answer_card_links_every_sentence_to_its_numbered_source(fake_feishu):
+    from portal.knowledge import services as kb_services
+
+    doc, _ = kb_services.upsert_document(
+        owner=None,
+        source="curriculum",
+        source_key="w8",
+        title="第8周",
+        content="## 量化\n本周用 GPTQ 和 AWQ 量化 SmolLM2。\n比较困惑度。",
+    )
+    kb_services.embed_document(doc.pk)
+    payload = message_event(text="第8周用 GPTQ 还是 AWQ 量化？", token=VERIFICATION_TOKEN)
+    assert bot.process_message_event(payload) == "done"
+    (reply,) = fake_feishu.requests("/open-apis/im/v1/messages")
+    body = reply.content["body"]["elements"][0]["content"]
+    assert "> 本周用 GPTQ 和 AWQ 量化 SmolLM2。 [[1]](http://portal.test/kb/documents/" in body
+    assert "1. [第8周" in body
+
+
+@pytest.mark.django_db
+def test_without_the_override_the_bot_learns_its_open_id_from_the_platform_once(
+    fake_feishu, settings
+):
+    from portal.feishu import client
+
+    settings.FEISHU_BOT_OPEN_ID = ""
+    settings.FEISHU_APP_ID = "cli_bot_info_test"  # a fresh app: its own token and cache
+    client._own_open_ids.clear()
+    fake_feishu.bot_open_id = "ou_the_bot"
+    other = event(text="@_user_1 hi", chat_type="group", mentions=[bot_mention("ou_someone")])
+    mine = event(text="@_user_1 hi", chat_type="group", mentions=[bot_mention("ou_the_bot")])
+    assert not bot.is_addressed_to_bot(other)
+    assert bot.is_addressed_to_bot(mine)
+    assert bot.is_addressed_to_bot(mine)
+    (info,) = fake_feishu.requests("/open-apis/bot/v3/info")  # asked once, then cached
+    assert info.method == "GET"
+    assert info.headers["Authorization"].startswith("Bearer ")
+    client._own_open_ids.clear()
+
+
+@pytest.mark.django_db
+def test_when_the_bots_open_id_cannot_be_learned_no_group_message_is_answered(
+    fake_feishu, settings
+):
+    from portal.feishu import client
+
+    settings.FEISHU_BOT_OPEN_ID = ""
+    settings.FEISHU_APP_ID = "cli_bot_info_down"
+    client._own_open_ids.clear()
+    fake_feishu.fail_next("/open-apis/bot/v3/info", 5)
+    mentioned = event(text="@_user_1 hi", chat_type="group", mentions=[bot_mention("ou_bot")])
+    assert not bot.is_addressed_to_bot(mentioned)
+    assert bot.is_addressed_to_bot(event(text="hi"))  # private chats need no open_id
+    client._own_open_ids.clear()

@@ -10,16 +10,15 @@ import pytest
 from portal.feishu import services
 from portal.feishu.models import (
     Conversation,
-    Document,
-    DocumentStatus,
     EventStatus,
     FeishuBinding,
     FeishuEvent,
     Notification,
     NotificationStatus,
-    Source,
     Turn,
 )
+from portal.knowledge import services as kb_services
+from portal.knowledge.models import Document, DocumentStatus, Source
 from tests.feishu.conftest import ENCRYPT_KEY, VERIFICATION_TOKEN, wait_until
 from tests.feishu.fakefeishu import bot_mention, message_event, signed_request
 
@@ -42,7 +41,7 @@ def post_event(client, event):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def knowledge(db):  # noqa: ANN001, ANN201
-    doc, _queued = services.upsert_document(
+    doc, _queued = kb_services.upsert_document(
         owner=None, source=Source.CURRICULUM, source_key="plan", title="学习计划", content=PLAN
     )
     wait_until(
@@ -89,7 +88,7 @@ def test_a_private_message_retried_by_feishu_is_answered_once_with_citations(
     markdown = card["body"]["elements"][0]["content"]
     assert "lark-oapi" in markdown
     assert "学习计划" in markdown  # the citation
-    assert f"http://portal.test/feishu/documents/{knowledge.pk}/#chunk-" in markdown
+    assert f"http://portal.test/kb/documents/{knowledge.pk}/#chunk-" in markdown
     assert FeishuEvent.objects.get(event_id="ev-p2p").deliveries == 3
 
 

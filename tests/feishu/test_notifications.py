@@ -18,13 +18,8 @@ from portal.curriculum.schemas import ReviewIn
 from portal.curriculum.services import save_review, set_item_done, set_start_date
 from portal.feishu import services
 from portal.feishu.digest import send_due_digests
-from portal.feishu.models import (
-    Document,
-    FeishuBinding,
-    Notification,
-    NotificationStatus,
-    Source,
-)
+from portal.feishu.models import FeishuBinding, Notification, NotificationStatus
+from portal.knowledge.models import Document, Source
 from portal.labs import runner
 from portal.labs.models import Run, RunStatus
 from portal.labs.services import finish_run, start_run

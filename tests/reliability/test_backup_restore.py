@@ -27,7 +27,7 @@ from django.core.management import call_command
 from portal.core.services import issue_api_token
 from portal.labs.models import Run, RunArtifact, RunEvent
 from portal.papers.models import Paper
-from portal.feishu.models import Document
+from portal.knowledge.models import Document
 
 call_command("loadcurriculum", verbosity=0)
 call_command("loadpapers", verbosity=0)

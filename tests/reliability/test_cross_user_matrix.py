@@ -130,8 +130,8 @@ OWNED_VIEWS: dict[str, Callable[[World], dict[str, Any]]] = {
     "papers:inbox_dismiss": lambda w: {"pk": w.inbox_item.pk},
     "papers:watch_delete": lambda w: {"pk": w.watch.pk},
     "papers:watch_run": lambda w: {"pk": w.watch.pk},
-    "feishu:document": lambda w: {"pk": w.document.pk},
-    "feishu:delete": lambda w: {"pk": w.document.pk},
+    "knowledge:document": lambda w: {"pk": w.document.pk},
+    "knowledge:delete": lambda w: {"pk": w.document.pk},
     "token_revoke": lambda w: {"pk": w.token.pk},
 }
 SHARED_VIEWS: dict[str, tuple[str, Callable[[World], dict[str, Any]]]] = {
@@ -159,14 +159,8 @@ SKIPPED_PREFIXES = {
 
 def _make_world(owner: User) -> World:
     from portal.curriculum.models import Item, ItemProgress, Phase, Week, WeeklyReview
-    from portal.feishu.models import (
-        Conversation,
-        Document,
-        FeishuBinding,
-        Notification,
-        Source,
-        Turn,
-    )
+    from portal.feishu.models import Conversation, FeishuBinding, Notification, Turn
+    from portal.knowledge.models import Document, Source
     from portal.labs.hal.models import MeasuredPeak
     from portal.labs.kernels.models import Measurement, Sweep
     from portal.labs.models import EventKind, Run, RunArtifact, RunStatus

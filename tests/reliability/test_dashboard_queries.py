@@ -17,7 +17,7 @@ def _queries(client) -> int:
 
 
 def _activity(user, n: int, start: int = 0) -> None:
-    from portal.feishu.models import Document
+    from portal.knowledge.models import Document
     from portal.labs.models import Run, RunEvent
 
     for i in range(start, start + n):

@@ -9,11 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from portal.feishu.models import Document
+from portal.knowledge.models import Document
 
 pytestmark = pytest.mark.django_db
 
-UPLOAD = "/api/feishu/kb/documents/upload"
+UPLOAD = "/api/kb/documents/upload"
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def test_nul_bytes_in_an_uploaded_text_file_are_dropped_not_a_server_error(api, 
     assert Document.objects.get(pk=response.json()["id"]).content.endswith("beforeafter")
 
     upload = SimpleUploadedFile("nul2.txt", b"x\x00y")
-    response = owner_client.post(reverse("feishu:upload"), {"file": upload})
+    response = owner_client.post(reverse("knowledge:upload"), {"file": upload})
     assert response.status_code == HTTPStatus.FOUND
 
 
@@ -55,7 +55,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_read(
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert "KiB" in response.json()["detail"]
 
-    response = owner_client.post(reverse("feishu:upload"), {"file": big()})
+    response = owner_client.post(reverse("knowledge:upload"), {"file": big()})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert not Document.objects.exists()
 
@@ -89,10 +89,10 @@ def test_html_in_an_uploaded_document_is_escaped_on_its_page(api, owner_client):
     payload = "<script>alert(1)</script><img src=x onerror=alert(2)>"
     upload = SimpleUploadedFile("xss.md", f"# {payload}\n{payload}".encode())
     doc_id = api.post(UPLOAD, {"file": upload, "title": payload}).json()["id"]
-    from portal.feishu import services
+    from portal.knowledge import services
 
     services.embed_document(doc_id)
 
-    for url in [reverse("feishu:document", args=[doc_id]), reverse("feishu:index")]:
+    for url in [reverse("knowledge:document", args=[doc_id]), reverse("knowledge:index")]:
         html = owner_client.get(url).content.decode()
         assert "<script>alert(1)" not in html and "<img src=x" not in html, url

@@ -176,8 +176,9 @@ def _copy_sweep(
 
 def _matmul_sweep(
     params: SystemBenchmarkParams, ctx: RunContext, steps: _Steps, rows: list[dict[str, Any]]
-) -> dict[str, float]:
-    """Matmul throughput over the sizes of each dtype: the best GFLOP/s by dtype."""
+) -> tuple[dict[str, float], dict[str, float], int]:
+    """Matmul throughput over the sizes of each dtype: the best GFLOP/s by dtype, the best
+    from sizes large enough to be recorded as peaks, and that minimum size."""
     import torch
 
     device = ctx.device
@@ -208,7 +209,7 @@ def _matmul_sweep(
             )
             steps.step(f"matmul {dtype_name} N={size}")
             del a, b
-    return best_flops
+    return best_flops, peak_flops, min_peak_n
 
 
 def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
@@ -219,7 +220,7 @@ def run(params: SystemBenchmarkParams, ctx: RunContext) -> dict[str, Any]:
     steps = _Steps(ctx, params)
     rows: list[dict[str, Any]] = []
     best_bw, largest_bw = _copy_sweep(params, ctx, steps, rows)
-    best_flops = _matmul_sweep(params, ctx, steps, rows)
+    best_flops, peak_flops, min_peak_n = _matmul_sweep(params, ctx, steps, rows)
 
     ctx.table("measurements", rows)
     peak_dtype = max(best_flops, key=best_flops.__getitem__)

@@ -8,8 +8,7 @@ from http import HTTPStatus
 from django.test import Client
 from django.urls import reverse
 
-from portal.labs.kernels import services
-from tests.labs.kernels.conftest import make_point, make_run, make_sweep
+from tests.labs.kernels.conftest import make_run, make_sweep
 
 
 def test_anonymous_visitors_are_sent_to_log_in(db):

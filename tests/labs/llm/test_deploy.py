@@ -122,7 +122,7 @@ def test_another_users_deployment_never_answers_me_unless_staff_shared_it(owner,
 
 @pytest.mark.django_db
 def test_the_answerer_asks_only_the_askers_deployment(owner, other_user, settings, monkeypatch):
-    from portal.feishu import llm
+    from portal.knowledge import llm
     from portal.labs.llm import deploy
 
     settings.KB_LLM_BACKEND = "auto"

@@ -1,0 +1,433 @@
+"""Answers that are never made up: quote the stored sentences, or abstain.
+
+The default answerer quotes (never paraphrases) the sentences of the retrieved
+chunks that share the most key terms with the question, each followed by its
+citation. With nothing relevant it abstains: a fixed "not found" with links to
+the plan and the search, and no citations. A generator (an LLM) writes the answer
+only when it passed its start-up self-test, handles the question's language, and
+every sentence it wrote is supported by the cited chunks (see `verify`);
+otherwise the quotes are the answer. Citations are always attached by this
+module, never by the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from portal.knowledge import conf
+from portal.knowledge import text as kbtext
+from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm, language_of
+from portal.knowledge.retrieval import Hit, hybrid_search
+from portal.knowledge.structured import Focus, focus_of
+from portal.knowledge.verify import supported
+
+log = logging.getLogger(__name__)
+
+TOP_K = 20
+# Chunks searched within the week/phase/paper a question names.
+FOCUS_K = 10
+# Quoted sentences in one answer, and at most this many from one chunk.
+QUOTES = 3
+QUOTES_PER_CHUNK = 3
+MAX_QUESTION_CHARS = 2000
+
+SYSTEM_PROMPT = (
+    "You are a study assistant. Answer ONLY with facts from the numbered passages, in one to "
+    "three short sentences, copying numbers and names exactly. If the passages do not contain "
+    "the answer, reply exactly: I don't know."
+)
+
+
+@dataclass
+class Citation:
+    index: int
+    document_id: int
+    chunk_id: int
+    title: str
+    section: str
+    source: str
+    url: str
+    score: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "document_id": self.document_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "section": self.section,
+            "source": self.source,
+            "url": self.url,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One sentence copied from a chunk, and the citation it carries."""
+
+    text: str
+    citation: int
+    chunk_id: int
+
+
+@dataclass(frozen=True)
+class Link:
+    title: str
+    url: str
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    hits: list[Hit] = field(default_factory=list)
+    mode: str = "quote"
+    found: bool = True
+    quotes: list[Quote] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    focus: Focus = field(default_factory=Focus)
+    # (ready, total) shared documents while the sources are still being indexed.
+    indexing: tuple[int, int] | None = None
+
+
+def citation_url(hit: Hit) -> str:
+    """A link into the portal: the source item's own page, else the document page."""
+    if hit.url:
+        return hit.url
+    return reverse("knowledge:document", args=[hit.document_id]) + f"#chunk-{hit.chunk_id}"
+
+
+# --- choosing sentences ---------------------------------------------------------------------
+
+_SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+
+
+def key_terms(question: str, focus: Focus | None = None) -> set[str]:
+    """The question's search words, plus the Chinese word for each English one we know.
+
+    Words that only name the week or phase the question is about (第十周, W14, 第三阶段)
+    are left out: retrieval already keeps to that week, and they would favour the
+    headings that merely repeat them.
+    """
+    if focus and (focus.week or focus.phase):
+        question = strip_focus(question)
+    terms = set(kbtext.query_terms(question, expand=True))
+    return {t for t in terms if len(t) > 1 or not t.isascii()}
+
+
+def strip_focus(question: str) -> str:
+    from portal.knowledge.structured import _PHASE, _WEEK, PHASE_NAMES
+
+    for pattern in (*_WEEK, *_PHASE):
+        question = pattern.sub(" ", question)
+    for name in PHASE_NAMES:
+        question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)
+    return question
+
+
+_LIST_MARK = re.compile(r"^\s*(?:[-*>#|]+\s*|\d+[.、]\s+)*(?:\[[ xX]\]\s*)?")
+_LEAD_IN_END = re.compile(r"[:：?？]\**\s*$")
+_BOLD_LINE = re.compile(r"^[^\w\u4e00-\u9fff*]*\*\*[^*]+\*\*[:：]?\s*$")
+
+
+def _is_lead_in(line: str, following: str) -> bool:
+    """A line that introduces the lines after it: "**数据集资源**", "Q1: 没有GPU怎么办？",
+    "16周时间分配：", or a table's header row."""
+    stripped = line.strip()
+    if not stripped:
+        return False
+    if stripped.startswith("|") and following.strip().startswith("|-"):
+        return True
+    return bool(_LEAD_IN_END.search(stripped) or _BOLD_LINE.match(stripped))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a chunk, and the line that introduces it (its context)."""
+
+    text: str
+    context: str
+    position: int
+
+
+def _clean(sentence: str) -> str:
+    sentence = _LIST_MARK.sub("", sentence.strip())
+    return sentence.strip(" *|\t").replace("**", "").strip()
+
+
+def heading_of(hit: Hit) -> str:
+    """The chunk's own heading: its section path without the document's title heading."""
+    section = hit.section or ""
+    if section.startswith(hit.title + " / "):
+        return section[len(hit.title) + 3 :]
+    return "" if section == hit.title else section
+
+
+def candidates_of(hit: Hit) -> list[Candidate]:
+    """A chunk's sentences, each with its lead-in line (a heading, a bold line, a line
+    ending in a colon or question mark, a table header) as context."""
+    heading = heading_of(hit)
+    # A heading is quoted only when it states something ("实践项目：自定义CUDA Kernel").
+    out = [Candidate(heading, hit.title, 0)] if re.search(r"[:：]\s*\S", heading) else []
+    lines = hit.text.splitlines()
+    context = heading
+    seen = {heading}
+    for i, line in enumerate(lines):
+        if not line.strip():
+            context = heading
+            continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if _is_lead_in(line, following):
+            # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？").
+            context = f"{heading} {_clean(line)}"
+            continue
+        for raw in _SENTENCE.findall(line):
+            sentence = _clean(raw)
+            if len(sentence) >= 2 and sentence not in seen and re.search(r"\w", sentence):
+                seen.add(sentence)
+                out.append(Candidate(sentence, context, len(out)))
+    return out
+
+
+def sentences_of(hit: Hit) -> list[str]:
+    return [c.text for c in candidates_of(hit)]
+
+
+def _weight(terms: dict[str, float], text: str) -> float:
+    words = set(kbtext.segment(text).split())
+    return sum(w for t, w in terms.items() if t in words)
+
+
+def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
+    """Each key term's weight: longer words weigh more, and words found in many of the
+    candidate sentences (the entity every passage mentions) less than rare ones (the
+    attribute asked about), like IDF over this question's candidates."""
+    import math
+
+    bags = [set(kbtext.segment(t).split()) for t in texts]
+    n = len(bags) or 1
+    return {
+        t: min(len(t), 4) * math.log(1 + n / (1 + sum(1 for bag in bags if t in bag)))
+        for t in terms
+    }
+
+
+_QUANTITY = re.compile(r"多少|几|比例|占|how (?:many|much)|percent", re.IGNORECASE)
+QUANTITY_BONUS = 1.3
+
+
+def _novel(terms: set[str], sentence: str) -> bool:
+    """Whether the sentence says something beyond the question's own words."""
+    words = set(kbtext.query_terms(sentence)) | set(re.findall(r"\d+", sentence))
+    return any(
+        w not in terms and (any(ch.isdigit() for ch in w) or len(w) >= (3 if w.isascii() else 2))
+        for w in words
+    )
+
+
+FOCUS_BONUS = 1.5
+CONTEXT_WEIGHT = 0.8
+# A quote must score at least this share of the best one.
+KEEP_RATIO = 0.75
+
+
+def choose_quotes(
+    question: str, hits: list[Hit], *, focus: Focus | None = None, focused: set[int] | None = None
+) -> list[tuple[Hit, str]]:
+    """The sentences that answer `question`: most shared key terms (their own, plus their
+    lead-in line's) first, ties by hit rank and position; chunks the question's focus
+    selected (`focused` chunk ids) count FOCUS_BONUS times.
+
+    A sentence that shares no key term, or only repeats the question, is never chosen:
+    such an answer would be a guess, and the caller abstains instead.
+    """
+    terms = key_terms(question, focus)
+    focused = focused or set()
+    per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
+    weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
+    wants_number = bool(_QUANTITY.search(question))
+    scored: list[tuple[float, int, int, Hit, str]] = []
+    for rank, hit, cands in per_hit:
+        bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
+        for cand in cands:
+            own = _weight(weights, cand.text)
+            if not (own or cand.context) or not _novel(terms, cand.text):
+                continue
+            score = (own + CONTEXT_WEIGHT * _weight(weights, cand.context)) * bonus
+            if wants_number and re.search(r"\d", cand.text):
+                score *= QUANTITY_BONUS
+            if score > 0:
+                scored.append((score, rank, cand.position, hit, cand.text))
+    scored.sort(key=lambda row: (-row[0], row[1], row[2]))
+    chosen: list[tuple[Hit, str]] = []
+    per_chunk: dict[int, int] = {}
+    seen: set[str] = set()
+    best = scored[0][0] if scored else 0
+    for score, _rank, _pos, hit, sentence in scored:
+        if len(chosen) == QUOTES:
+            break
+        if score < best * KEEP_RATIO or sentence in seen:
+            continue
+        if per_chunk.get(hit.chunk_id, 0) >= QUOTES_PER_CHUNK:
+            continue
+        chosen.append((hit, sentence))
+        seen.add(sentence)
+        per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
+    return chosen
+
+
+def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
+    citations: dict[int, Citation] = {}
+    quotes = []
+    for hit, sentence in chosen:
+        citation = citations.get(hit.chunk_id)
+        if citation is None:
+            citation = citations[hit.chunk_id] = Citation(
+                index=len(citations) + 1,
+                document_id=hit.document_id,
+                chunk_id=hit.chunk_id,
+                title=hit.title,
+                section=hit.section,
+                source=hit.source,
+                url=citation_url(hit),
+                score=hit.score,
+            )
+        quotes.append(Quote(sentence, citation.index, hit.chunk_id))
+    return list(citations.values()), quotes
+
+
+def quoted_text(quotes: list[Quote]) -> str:
+    return "\n".join(f"> {q.text} [{q.citation}]" for q in quotes)
+
+
+# --- abstaining and indexing --------------------------------------------------------------
+
+
+def not_found_links(question: str) -> list[Link]:
+    from urllib.parse import urlencode
+
+    return [
+        Link(_("The study plan"), reverse("curriculum:index")),
+        Link(_("Search the papers"), reverse("papers:index") + "?" + urlencode({"q": question})),
+    ]
+
+
+def not_found_text(links: list[Link]) -> str:
+    lines = [_("I could not find this in the knowledge base.")]
+    lines += [f"- {link.title}: {link.url}" for link in links]
+    return "\n".join(lines)
+
+
+def _indexing() -> tuple[int, int] | None:
+    from portal.knowledge.services import indexing_progress
+
+    ready, total = indexing_progress()
+    return (ready, total) if ready < total else None
+
+
+def indexing_notice(progress: tuple[int, int]) -> str:
+    return _("Indexing %(ready)d/%(total)d: this answer only uses what is indexed so far.") % {
+        "ready": progress[0],
+        "total": progress[1],
+    }
+
+
+# --- generation (only verified) ------------------------------------------------------------
+
+
+def _messages(
+    question: str, chosen_hits: list[Hit], history: list[ChatMessage]
+) -> list[ChatMessage]:
+    passages = "\n\n".join(f"[{i}] {h.title}\n{h.text}" for i, h in enumerate(chosen_hits, 1))
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        *history[-4:],
+        {"role": "user", "content": f"Passages:\n{passages}\n\nQuestion: {question}"},
+    ]
+
+
+def generate_verified(
+    generator: LLM, question: str, hits: list[Hit], history: list[ChatMessage]
+) -> str | None:
+    """The generator's answer when every sentence of it is supported by `hits`; else None."""
+    try:
+        text = generator.generate(
+            _messages(question, hits, history), max_tokens=conf.llm_max_tokens()
+        )
+    except LLMUnavailable as exc:
+        log.warning("LLM failed, quoting instead: %s", exc)
+        return None
+    text = re.sub(r"\s*\[\d+\]", "", text or "").strip()
+    if not text or "don't know" in text.lower():
+        return None
+    if not supported(text, [f"{h.title}\n{h.section}\n{h.text}" for h in hits]):
+        log.info("generated answer not supported by its passages; quoting instead")
+        return None
+    return text
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+def answer_question(
+    question: str,
+    *,
+    user: object,
+    sources: list[str] | None = None,
+    history: list[ChatMessage] | None = None,
+    llm: LLM | None | bool = True,
+) -> Answer:
+    """Answer from the knowledge base `user` can read (their own documents and the shared ones).
+
+    Precondition: `question` is non-blank and at most MAX_QUESTION_CHARS (the API and
+    forms check). `llm=True` uses the configured, self-tested generator when the
+    question's language suits it; `None` forces quoting. Reads only: answering
+    never writes a document.
+    """
+    question = question.strip()[:MAX_QUESTION_CHARS]
+    focus = focus_of(question)
+    indexing = _indexing()
+    hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
+    relevant = [h for h in hits if h.relevant]
+    focused: set[int] = set()
+    if focus:
+        # The question names a week/phase/paper: that item's chunks are searched on their
+        # own and preferred; the rest of the knowledge base still competes.
+        within = hybrid_search(question, user=user, sources=sources, k=FOCUS_K, focus=focus)
+        focused = {h.chunk_id for h in within}
+        for hit in within:
+            hit.relevant = True
+        relevant = within + [h for h in relevant if h.chunk_id not in focused]
+        hits = within + [h for h in hits if h.chunk_id not in focused]
+    chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
+    if not chosen:
+        links = not_found_links(question)
+        text = not_found_text(links)
+        if indexing:
+            text += "\n" + indexing_notice(indexing)
+        return Answer(
+            text, [], hits, mode="none", found=False, links=links, focus=focus, indexing=indexing
+        )
+    citations, quotes = _citations(chosen)
+    text = quoted_text(quotes)
+    mode = "quote"
+    # The language check comes first: a Chinese question never reaches (or self-tests) an
+    # English-only model.
+    generator = None
+    if language_of(question) in conf.llm_languages():
+        generator = get_verified_llm(user=user) if llm is True else llm
+    if generator:
+        cited_hits = [h for h in relevant if h.chunk_id in {c.chunk_id for c in citations}]
+        generated = generate_verified(generator, question, cited_hits, history or [])
+        if generated:
+            refs = " ".join(f"[{c.index}]" for c in citations)
+            text, mode = f"{generated} {refs}", generator.name
+    if indexing:
+        text += "\n" + indexing_notice(indexing)
+    return Answer(text, citations, hits, mode=mode, quotes=quotes, focus=focus, indexing=indexing)

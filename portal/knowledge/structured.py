@@ -1,0 +1,160 @@
+"""What a question names: a week, a phase, a core paper, the time split, the FAQ.
+
+`focus_of()` turns 第十周 / week 10 / W10, 第三阶段 / 大模型阶段, an arXiv id or a
+paper's short name (FlashAttention, PagedAttention, vLLM, GPTQ) into a `Focus`;
+retrieval then searches only the chunks carrying that metadata (Chunk.week,
+.phase, .paper_id, .kind), so "第10周的实践项目" is answered from week 10.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
+_CN_NUMBER = "[零〇一二两三四五六七八九十]+"
+
+
+def chinese_number(text: str) -> int | None:
+    """一 → 1, 十 → 10, 十六 → 16, 二十三 → 23 (0-99; what a plan's weeks and phases need)."""
+    if not text or any(ch not in _DIGITS and ch != "十" for ch in text):
+        return None
+    if "十" not in text:
+        return int("".join(str(_DIGITS[ch]) for ch in text)) if len(text) <= 2 else None
+    tens, _sep, ones = text.partition("十")
+    if "十" in ones or len(tens) > 1 or len(ones) > 1:
+        return None
+    return (_DIGITS[tens] if tens else 1) * 10 + (_DIGITS[ones] if ones else 0)
+
+
+def _number(text: str) -> int | None:
+    return int(text) if text.isdigit() else chinese_number(text)
+
+
+_WEEK = [
+    re.compile(rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"),
+    re.compile(r"\bweek\s*#?\s*(\d{1,2})\b", re.IGNORECASE),
+    re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
+]
+_PHASE = [
+    re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*阶段"),
+    re.compile(r"\bphase\s*#?\s*(\d)\b", re.IGNORECASE),
+]
+# The plan's own names for its four phases (its 16-week table): 基础, 硬件, 大模型, 应用.
+PHASE_NAMES = {
+    "基础阶段": 1,
+    "硬件阶段": 2,
+    "大模型阶段": 3,
+    "应用阶段": 4,
+    "foundation phase": 1,
+    "hardware phase": 2,
+    "llm phase": 3,
+    "large model phase": 3,
+    "application phase": 4,
+}
+_ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
+TIME_SPLIT_WORDS = ("时间分配", "时间如何分配", "time split", "split my time", "time allocation")
+FAQ_WORDS = ("常见问题", "faq")
+
+
+def week_number(text: str) -> int | None:
+    """The week a text names (第10周, 第十周, week 10, W10), 1-99; None when it names none."""
+    for pattern in _WEEK:
+        match = pattern.search(text)
+        if match:
+            number = _number(match.group(1))
+            if number is not None and 0 < number < 100:
+                return number
+    return None
+
+
+def phase_number(text: str) -> int | None:
+    for pattern in _PHASE:
+        match = pattern.search(text)
+        if match:
+            number = _number(match.group(1))
+            if number is not None and 0 < number < 10:
+                return number
+    lowered = text.lower()
+    for name, number in PHASE_NAMES.items():
+        if name in lowered:
+            return number
+    return None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s\-_·.]+", "", text.lower())
+
+
+def _paper_aliases() -> list[tuple[str, str]]:
+    """(alias, arxiv_id) for every core paper, longest alias first.
+
+    Aliases: the short name, each part of it ("vLLM (PagedAttention)" gives vllm and
+    pagedattention), and the title; compared without case, spaces or hyphens.
+    """
+    from portal.papers.models import Paper
+
+    aliases: list[tuple[str, str]] = []
+    for arxiv_id, short, title in Paper.objects.core().values_list(
+        "arxiv_id", "short_name", "title"
+    ):
+        names = {short, title, *re.split(r"[()（）/]", short)}
+        for name in names:
+            squashed = _squash(name or "")
+            if len(squashed) >= 3:
+                aliases.append((squashed, arxiv_id))
+    aliases.sort(key=lambda pair: -len(pair[0]))
+    return aliases
+
+
+def paper_id_of(text: str) -> str:
+    """The core paper a question names by arXiv id, title or short name; "" when none."""
+    match = _ARXIV.search(text)
+    if match:
+        return match.group(1)
+    squashed = _squash(text)
+    for alias, arxiv_id in _paper_aliases():
+        if alias in squashed:
+            return arxiv_id
+    return ""
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Metadata a question names; retrieval keeps to chunks that match all of it."""
+
+    week: int | None = None
+    phase: int | None = None
+    paper_id: str = ""
+    kinds: tuple[str, ...] = field(default_factory=tuple)
+
+    def __bool__(self) -> bool:
+        return bool(self.week or self.phase or self.paper_id or self.kinds)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            k: v
+            for k, v in (
+                ("week", self.week),
+                ("phase", self.phase),
+                ("paper_id", self.paper_id),
+                ("kinds", list(self.kinds)),
+            )
+            if v
+        }
+
+
+def focus_of(question: str) -> Focus:
+    """The week, phase, core paper or guide section a question names (see the module doc)."""
+    lowered = question.lower()
+    week = week_number(question)
+    paper_id = "" if week else paper_id_of(question)
+    phase = None if week or paper_id else phase_number(question)
+    kinds: tuple[str, ...] = ()
+    if not (week or phase or paper_id):
+        if any(w in lowered for w in TIME_SPLIT_WORDS):
+            kinds = ("guide:time_split", "plan")
+        elif any(w in lowered for w in FAQ_WORDS):
+            kinds = ("guide:faq", "plan")
+    return Focus(week=week, phase=phase, paper_id=paper_id, kinds=kinds)

@@ -1,0 +1,210 @@
+"""Splitting documents into chunks and segmenting Chinese for full-text search."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Only word characters survive into a tsquery (no operators, no quotes).
+_WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
+
+CHUNK_CHARS = 500
+OVERLAP_CHARS = 80
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    section: str
+    text: str
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    """(heading path, body) pairs; headings inside code fences are not headings."""
+    sections: list[tuple[str, str]] = []
+    path: list[tuple[int, str]] = []
+    body: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        content = "\n".join(body).strip()
+        if content:
+            sections.append((" / ".join(title for _, title in path), content))
+        body.clear()
+
+    for line in text.splitlines():
+        if line.strip().startswith("```"):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line)
+        if match:
+            flush()
+            level = len(match.group(1))
+            path = [(lvl, t) for lvl, t in path if lvl < level]
+            path.append((level, match.group(2).strip()))
+        else:
+            body.append(line)
+    flush()
+    return sections
+
+
+# Sentence ends: Chinese and Western punctuation, kept with the sentence.
+_SENTENCE_INLINE = re.compile(r"(?<=[。！？；!?])|(?<=[.;])\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences; the last one of each line keeps its line break so lists and tables survive."""
+    out: list[str] = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in _SENTENCE_INLINE.split(line) if p and p.strip()]
+        if parts:
+            parts[-1] += "\n"
+            out.extend(parts)
+    return out
+
+
+def split_text(
+    text: str, *, max_chars: int = CHUNK_CHARS, overlap_chars: int = OVERLAP_CHARS
+) -> list[ChunkDraft]:
+    """Chunks that never cross a heading and break at sentence ends.
+
+    Consecutive chunks of one section share up to `overlap_chars` of whole
+    trailing sentences, so an answer spanning a boundary is still found. A single
+    sentence longer than `max_chars` is cut hard.
+    """
+    drafts: list[ChunkDraft] = []
+    for section, body in _sections(text):
+        pieces: list[str] = []
+        for sentence in _sentences(body):
+            while len(sentence) > max_chars:
+                pieces.append(sentence[:max_chars])
+                sentence = sentence[max_chars - overlap_chars :]
+            pieces.append(sentence)
+        current: list[str] = []
+        size = 0
+        for piece in pieces:
+            if current and size + len(piece) > max_chars:
+                drafts.append(ChunkDraft(section, _join(current)))
+                carry: list[str] = []
+                carried = 0
+                for prev in reversed(current):
+                    if carried + len(prev) > overlap_chars:
+                        break
+                    carry.insert(0, prev)
+                    carried += len(prev)
+                current, size = carry, carried
+            current.append(piece)
+            size += len(piece)
+        if current:
+            drafts.append(ChunkDraft(section, _join(current)))
+    return drafts
+
+
+def _join(sentences: list[str]) -> str:
+    out = ""
+    for s in sentences:
+        if out and out[-1] in ".;:," and not out.endswith("\n"):
+            out += " "
+        out += s
+    return out.strip()
+
+
+@lru_cache(maxsize=1)
+def _jieba():  # noqa: ANN202 - the module
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def segment(text: str) -> str:
+    """Space-separated search words (jieba's search mode), lower-cased, for a `simple` tsvector."""
+    words = (_WORD.findall(w) for w in _jieba().cut_for_search(text))
+    return " ".join(p.lower() for group in words for p in group)
+
+
+_STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 吗 呢 吧 啊 什么 怎么 如何 哪些 哪个 为什么 我 你 他 她 它 我们 "
+    "这 那 有 要 会 能 可以 一个 中 上 下 第 周 a an the is are was of to in on for and or "
+    "what how which why who do does did i me my you it".split()
+)
+
+
+# English question words and their Chinese counterparts in the plan: a question in
+# English still finds its sentence in a Chinese chunk.
+SYNONYMS = {
+    "week": "周",
+    "weeks": "周",
+    "phase": "阶段",
+    "project": "项目",
+    "projects": "项目",
+    "memory": "显存",
+    "quantization": "量化",
+    "quantize": "量化",
+    "throughput": "吞吐量",
+    "paper": "论文",
+    "papers": "论文",
+    "time": "时间",
+    "milestone": "里程碑",
+    "framework": "框架",
+    "milestones": "里程碑",
+    "demo": "demo",
+    "deployment": "部署",
+    "deploy": "部署",
+    "architecture": "架构",
+    "layers": "层",
+    "theory": "理论",
+    "practice": "实践",
+    "reading": "阅读",
+    "monitoring": "监控",
+    "features": "功能",
+    "environment": "环境",
+    "competition": "竞赛",
+    "competitions": "竞赛",
+    "labs": "实验室",
+    "quantized": "量化",
+    "train": "训练",
+    "trains": "训练",
+    "vector": "向量",
+    "database": "数据库",
+    "core": "核心",
+    "feishu": "飞书",
+    "account": "账号",
+    "enterprise": "企业",
+    "blog": "博客",
+    "blogs": "博客",
+    "community": "社群",
+    "dataset": "数据集",
+    "datasets": "数据集",
+    "goal": "目标",
+    "goals": "目标",
+    "split": "分配",
+    "output": "产出",
+    "hardware": "硬件",
+    "chip": "芯片",
+    "version": "版本",
+    "model": "模型",
+}
+
+
+def query_terms(text: str, *, expand: bool = False) -> list[str]:
+    """Distinct search words of a question, stop words dropped (OR-ed into a tsquery).
+
+    With `expand`, each English word we know also brings its Chinese counterpart
+    (SYNONYMS), so an English question finds the Chinese plan.
+    """
+    seen: dict[str, None] = {}
+    for word in segment(text).split():
+        if word not in _STOPWORDS and (len(word) > 1 or not word.isascii()):
+            seen.setdefault(word, None)
+            if expand and word in SYNONYMS:
+                seen.setdefault(SYNONYMS[word], None)
+    return list(seen)
+
+
+def tsquery_for(text: str) -> str:
+    """A raw `to_tsquery('simple', ...)` string; empty when the question has no search words."""
+    return " | ".join(query_terms(text))

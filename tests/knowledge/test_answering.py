@@ -1,0 +1,130 @@
+"""Structured questions, quoting, abstaining and the indexing notice."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from portal.knowledge import services
+from portal.knowledge.answering import answer_question, choose_quotes
+from portal.knowledge.models import Document, DocumentStatus, Source
+from portal.knowledge.sources import plan_sections, render_infographic, sync_sources
+from portal.knowledge.structured import chinese_number, focus_of, phase_number, week_number
+from portal.knowledge.verify import supported, unsupported_sentences
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("第10周的项目", 10), ("第十周的项目", 10), ("week 10 project", 10), ("W10 做什么", 10),
+     ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None)],
+)  # fmt: skip
+def test_a_week_is_read_in_every_spelling(text, number):
+    assert week_number(text) == number
+
+
+def test_chinese_numerals_are_normalised():
+    assert [chinese_number(t) for t in ("一", "十", "十六", "二十三", "两", "十十")] == [
+        1, 10, 16, 23, 2, None,
+    ]  # fmt: skip
+
+
+def test_phases_by_number_and_by_name():
+    assert phase_number("第三阶段的里程碑") == 3
+    assert phase_number("大模型阶段做什么") == 3
+    assert phase_number("What is the milestone of the hardware phase?") == 2
+    assert phase_number("phase 4") == 4
+
+
+@pytest.mark.django_db
+def test_a_core_paper_is_named_by_arxiv_id_title_or_short_name(core_papers):
+    assert focus_of("Which week covers FlashAttention?").paper_id == "2205.14135"
+    assert focus_of("FlashAttention-2 怎么并行？").paper_id == "2307.08691"
+    assert focus_of("Which paper introduced PagedAttention?").paper_id == "2309.06180"
+    assert focus_of("vLLM 的论文").paper_id == "2309.06180"
+    assert focus_of("GPTQ 量化").paper_id == "2210.17323"
+    assert focus_of("arXiv 2306.00978v2 讲什么").paper_id == "2306.00978"
+    assert not focus_of("今天天气怎么样")
+
+
+@pytest.mark.django_db
+def test_the_time_split_names_its_guide_section():
+    assert "guide:time_split" in focus_of("理论学习和实践项目的时间如何分配？").kinds
+
+
+def test_a_pie_chart_becomes_percentages_in_the_plans_own_words():
+    block = "infographic chart-pie-plain-text\ndata\n  title 16周时间分配\n  items\n    - label 理论学习\n      value 30\n"
+    assert render_infographic(block) == "16周时间分配：\n- 理论学习：30%\n"
+    sections = dict(plan_sections())
+    assert "- 实践项目：40%" in sections["时间分配建议"]
+
+
+@pytest.mark.django_db
+def test_a_week_question_is_answered_from_that_weeks_document_with_a_link(plan):
+    sync_sources()
+    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
+        services.embed_document(doc.pk)
+    for question in (
+        "第10周的实践项目是什么？",
+        "第十周的实践项目是什么？",
+        "W10 的实践项目是什么？",
+    ):
+        answer = answer_question(question, user=None, llm=None)
+        assert answer.found, question
+        assert "CUDA Kernel" in answer.text, (question, answer.text)
+        assert reverse("curriculum:week", args=[10]) in [c.url for c in answer.citations]
+        assert answer.focus.week == 10
+
+
+@pytest.mark.django_db
+def test_every_quote_is_a_verbatim_sentence_of_its_cited_chunk(owner):
+    doc, _ = services.upsert_document(
+        owner=owner, source=Source.UPLOAD, source_key="n", title="量化笔记",
+        content="## 显存\nINT8 量化节省 46% 显存。\nvLLM 吞吐提升 3x。\n\n## 其他\n天气不错。",
+    )  # fmt: skip
+    services.embed_document(doc.pk)
+    answer = answer_question("INT8 量化能节省多少显存？", user=owner, llm=None)
+    assert answer.quotes[0].text == "INT8 量化节省 46% 显存。"
+    chunks = {c.pk: c.text for c in doc.chunks.all()}
+    for quote in answer.quotes:
+        assert quote.text in chunks[quote.chunk_id]
+    assert answer.text.splitlines()[0] == "> INT8 量化节省 46% 显存。 [1]"
+
+
+def test_a_sentence_that_only_repeats_the_question_is_not_an_answer():
+    from portal.knowledge.retrieval import Hit
+
+    hit = Hit(1, 1, "FAQ", "FAQ / 没有GPU怎么办？", "没有GPU怎么办？", "plan", "")
+    assert choose_quotes("没有GPU怎么办？", [hit]) == []
+    hit.text = "**Q1: 没有GPU怎么办？**\n- 使用Google Colab（免费GPU）"
+    assert [s for _h, s in choose_quotes("没有GPU怎么办？", [hit])] == [
+        "使用Google Colab（免费GPU）"
+    ]
+
+
+@pytest.mark.django_db
+def test_while_indexing_an_answer_uses_what_is_ready_and_says_so(owner):
+    ready, _ = services.upsert_document(
+        owner=None, source=Source.PLAN, source_key="plan:0", title="Demo 1",
+        content="## 优化技术\nINT8量化（节省46%显存）",
+    )  # fmt: skip
+    services.embed_document(ready.pk)
+    services.upsert_document(
+        owner=None,
+        source=Source.PLAN,
+        source_key="plan:1",
+        title="later",
+        content="## x\n尚未索引。",
+    )
+    assert Document.objects.filter(status=DocumentStatus.PENDING).count() == 1
+    answer = answer_question("INT8量化节省多少显存？", user=owner, llm=None)
+    assert answer.found and "46%" in answer.text
+    assert answer.indexing == (1, 2)
+    assert answer.text.splitlines()[-1].startswith("索引中 1/2")  # zh-Hans by default
+
+
+def test_a_generated_sentence_with_a_number_or_name_not_in_the_passage_is_unsupported():
+    passage = "Demo 1 quantizes ChatGLM-6B. INT8 quantization saves 46% of GPU memory."
+    assert supported("INT8 quantization saves 46% of GPU memory.", [passage])
+    assert unsupported_sentences("INT8 saves 64% of memory.", [passage])
+    assert unsupported_sentences("Demo 1 quantizes Llama-2.", [passage])
+    assert unsupported_sentences("The weather is fine today.", [passage])
