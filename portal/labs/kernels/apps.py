@@ -9,4 +9,7 @@ class KernelsConfig(AppConfig):
     verbose_name = _("Kernel lab")
 
     def ready(self) -> None:
-        from portal.labs.kernels import lab  # noqa: F401  (registers the lab)
+        from portal.labs.kernels import (
+            lab,  # noqa: F401  (registers the lab)
+            submission_lab,  # noqa: F401  (registers the grading lab)
+        )
