@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,7 +188,18 @@ def _preexec(limits: Limits, procs_file: str | None):
 class Child:
     """One run of child.py on a prepared job directory; iterate `frames()` to drive it."""
 
-    def __init__(self, job_dir: Path, *, gpu: bool, limits: Limits, sandboxed: bool) -> None:
+    def __init__(
+        self,
+        job_dir: Path,
+        *,
+        gpu: bool,
+        limits: Limits,
+        sandboxed: bool,
+        reply: Callable[[dict], bytes | None] | None = None,
+    ) -> None:
+        # `reply(header)` runs in the reader thread as a frame arrives; bytes it returns
+        # go to the child's control pipe (the child waits for them).
+        self.reply = reply
         self.job_dir = job_dir
         self.gpu = gpu
         self.limits = limits
@@ -321,6 +332,8 @@ class Child:
                         # The child waits for this byte: the batch starts after `now`.
                         now = time.perf_counter()
                         os.write(ctl_w, b"g")
+                    elif self.reply is not None and (answer := self.reply(frame[0])):
+                        os.write(ctl_w, answer)
                     frames.put(Frame(frame[0], frame[1], now))
         try:
             self.exit.returncode = proc.wait(timeout=max(0.1, deadline - time.perf_counter()))
