@@ -325,3 +325,15 @@ def test_no_child_process_outlives_its_grading():
         except OSError:
             continue
         assert b"child.py" not in cmd
+
+
+@pytest.mark.slow
+def test_a_cpp_submission_is_built_with_load_inline_inside_the_sandbox():
+    # The build needs g++ without /etc (Debian's `c++` is an /etc/alternatives link).
+    result = run(
+        PROBLEMS["vector_add"].template("cpp"),
+        language="cpp",
+        limits=Limits(wall_s=600, cpu_s=600),
+    )
+    assert result.verdict == "passed", result.message + result.log
+    assert result.score_ms and result.score_ms > 0

@@ -23,7 +23,9 @@ STAGES = ("sandbox", "compile", "correctness", "baselines", "timing", "verdict")
 
 
 class SubmissionParams(BaseModel):
-    submission_id: int = Field(default=0, ge=0, description="The submission to grade.")
+    submission_id: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="The submission to grade."
+    )
 
 
 class SubmissionResult(BaseModel):
@@ -69,7 +71,7 @@ def grading_options() -> dict[str, Any]:
     return {
         "baselines": tuple(baselines),
         "allow_unsandboxed": bool(_setting("KERNELS_GRADING_ALLOW_UNSANDBOXED", False)),
-        "wall_s": float(_setting("KERNELS_GRADING_WALL_S", 180.0)),
+        "wall_s": float(_setting("KERNELS_GRADING_WALL_S", 300.0)),
     }
 
 

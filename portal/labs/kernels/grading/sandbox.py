@@ -133,6 +133,9 @@ def child_env(*, gpu: bool, fd: int, ctl: int, job_dir: str) -> dict[str, str]:
         "TORCH_EXTENSIONS_DIR": "/scratch/torch_extensions",
         "TORCHINDUCTOR_CACHE_DIR": "/scratch/inductor",
         "TRITON_CACHE_DIR": "/scratch/triton",
+        # Debian's `c++` is an /etc/alternatives link, and /etc is not in the sandbox.
+        "CXX": "g++",
+        "CC": "gcc",
     }
     if not gpu:
         # Triton has no CPU backend: its interpreter runs the kernel for correctness.
