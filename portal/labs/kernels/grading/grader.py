@@ -325,10 +325,10 @@ class Grader:
         pending_checks = {c["key"] for c in checks}
         per_shape: dict[str, list[dict[str, Any]]] = {}
         batch_begin: float | None = None
-        self.batches: dict[str, tuple[int, float]] = {}
         done = False
+        frames = child.frames()
         try:
-            for frame in child.frames():
+            for frame in frames:
                 h = frame.header
                 event = h.get("event")
                 if event == "started":
@@ -365,6 +365,9 @@ class Grader:
                 elif event == "done":
                     done = True
         finally:
+            # Stops the child now (its process group, its cgroup), not whenever the
+            # generator happens to be collected.
+            frames.close()
             self.result.log = child.exit.log
         if child.exit.reason in ("time limit", "output too large"):
             key = "time_limit" if child.exit.reason == "time limit" else "output_too_large"
