@@ -115,8 +115,9 @@ def queue_of_submissions(n: int, users: int) -> dict[str, object]:
         subs = []
         for i in range(n):
             user = people[i % users]
-            # Every fifth is wrong; the others sleep a user- and index-dependent time.
-            source = WRONG if i % 5 == 4 else ADD.format(sleep=0.001 * (1 + (i * 7) % 5))
+            # Every sixth is wrong (users 0-2 get one each); the others sleep an
+            # index-dependent time, so each user's best differs.
+            source = WRONG if i % 6 == 5 else ADD.format(sleep=0.001 * (1 + (i * 7) % 5))
             subs.append(submit_kernel(user=user, problem="vector_add", dtype="float32",
                                       language="pytorch", source=source))  # fmt: skip
         ids = [s.run_id for s in subs]
@@ -135,7 +136,7 @@ def queue_of_submissions(n: int, users: int) -> dict[str, object]:
             a is not None and b is not None and a <= b
             for a, b in zip(started, started[1:], strict=False)
         )
-        expected_wrong = all((g.verdict == "passed") == (i % 5 != 4) for i, g in enumerate(graded))
+        expected_wrong = all((g.verdict == "passed") == (i % 6 != 5) for i, g in enumerate(graded))
         best: dict[str, float] = {}
         for g in graded:
             if g.verdict == "passed" and g.score_ms is not None:
