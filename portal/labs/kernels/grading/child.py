@@ -210,15 +210,21 @@ def time_one(fn, bench: dict, nargs: int, inputs, device: torch.device) -> bool:
         send({"event": "timed_outputs", "shape": bench["shape"]}, save(back) if back else b"")
         del outs, back
         # The parent sizes the batch from the times just sent, then starts its clock.
+        # Repeated while the parent asks (a busy host's latency spike spoils one try);
+        # 0 calls ends it.
         calls = struct.unpack(">I", _read_exact(_CTL, 4))[0]
-        batch = [inputs(k, nargs) for k in bench["batch_keys"][:calls]]
-        sync(device)
-        send({"event": "batch_begin", "shape": bench["shape"], "calls": len(batch)})
-        _read_exact(_CTL, 1)
-        for data in batch:
-            fn(data)
-        sync(device)
-        send({"event": "batch_end", "shape": bench["shape"], "calls": len(batch)})
+        while calls:
+            batch = [inputs(k, nargs) for k in bench["batch_keys"][:calls]]
+            sync(device)
+            send({"event": "batch_begin", "shape": bench["shape"], "calls": len(batch)})
+            _read_exact(_CTL, 1)
+            for data in batch:
+                fn(data)
+            sync(device)
+            send({"event": "batch_end", "shape": bench["shape"], "calls": len(batch)})
+            del batch
+            calls = struct.unpack(">I", _read_exact(_CTL, 4))[0]
+        send({"event": "batch_done", "shape": bench["shape"]})
     except BaseException as exc:  # noqa: BLE001
         send(error_frame("timing", exc))
         return False

@@ -43,6 +43,8 @@ ROOFLINE_SLACK_CPU = 0.5
 SUSPICIOUS_SPEEDUP = 10.0
 # Scheduling and pipe latency the cross-check forgives (a busy 2-core host shows ~10 ms).
 PIPE_LATENCY_MS = 50.0
+# Tries of the cross-check batch; the fastest counts.
+BATCH_TRIES = 3
 # The unflushed batch should last this long so that latency is small beside it.
 BATCH_TARGET_MS = 250.0
 INPUT_BUDGET_BYTES = 128 * 2**20
@@ -146,6 +148,9 @@ class Grader:
         self.result.timed = self.timed
         self.result.indicative = not self.on_gpu
         self.asked: dict[Shape, int] = {}
+        self.claimed_median: dict[Shape, float] = {}
+        self.batch_begin: dict[Shape, float] = {}
+        self.batch_walls: dict[Shape, list[float]] = {}
         self.picked: dict[Shape, list[int]] = {}
         self.claimed: dict[Shape, list[float]] = {}
         self.times_seen: dict[Shape, list[float]] = {}
@@ -291,13 +296,19 @@ class Grader:
         set_bytes = self.problem.nbytes(shape, self.cfg.dtype)
         return max(1, min(self.cfg.batch_calls, INPUT_BUDGET_BYTES // max(set_bytes, 1)))
 
-    def _reply(self, header: dict[str, Any]) -> bytes | None:
+    def _reply(self, header: dict[str, Any], at: float) -> bytes | None:
         """Runs in the reader thread. After the timed loop: which timed calls' outputs to
         send (drawn now, so the child could not know in advance). Then the batch size, from
         the times the child claims, so that an honest batch lasts BATCH_TARGET_MS; a claim
         that is too low asks for all the shipped sets, whose real cost then shows on the
         grader's clock."""
         event = header.get("event")
+        shape = tuple(header.get("shape", ()))
+        if event == "batch_begin":
+            self.batch_begin[shape] = at
+            return None
+        if event == "batch_end":
+            return self._batch_again(shape, at)
         if event == "timing":
             reps = len(header.get("times_ms", []))
             picked = sorted(self.rng.sample(range(reps), min(TIMED_OUTPUTS_CHECKED, reps)))
@@ -315,7 +326,24 @@ class Grader:
         sets = self._batch_sets(shape) if shape else 1
         calls = max(1, min(sets, math.ceil(BATCH_TARGET_MS / claimed)))
         self.asked[shape] = calls
+        self.claimed_median[shape] = claimed
         return struct.pack(">I", calls)
+
+    def _batch_again(self, shape: Shape, at: float) -> bytes:
+        """After a batch: 0 (enough) once the grader's clock agrees with the claim, else the
+        same batch again, up to BATCH_TRIES; the fastest try is judged (latency only adds)."""
+        begin = self.batch_begin.pop(shape, None)
+        if begin is None:
+            return struct.pack(">I", 0)
+        walls = self.batch_walls.setdefault(shape, [])
+        walls.append((at - begin) * 1e3)
+        calls = self.asked.get(shape, 0)
+        agrees = self._clock_agrees(self.claimed_median.get(shape, 0.0), calls, min(walls))
+        return struct.pack(">I", 0 if agrees or len(walls) >= BATCH_TRIES else calls)
+
+    @staticmethod
+    def _clock_agrees(median_ms: float, calls: int, wall_ms: float) -> bool:
+        return median_ms * calls >= 0.5 * (wall_ms - PIPE_LATENCY_MS)
 
     # --- reading the child --------------------------------------------------------------------
 
@@ -324,7 +352,6 @@ class Grader:
         t0 = time.perf_counter()
         pending_checks = {c["key"] for c in checks}
         per_shape: dict[str, list[dict[str, Any]]] = {}
-        batch_begin: float | None = None
         done = False
         frames = child.frames()
         try:
@@ -353,11 +380,8 @@ class Grader:
                         k.startswith(h["key"].rsplit("/", 1)[0] + "/") for k in pending_checks
                     ):
                         self._report_shape(per_shape[shape_key])
-                elif event == "batch_begin":
-                    batch_begin = frame.at
-                elif event == "batch_end" and batch_begin is not None:
-                    self._cross_check(tuple(h.get("shape", ())), frame.at - batch_begin)
-                    batch_begin = None
+                elif event == "batch_done":
+                    self._cross_check(tuple(h.get("shape", ())))
                 elif event == "timing":
                     self._judge_timing(frame, benches)
                 elif event == "timed_outputs":
@@ -511,7 +535,7 @@ class Grader:
             **self._rates(shape, median),
         }
 
-    def _cross_check(self, shape: Shape, wall_s: float) -> None:
+    def _cross_check(self, shape: Shape) -> None:
         """The child's median against the grader's clock over a batch of back-to-back calls.
 
         The batch runs without flushes, so per call it is if anything faster than the
@@ -519,15 +543,17 @@ class Grader:
         (replaced timers, work on a side stream). Scheduling latency is forgiven."""
         row = self.pending_timing.pop(shape, None)
         calls = self.asked.get(shape)
-        if row is None or not calls:
+        walls = self.batch_walls.get(shape)
+        if row is None or not calls or not walls:
             raise Stop("timer_mismatch", "timing", f"shape {list(shape)}: batch out of order")
-        median, wall_ms = row["median_ms"], wall_s * 1e3
-        if median * calls < 0.5 * (wall_ms - PIPE_LATENCY_MS):
+        median, wall_ms = row["median_ms"], min(walls)
+        if not self._clock_agrees(median, calls, wall_ms):
             raise Stop(
                 "timer_mismatch",
                 "timing",
                 f"shape {list(shape)}: the sandbox measured {median:.4f} ms per call; "
-                f"{calls} calls took {wall_ms:.1f} ms on the grader's clock",
+                f"{calls} calls took {wall_ms:.1f} ms on the grader's clock "
+                f"(fastest of {len(walls)} tries)",
             )
         row["wall_ms"] = wall_ms / calls
         self.result.timings.append(row)

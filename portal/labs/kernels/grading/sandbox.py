@@ -198,9 +198,9 @@ class Child:
         gpu: bool,
         limits: Limits,
         sandboxed: bool,
-        reply: Callable[[dict], bytes | None] | None = None,
+        reply: Callable[[dict, float], bytes | None] | None = None,
     ) -> None:
-        # `reply(header)` runs in the reader thread as a frame arrives; bytes it returns
+        # `reply(header, at)` runs in the reader thread as a frame arrives; bytes it returns
         # go to the child's control pipe (the child waits for them).
         self.reply = reply
         self.job_dir = job_dir
@@ -335,7 +335,7 @@ class Child:
                         # The child waits for this byte: the batch starts after `now`.
                         now = time.perf_counter()
                         os.write(ctl_w, b"g")
-                    elif self.reply is not None and (answer := self.reply(frame[0])):
+                    if self.reply is not None and (answer := self.reply(frame[0], now)):
                         os.write(ctl_w, answer)
                     frames.put(Frame(frame[0], frame[1], now))
         try:
