@@ -203,7 +203,7 @@ def main() -> None:
     )
     row("  ... graded in submission order", str(q["in_order"]), "yes", bool(q["in_order"]))
     row(
-        "  ... verdicts (every 5th is wrong)",
+        "  ... verdicts (every 6th is wrong)",
         str(q["verdicts_right"]),
         "yes",
         bool(q["verdicts_right"]),

@@ -49,7 +49,7 @@ def test_submissions_are_graded_streamed_and_ranked(api, owner, grading_worker):
 
     run = wait_for_status(good["run_id"], {"succeeded", "failed", "lost"}, timeout=300)
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert run.result["verdict"] == "passed"
+    assert run.result["verdict"] == "passed", run.result["message"]
     logs = [
         e.data.get("text", "") for e in RunEvent.objects.filter(run=run, kind="log").order_by("seq")
     ]
