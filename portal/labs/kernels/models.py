@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -100,3 +101,90 @@ class Measurement(models.Model):
     @property
     def point(self) -> dict[str, Any]:
         return self.data
+
+
+class SubmissionQuerySet(models.QuerySet["Submission"]):
+    def owned_by(self, user: Any) -> SubmissionQuerySet:
+        """A learner's own submissions; nobody else's, even for staff (code stays private)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(owner=user)
+
+    def passing(self) -> SubmissionQuerySet:
+        return self.filter(verdict=Submission.PASSED, score_ms__isnull=False)
+
+    def board(self, *, problem: str, device: str, dtype: str) -> SubmissionQuerySet:
+        """Each user's best ranked submission for one problem x device x dtype, fastest first.
+
+        Flagged submissions wait for review and are not ranked."""
+        return (
+            self.passing()
+            .filter(problem=problem, device=device, dtype=dtype, flagged=False)
+            .order_by("owner_id", "score_ms", "created_at", "id")
+            .distinct("owner_id")
+        )
+
+
+class Submission(models.Model):
+    """A learner's own kernel for a graded problem; graded by a run of the `kernel-submission` lab."""
+
+    PASSED = "passed"
+
+    class Problem(models.TextChoices):
+        VECTOR_ADD = "vector_add", _("Vector add")
+        SOFTMAX = "softmax", _("Fused softmax")
+        LAYER_NORM = "layer_norm", _("Layer norm")
+        MATMUL = "matmul", _("Matmul")
+        ATTENTION = "attention", _("Attention forward")
+
+    class Dtype(models.TextChoices):
+        FLOAT32 = "float32", "float32"
+        FLOAT16 = "float16", "float16"
+        BFLOAT16 = "bfloat16", "bfloat16"
+
+    class Language(models.TextChoices):
+        PYTORCH = "pytorch", "PyTorch"
+        TRITON = "triton", "Triton"
+        CPP = "cpp", _("C++/CUDA (load_inline)")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="kernel_submissions"
+    )
+    problem = models.CharField(max_length=16, choices=Problem.choices)
+    dtype = models.CharField(max_length=10, choices=Dtype.choices)
+    language = models.CharField(max_length=10, choices=Language.choices)
+    source = models.TextField()
+    run = models.ForeignKey(
+        "labs.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # "" while queued/grading; then "passed", "failed: <stage>" or "refused: <reason>".
+    verdict = models.CharField(max_length=80, blank=True)
+    # Geometric mean of per-shape medians (ms); None unless timed and passed.
+    score_ms = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=120, blank=True)
+    flagged = models.BooleanField(default=False)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    graded_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SubmissionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # "My submissions", newest first.
+            models.Index(fields=["owner", "-created_at"], name="kernels_sub_owner_idx"),
+            # The leaderboard: passing rows of one problem x device x dtype by score.
+            models.Index(
+                fields=["problem", "device", "dtype", "score_ms"],
+                name="kernels_sub_board_idx",
+                condition=models.Q(verdict="passed"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.problem}/{self.dtype}/{self.language} by {self.owner_id}: {self.verdict}"
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == self.PASSED

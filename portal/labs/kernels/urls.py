@@ -1,9 +1,13 @@
 from django.urls import path
 
-from portal.labs.kernels import views
+from portal.labs.kernels import submission_views, views
 
 app_name = "kernels"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("submit/", submission_views.submit, name="submit"),
+    path("submissions/", submission_views.submissions, name="submissions"),
+    path("submissions/<int:pk>/", submission_views.submission, name="submission"),
+    path("leaderboard/", submission_views.leaderboard, name="leaderboard"),
 ]
