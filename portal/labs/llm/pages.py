@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.utils.translation import gettext
+
 
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -218,46 +220,49 @@ def _pct(stats: dict[str, Any] | None, key: str) -> float | None:
     return _num((stats or {}).get(key))
 
 
+def _series(p: dict[str, Any]) -> str:
+    """One chart series per server and dtype ("vllm · fp32"); older results have no dtype."""
+    return f"{p['server']} · {p['dtype']}" if p.get("dtype") else str(p["server"])
+
+
 def serving_report(result: dict[str, Any]) -> dict[str, Any]:
     """Tables and charts of an `llm-serving` result."""
     points = result.get("points", [])
     rows = []
     for p in points:
+        attainment = _num(p.get("slo_attainment"))
         rows.append(
             {
                 "server": p["server"],
+                "dtype": p.get("dtype", ""),
                 "level": level_label(p["level"]),
                 "completed": p.get("completed"),
                 "failed": p.get("failed"),
                 "req_s": _num(p.get("request_throughput")),
                 "out_tok_s": _num(p.get("output_throughput")),
+                "tokens_per_req": _num(p.get("mean_output_tokens")),
+                "stopped_early": p.get("stopped_early"),
                 "goodput": _num(p.get("goodput")),
-                "slo_pct": (
-                    _num(p.get("slo_attainment")) * 100
-                    if _num(p.get("slo_attainment")) is not None
-                    else None
-                ),
-                "ttft_p50": _pct(p.get("ttft_ms"), "p50"),
-                "ttft_p99": _pct(p.get("ttft_ms"), "p99"),
+                "slo_pct": attainment * 100 if attainment is not None else None,
+                **{
+                    f"{metric}_{q}": _pct(p.get(f"{metric}_ms"), q)
+                    for metric in ("ttft", "tpot", "itl", "e2e")
+                    for q in ("p50", "p90", "p99")
+                },
                 "tpot_mean": _pct(p.get("tpot_ms"), "mean"),
-                "tpot_p99": _pct(p.get("tpot_ms"), "p99"),
-                "itl_p50": _pct(p.get("itl_ms"), "p50"),
-                "e2e_p50": _pct(p.get("e2e_ms"), "p50"),
-                "e2e_p90": _pct(p.get("e2e_ms"), "p90"),
-                "e2e_p99": _pct(p.get("e2e_ms"), "p99"),
                 "errors": sorted(set(p.get("errors") or []))[:5],
             }
         )
-    servers = list(dict.fromkeys(p["server"] for p in points))
+    series = list(dict.fromkeys(_series(p) for p in points))
     # the x axis: the levels in order, as labels (so an infinite rate has a place)
     levels = sorted({v for p in points if (v := _level_value(p["level"])) is not None})
     level_labels = [level_label(x) for x in levels]
     by_server = []
-    for server in servers:
-        mine = {level_label(p["level"]): p for p in points if p["server"] == server}
+    for name in series:
+        mine = {level_label(p["level"]): p for p in points if _series(p) == name}
         by_server.append(
             {
-                "server": server,
+                "server": name,
                 "output_tok_s": [
                     _num(mine[x]["output_throughput"]) if x in mine else None for x in level_labels
                 ],
@@ -286,16 +291,28 @@ def serving_report(result: dict[str, Any]) -> dict[str, Any]:
         )
     comparisons = [
         {
+            "kind": c.get("kind", ""),
             "server": c["server"],
             "baseline": c["baseline"],
+            "dtype": c.get("dtype", ""),
             "level": level_label(c["level"]),
             "ratio": _num(c["ratio"]),
+            "e2e_p50_ratio": _num(c.get("e2e_p50_ratio")),
         }
         for c in result.get("comparisons", [])
     ]
+    meanings = result.get("ratio_meanings") or {}
     return {
         "rows": rows,
         "comparisons": comparisons,
+        # one sentence per kind of ratio present, in the order they appear
+        "ratio_meanings": [
+            {"kind": kind, "text": gettext(meanings[kind])}
+            for kind in dict.fromkeys(c["kind"] for c in comparisons)
+            if kind in meanings
+        ],
+        "crossovers": result.get("crossovers", []),
+        "dtype_verdicts": result.get("dtype_verdicts", []),
         "skipped": result.get("skipped", []),
         "slo": result.get("slo", {}),
         "mode": result.get("mode", "concurrency"),
