@@ -1,6 +1,7 @@
 """Deploying a model: the `llm-deploy` lab keeps an OpenAI-compatible server up.
 
-The run starts our Transformers server or vLLM (as in `llm-serving`) on the worker
+The run starts `transformers serve` (with or without continuous batching) or vLLM
+(as in `llm-serving`) on the worker
 and stays `running` — the platform's heartbeat keeps it alive — until it is
 cancelled, its `hours` are over or the server dies. Its URL is on the run page
 (progress note, log and the `deployment` table) and in the result.
@@ -56,8 +57,11 @@ class DeployParams(BaseModel):
         description="smollm2 (built in), tiny-random (for quick checks), a local directory or a hub id",
     )
     server: ServerKind = Field(
-        default=ServerKind.TRANSFORMERS,
-        description="transformers (ours, one request at a time) or vllm (its own virtualenv)",
+        default=ServerKind.TRANSFORMERS_CB,
+        description=(
+            "transformers-cb (transformers serve --continuous-batching), transformers "
+            "(transformers serve, one request at a time) or vllm (its own virtualenv)"
+        ),
     )
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
         default="fp32", description="fp32 is the fast path of torch on most CPUs"
@@ -91,10 +95,8 @@ def _advertised_host(bind_host: str) -> str:
 
 
 def _start(params: DeployParams, model_dir: str, ctx: RunContext) -> ServerProcess:
-    name = params.model if params.model in BUILTIN_MODELS else model_dir
     log_path = ctx.workdir / f"{params.server.value}-deploy.log"
     common: dict[str, Any] = {
-        "served_name": name,
         "log_path": log_path,
         "dtype": params.dtype,
         "device": ctx.device,
@@ -105,9 +107,17 @@ def _start(params: DeployParams, model_dir: str, ctx: RunContext) -> ServerProce
         reason = vllm_unavailable_reason()
         if reason:
             raise ServerFailed(reason)
-        server = vllm_server(model_dir, max_model_len=params.max_model_len, **common)
+        name = params.model if params.model in BUILTIN_MODELS else model_dir
+        server = vllm_server(
+            model_dir, served_name=name, max_model_len=params.max_model_len, **common
+        )
     else:
-        server = transformers_server(model_dir, **common)
+        # transformers serve answers only under the directory's name (in /v1/models too)
+        server = transformers_server(
+            model_dir,
+            continuous_batching=params.server == ServerKind.TRANSFORMERS_CB,
+            **common,
+        )
     server.die_with_parent = True
     return server
 
@@ -203,7 +213,7 @@ DEPLOY_LAB = register_lab(
         id=DEPLOY_LAB_ID,
         title="LLM deployment: keep an OpenAI-compatible server up",
         description=(
-            "Start our Transformers server or vLLM on the worker and keep it running until "
+            "Start transformers serve or vLLM on the worker and keep it running until "
             "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
             "Feishu/RAG answerer uses it while it runs."
         ),

@@ -345,7 +345,11 @@ def serving_markdown(result: dict[str, Any]) -> str:
         f"API); prompts: {result['prompt_lang']}",
         "- Output tokens are the ones each server produced: `transformers serve` stops at "
         "the end-of-sequence token"
-        + (" while vLLM was asked for exactly max_tokens (`ignore_eos`)" if result.get("ignore_eos") else "")
+        + (
+            " while vLLM was asked for exactly max_tokens (`ignore_eos`)"
+            if result.get("ignore_eos")
+            else ""
+        )
         + "; see tokens/req and stopped early.",
         f"- SLOs: TTFT ≤ {result['slo']['ttft_ms']} ms, TPOT ≤ {result['slo']['tpot_ms']} ms",
         "",
