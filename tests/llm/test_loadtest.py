@@ -269,3 +269,13 @@ def test_without_usage_each_streamed_chunk_counts_as_one_token(fake):
     spec = LoadSpec(num_requests=1, max_tokens=TOKENS, concurrency=1)
     results, _ = asyncio.run(run_load(url, "m", ["hello"], spec))
     assert (results[0].output_tokens, results[0].stopped_early) == (3, True)
+
+
+def test_a_completion_that_ends_before_any_text_is_an_empty_answer_not_a_failure(fake):
+    server, url = fake
+    server.eos_after = 0
+    spec = LoadSpec(num_requests=1, max_tokens=TOKENS, concurrency=1)
+    [r], _ = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert r.ok, r.error
+    assert (r.output_tokens, r.stopped_early, r.ttft) == (0, True, r.e2e)
+    assert r.tpot is None

@@ -151,6 +151,7 @@ async def send_request(
     start = time.perf_counter()
     result = RequestResult(ok=False, start=start - (t0 if t0 is not None else start))
     chunks = 0
+    finished = False  # the server said the completion is over (finish_reason or [DONE])
     last = start
     try:
         async with client.stream("POST", url, json=body) as resp:
@@ -163,6 +164,7 @@ async def send_request(
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    finished = True
                     break
                 event = json.loads(data)
                 if event.get("usage"):
@@ -170,6 +172,7 @@ async def send_request(
                     result.prompt_tokens = int(event["usage"].get("prompt_tokens") or 0)
                 text = ""
                 for choice in event.get("choices") or []:
+                    finished = finished or bool(choice.get("finish_reason"))
                     text += choice.get("text") or (choice.get("delta") or {}).get("content") or ""
                 if not text:
                     continue
@@ -182,8 +185,13 @@ async def send_request(
                 chunks += 1
         result.e2e = time.perf_counter() - start
         if chunks == 0:
-            result.error = "no tokens in the response"
-            return result
+            if not finished:
+                result.error = "no tokens in the response"
+                return result
+            # A completed answer without text: the model ended at once (EOS), or its
+            # only token is part of a character that was never finished. The "first
+            # token" then arrived with the end.
+            result.ttft = result.e2e
         if result.output_tokens == 0:
             result.output_tokens = chunks  # server sent no usage: one token per chunk
         result.stopped_early = result.output_tokens < max_tokens
