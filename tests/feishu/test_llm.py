@@ -172,17 +172,13 @@ def test_smollm2_from_its_package_generates_an_answer_with_citations(kb, setting
 
 @pytest.mark.slow
 def test_a_serving_lab_server_plugs_in_through_kb_llm_url_alone(kb, settings, tmp_path):
-    """The LLM serving lab's OpenAI-compatible server (the same one its runs start), kept up
-    by hand: KB_LLM_URL is all the answerer needs; the model name comes from /v1/models."""
+    """The LLM serving lab's `transformers serve` (started as its runs start it), kept up
+    by hand: KB_LLM_URL is all the answerer needs; the model name comes from /v1/models
+    (transformers serve lists, and answers to, the model directory it was started with)."""
     from portal.labs.llm.servers import transformers_server
 
-    server = transformers_server(
-        str(checkpoints.ensure_tiny_random()),
-        served_name="deployed-smollm2",
-        log_path=tmp_path / "server.log",
-        dtype="fp32",
-        threads=1,
-    )
+    model_dir = str(checkpoints.ensure_tiny_random())
+    server = transformers_server(model_dir, log_path=tmp_path / "server.log", dtype="fp32")
     with server:
         server.wait_ready(timeout_s=120)
         settings.KB_LLM_BACKEND = "auto"
@@ -190,7 +186,7 @@ def test_a_serving_lab_server_plugs_in_through_kb_llm_url_alone(kb, settings, tm
         settings.KB_LLM_MODEL = ""
         settings.KB_LLM_MAX_TOKENS = 8
         answer = answer_question("第8周用哪些量化方法？ GPTQ AWQ", user=None)
-    assert answer.mode == "openai:deployed-smollm2", server.log_tail()
+    assert answer.mode == f"openai:{model_dir}", server.log_tail()
     assert answer.text.strip()
     assert [c.title for c in answer.citations] == ["第8周"]
 
