@@ -500,6 +500,7 @@ def _serve_and_load(
         # One untimed request: first calls pay for lazy initialisation (CB's paged cache).
         warm = LoadSpec(num_requests=1, max_tokens=4, concurrency=1, api=params.api)
         _load_level(server, prompts[:1], warm, ctx, f"{name}/warmup")
+        _check_alive(server)
         progress.done += 1
         for level in params.levels:
             progress.note(f"{kind} ({dtype}): {params.mode} {level:g}")
@@ -519,12 +520,19 @@ def _serve_and_load(
                 "level": level,
                 **summarize(results, duration, slo),
             }
+            _check_alive(server)  # a server that died (out of memory) is no measurement
             points.append(point)
             _level_metrics(ctx, name, point, params)
             progress.done += 1
     finally:
         server.stop()
     return points
+
+
+def _check_alive(server: ServerProcess) -> None:
+    if not server.alive():
+        code = server.proc.returncode if server.proc else "?"
+        raise ServerFailed(f"the server exited with {code} under load: {server.log_tail(1000)}")
 
 
 def _level_metrics(
