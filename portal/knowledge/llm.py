@@ -87,8 +87,10 @@ class OpenAICompatibleLLM:
                 headers=self._headers,
                 timeout=self._timeout,
             )
-            if resp.status_code == 404 and not self._model:
-                _served_models.pop(self._base, None)  # redeployed with another model
+            # redeployed with another model: vLLM answers 404 for an unknown name,
+            # `transformers serve` (pinned to its model) 400
+            if resp.status_code in (400, 404) and not self._model:
+                _served_models.pop(self._base, None)
             resp.raise_for_status()
             return str(resp.json()["choices"][0]["message"]["content"]).strip()
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:

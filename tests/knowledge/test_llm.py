@@ -254,18 +254,14 @@ def test_smollm2_from_its_package_either_passes_its_self_test_or_is_never_used(
 
 @pytest.mark.slow
 def test_a_serving_lab_server_plugs_in_through_kb_llm_url_alone(kb, settings, tmp_path):
-    """The LLM serving lab's OpenAI-compatible server, kept up by hand: KB_LLM_URL is all the
+    """The LLM serving lab's `transformers serve` (started as its runs start it), kept up by hand: KB_LLM_URL is all the
     answerer needs; the model name comes from /v1/models. Its tiny random model fails the
     self-test, so the answer quotes."""
     from portal.labs.llm.servers import transformers_server
 
-    server = transformers_server(
-        str(checkpoints.ensure_tiny_random()),
-        served_name="deployed-smollm2",
-        log_path=tmp_path / "server.log",
-        dtype="fp32",
-        threads=1,
-    )
+    model_dir = str(checkpoints.ensure_tiny_random())
+    # transformers serve lists, and answers to, the model directory it was started with
+    server = transformers_server(model_dir, log_path=tmp_path / "server.log", dtype="fp32")
     with server:
         server.wait_ready(timeout_s=120)
         settings.KB_LLM_BACKEND = "auto"
@@ -274,8 +270,8 @@ def test_a_serving_lab_server_plugs_in_through_kb_llm_url_alone(kb, settings, tm
         settings.KB_LLM_MAX_TOKENS = 8
         generator = llm.get_llm()
         answer = answer_question(QUESTION, user=None)
-    assert generator is not None and generator.name == "openai:deployed-smollm2", server.log_tail()
-    assert llm._verified == {"openai:deployed-smollm2": False}
+    assert generator is not None and generator.name == f"openai:{model_dir}", server.log_tail()
+    assert llm._verified == {f"openai:{model_dir}": False}
     assert answer.mode == "quote"
     assert [c.title for c in answer.citations] == ["Week 8"]
 

@@ -1,6 +1,7 @@
 """Deploying a model: the `llm-deploy` lab keeps an OpenAI-compatible server up.
 
-The run starts our Transformers server or vLLM (as in `llm-serving`) on the worker
+The run starts `transformers serve` (with or without continuous batching) or vLLM
+(as in `llm-serving`) on the worker
 and stays `running` — the platform's heartbeat keeps it alive — until it is
 cancelled, its `hours` are over or the server dies. Its URL is on the run page
 (progress note, log and the `deployment` table) and in the result.
@@ -57,8 +58,11 @@ class DeployParams(BaseModel):
     )
     server: ServerKind = Field(
         title=_("Server"),
-        default=ServerKind.TRANSFORMERS,
-        description=_("transformers (ours, one request at a time) or vllm (its own virtualenv)"),
+        default=ServerKind.TRANSFORMERS_CB,
+        description=_(
+            "transformers-cb (transformers serve --continuous-batching), transformers "
+            "(transformers serve, one request at a time) or vllm (its own virtualenv)"
+        ),
     )
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
         title=_("Element type"),
@@ -117,10 +121,8 @@ def _advertised_host(bind_host: str) -> str:
 
 
 def _start(params: DeployParams, model_dir: str, ctx: RunContext) -> ServerProcess:
-    name = params.model if params.model in BUILTIN_MODELS else model_dir
     log_path = ctx.workdir / f"{params.server.value}-deploy.log"
     common: dict[str, Any] = {
-        "served_name": name,
         "log_path": log_path,
         "dtype": params.dtype,
         "device": ctx.device,
@@ -131,9 +133,17 @@ def _start(params: DeployParams, model_dir: str, ctx: RunContext) -> ServerProce
         reason = vllm_unavailable_reason()
         if reason:
             raise ServerFailed(reason)
-        server = vllm_server(model_dir, max_model_len=params.max_model_len, **common)
+        name = params.model if params.model in BUILTIN_MODELS else model_dir
+        server = vllm_server(
+            model_dir, served_name=name, max_model_len=params.max_model_len, **common
+        )
     else:
-        server = transformers_server(model_dir, **common)
+        # transformers serve answers only under the directory's name (in /v1/models too)
+        server = transformers_server(
+            model_dir,
+            continuous_batching=params.server == ServerKind.TRANSFORMERS_CB,
+            **common,
+        )
     server.die_with_parent = True
     return server
 
@@ -228,7 +238,7 @@ DEPLOY_LAB = Lab(
     id=DEPLOY_LAB_ID,
     title=_("LLM deployment: keep an OpenAI-compatible server up"),
     description=_(
-        "Start our Transformers server or vLLM on the worker and keep it running until "
+        "Start transformers serve or vLLM on the worker and keep it running until "
         "cancelled or its hours are over; its /v1 URL is shown on the run page and the "
         "Feishu/RAG answerer uses it while it runs."
     ),

@@ -3,8 +3,9 @@
 - `llm-quant` (week 8): every chosen quantization variant of one model in a fresh
   worker process — memory, quality against the baseline, latency over batch sizes and
   prompt lengths, the throughput crossover, generations side by side.
-- `llm-serving` (week 12): our Transformers server and vLLM (own virtualenv) started
-  as child processes and load-tested with the same prompts and load.
+- `llm-serving` (week 12): vLLM (own virtualenv) and `transformers serve` with and
+  without continuous batching, started as child processes and load-tested with the
+  same model, dtype, prompts and load.
 """
 
 from __future__ import annotations
@@ -336,13 +337,26 @@ class ServingParams(BaseModel):
         description=_("smollm2, tiny-random, a directory or hub id"),
     )
     servers: list[ServerKind] = Field(
-        title=_("Servers"), default=[ServerKind.TRANSFORMERS, ServerKind.VLLM], min_length=1
+        title=_("Servers"),
+        default=[ServerKind.VLLM, ServerKind.TRANSFORMERS_CB, ServerKind.TRANSFORMERS],
+        min_length=1,
+        description=_(
+            "vllm, transformers-cb (transformers serve --continuous-batching), "
+            "transformers (transformers serve, one request at a time)"
+        ),
     )
-    dtype: FloatDtype = Field(default="bf16", title=_("Element type"))
+    dtypes: list[FloatDtype] = Field(
+        title=_("Element types"),
+        default=[],
+        max_length=3,
+        description=_(
+            "every server runs in each; empty = fp32 and bf16 on CPU, bf16 and fp16 on GPU"
+        ),
+    )
     mode: Literal["concurrency", "rate"] = Field(default="concurrency", title=_("Load mode"))
     levels: list[float] = Field(
         title=_("Load levels"),
-        default=[1, 8],
+        default=[1, 4, 8],
         min_length=1,
         max_length=8,
         description=_(
@@ -351,11 +365,19 @@ class ServingParams(BaseModel):
     )
     num_requests: int = Field(title=_("Requests per level"), default=16, ge=1, le=2000)
     max_tokens: int = Field(title=_("Output tokens"), default=32, ge=1, le=1024)
+    ignore_eos: bool = Field(
+        title=_("Ignore EOS"),
+        default=False,
+        description=_(
+            "ask vLLM for exactly max_tokens (transformers serve cannot: it stops at EOS); "
+            "off, every server gets the same requests"
+        ),
+    )
     prompt_lang: Literal["mixed", "en", "zh"] = Field(default="mixed", title=_("Prompt language"))
     prompt_lengths: list[Literal["short", "medium", "long"]] = Field(
         title=_("Prompt lengths"), default=["short", "medium"], min_length=1
     )
-    api: Literal["completions", "chat"] = Field(default="completions", title=_("API"))
+    api: Literal["completions", "chat"] = Field(default="chat", title=_("API"))
     slo_ttft_ms: float = Field(
         title=_("SLO: time to first token (ms)"), default=2000, gt=0, le=600_000
     )
@@ -368,9 +390,9 @@ class ServingParams(BaseModel):
 
     _model = field_validator("model")(classmethod(lambda cls, v: check_model(v)))
 
-    @field_validator("servers")
+    @field_validator("servers", "dtypes")
     @classmethod
-    def _servers(cls, v: list[ServerKind]) -> list[ServerKind]:
+    def _unique(cls, v: list[Any]) -> list[Any]:
         return list(dict.fromkeys(v))
 
     @model_validator(mode="after")
@@ -390,21 +412,33 @@ class ServingParams(BaseModel):
         # stored as JSON (jsonb has no Infinity); "inf" validates back to float("inf")
         return [json_safe(level) for level in levels]
 
+    def dtypes_for(self, device: str) -> list[str]:
+        """The dtypes to run: as given, else torch's two fast paths for the device."""
+        if self.dtypes:
+            return list(self.dtypes)
+        return ["bf16", "fp16"] if device.startswith("cuda") else ["fp32", "bf16"]
 
-def _start_server(kind: ServerKind, params: ServingParams, model_dir: str, ctx: RunContext):
-    name = params.model if params.model in BUILTIN_MODELS else model_dir
-    log_path = ctx.workdir / f"{kind.value}-server.log"
-    if kind == ServerKind.TRANSFORMERS:
-        return transformers_server(
-            model_dir, served_name=name, log_path=log_path, dtype=params.dtype, device=ctx.device
+
+def _start_server(
+    kind: ServerKind, dtype: str, params: ServingParams, model_dir: str, ctx: RunContext
+) -> ServerProcess:
+    log_path = ctx.workdir / f"{kind.value}-{dtype}-server.log"
+    if kind == ServerKind.VLLM:
+        name = params.model if params.model in BUILTIN_MODELS else model_dir
+        return vllm_server(
+            model_dir,
+            served_name=name,
+            log_path=log_path,
+            dtype=dtype,
+            device=ctx.device,
+            max_model_len=params.max_model_len,
         )
-    return vllm_server(
+    return transformers_server(
         model_dir,
-        served_name=name,
         log_path=log_path,
-        dtype=params.dtype,
+        dtype=dtype,
         device=ctx.device,
-        max_model_len=params.max_model_len,
+        continuous_batching=kind == ServerKind.TRANSFORMERS_CB,
     )
 
 
@@ -458,7 +492,92 @@ def _load_level(
     return outcome["value"]
 
 
+class _Progress:
+    """Steps of a serving run: per (dtype, server) one start + warm-up and one per level."""
+
+    def __init__(self, ctx: RunContext, total: int) -> None:
+        self.ctx, self.total, self.done = ctx, max(total, 1), 0
+
+    def note(self, message: str) -> None:
+        self.ctx.progress(min(self.done / self.total, 0.99), message)
+
+
+def _serve_and_load(
+    kind: ServerKind,
+    dtype: str,
+    params: ServingParams,
+    model_dir: str,
+    prompts: list[str],
+    ctx: RunContext,
+    progress: _Progress,
+) -> list[dict[str, Any]]:
+    """Start one server, warm it up, run every level, stop it (also when cancelled)."""
+    slo = Slo(ttft_ms=params.slo_ttft_ms, tpot_ms=params.slo_tpot_ms)
+    name = f"{kind}/{dtype}"
+    points: list[dict[str, Any]] = []
+    progress.note(f"starting {kind} ({dtype})")
+    server = _start_server(kind, dtype, params, model_dir, ctx)
+    try:
+        server.start()
+        ready = server.wait_ready(params.ready_timeout_s, cancelled=ctx.cancelled)
+        ctx.log(f"{kind} ({dtype}) ready in {ready:.1f} s at {server.base_url}")
+        # One untimed request: first calls pay for lazy initialisation (CB's paged cache).
+        warm = LoadSpec(num_requests=1, max_tokens=4, concurrency=1, api=params.api)
+        _load_level(server, prompts[:1], warm, ctx, f"{name}/warmup")
+        _check_alive(server)
+        progress.done += 1
+        for level in params.levels:
+            progress.note(f"{kind} ({dtype}): {params.mode} {level:g}")
+            spec = LoadSpec(
+                num_requests=params.num_requests,
+                max_tokens=params.max_tokens,
+                rate=level if params.mode == "rate" else None,
+                concurrency=int(level) if params.mode == "concurrency" else None,
+                api=params.api,
+                ignore_eos=params.ignore_eos and kind.accepts_ignore_eos,
+                seed=params.seed,
+            )
+            results, duration = _load_level(server, prompts, spec, ctx, f"{name}/{level:g}")
+            point = {
+                "server": kind.value,
+                "dtype": dtype,
+                "level": level,
+                **summarize(results, duration, slo),
+            }
+            _check_alive(server)  # a server that died (out of memory) is no measurement
+            points.append(point)
+            _level_metrics(ctx, name, point, params)
+            progress.done += 1
+    finally:
+        server.stop()
+    return points
+
+
+def _check_alive(server: ServerProcess) -> None:
+    if not server.alive():
+        code = server.proc.returncode if server.proc else "?"
+        raise ServerFailed(f"the server exited with {code} under load: {server.log_tail(1000)}")
+
+
+def _level_metrics(
+    ctx: RunContext, name: str, point: dict[str, Any], params: ServingParams
+) -> None:
+    level = point["level"]
+    # an all-at-once rate (inf) is charted at x = the number of requests
+    step = level if math.isfinite(level) else float(params.num_requests)
+    _metric(ctx, f"output_tok_s/{name}", point["output_throughput"], step=step)
+    _metric(ctx, f"e2e_p50_ms/{name}", point["e2e_ms"]["p50"], step=step)
+    _metric(ctx, f"ttft_p50_ms/{name}", point["ttft_ms"]["p50"], step=step)
+    ctx.log(
+        f"{name} @ {level:g}: {point['output_throughput']:.1f} tok/s, "
+        f"{point['request_throughput']:.2f} req/s, TTFT p50 {point['ttft_ms']['p50']:.0f} ms, "
+        f"{point['mean_output_tokens']:.1f} tokens/request "
+        f"({point['stopped_early']} stopped early), {point['failed']} failed"
+    )
+
+
 def run_serving(params: ServingParams, ctx: RunContext) -> dict[str, Any]:
+    """Every server × dtype on the same model, prompts, max tokens and load levels."""
     ctx.progress(0.0, "preparing the model")
     model_dir = resolve_model(params.model)
     prompts = [
@@ -470,84 +589,76 @@ def run_serving(params: ServingParams, ctx: RunContext) -> dict[str, Any]:
             lengths=tuple(params.prompt_lengths),
         )
     ]
-    slo = Slo(ttft_ms=params.slo_ttft_ms, tpot_ms=params.slo_tpot_ms)
+    dtypes = params.dtypes_for(ctx.device)
     points: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
-    steps = len(params.servers) * (len(params.levels) + 1)
-    done = 0
-    for kind in params.servers:
-        ctx.check_cancelled()
-        reason = vllm_unavailable_reason() if kind == ServerKind.VLLM else None
-        if reason:
-            ctx.log(f"skipping {kind}: {reason}")
-            skipped.append({"server": kind.value, "reason": reason})
-            done += len(params.levels) + 1
-            continue
-        ctx.progress(done / steps, f"starting {kind}")
-        server = _start_server(kind, params, model_dir, ctx)
-        try:
-            server.start()
-            ready = server.wait_ready(params.ready_timeout_s, cancelled=ctx.cancelled)
-            ctx.log(f"{kind} ready in {ready:.1f} s at {server.base_url}")
-            # One untimed request: first calls pay for lazy initialisation.
-            warm = LoadSpec(num_requests=1, max_tokens=4, concurrency=1, api=params.api)
-            _load_level(server, prompts[:1], warm, ctx, f"{kind}/warmup")
-            done += 1
-            for level in params.levels:
-                ctx.progress(done / steps, f"{kind}: {params.mode} {level:g}")
-                spec = LoadSpec(
-                    num_requests=params.num_requests,
-                    max_tokens=params.max_tokens,
-                    rate=level if params.mode == "rate" else None,
-                    concurrency=int(level) if params.mode == "concurrency" else None,
-                    api=params.api,
-                    seed=params.seed,
-                )
-                results, duration = _load_level(server, prompts, spec, ctx, f"{kind}/{level:g}")
-                point = {"server": kind.value, "level": level, **summarize(results, duration, slo)}
-                points.append(point)
-                # an all-at-once rate (inf) is charted at x = the number of requests
-                step = level if math.isfinite(level) else float(params.num_requests)
-                _metric(ctx, f"output_tok_s/{kind}", point["output_throughput"], step=step)
-                _metric(ctx, f"e2e_p50_ms/{kind}", point["e2e_ms"]["p50"], step=step)
-                _metric(ctx, f"ttft_p50_ms/{kind}", point["ttft_ms"]["p50"], step=step)
-                ctx.log(
-                    f"{kind} @ {level:g}: {point['output_throughput']:.1f} tok/s, "
-                    f"{point['request_throughput']:.2f} req/s, TTFT p50 "
-                    f"{point['ttft_ms']['p50']:.0f} ms, {point['failed']} failed"
-                )
-                ctx.table("serving", json_safe(_serving_rows(points)))
-                done += 1
-        except ServerFailed as exc:
-            ctx.log(f"{kind} failed: {exc}")
-            skipped.append({"server": kind.value, "reason": f"failed: {exc}"[:500]})
-        finally:
-            server.stop()
+    progress = _Progress(ctx, len(dtypes) * len(params.servers) * (len(params.levels) + 1))
+    for dtype in dtypes:
+        for kind in params.servers:
+            ctx.check_cancelled()
+            reason = vllm_unavailable_reason() if kind == ServerKind.VLLM else None
+            if reason is None:
+                try:
+                    points += _serve_and_load(
+                        kind, dtype, params, model_dir, prompts, ctx, progress
+                    )
+                    ctx.table("serving", json_safe(_serving_rows(points)))
+                    continue
+                except ServerFailed as exc:
+                    reason = f"failed: {exc}"[:500]
+            ctx.log(f"skipping {kind} ({dtype}): {reason}")
+            skipped.append({"server": kind.value, "dtype": dtype, "reason": reason})
+            progress.done += len(params.levels) + 1
     if not points:
         raise RuntimeError(
             "no server could be load-tested: " + "; ".join(s["reason"] for s in skipped)
         )
     ctx.progress(1.0, "report")
-    result = {
+    result = json_safe(_serving_result(params, ctx, dtypes, points, skipped))
+    ctx.artifact("llm-serving-report.md", report.serving_markdown(result).encode())
+    ctx.artifact(
+        "llm-serving-report.json", json.dumps(result, indent=2, ensure_ascii=False).encode()
+    )
+    return result
+
+
+def _serving_result(
+    params: ServingParams,
+    ctx: RunContext,
+    dtypes: list[str],
+    points: list[dict[str, Any]],
+    skipped: list[dict[str, str]],
+) -> dict[str, Any]:
+    comparisons = report.serving_comparisons(points)
+    return {
         "lab": "llm-serving",
         "model": params.model,
         "device": ctx.device,
         **_versions(),
+        "servers": [k.value for k in params.servers],
+        "dtypes": dtypes,
         "mode": params.mode,
         "levels": params.levels,
         "num_requests": params.num_requests,
         "max_tokens": params.max_tokens,
+        "ignore_eos": params.ignore_eos,
+        "api": params.api,
         "prompt_lang": params.prompt_lang,
         "slo": {"ttft_ms": params.slo_ttft_ms, "tpot_ms": params.slo_tpot_ms},
         "params": params.model_dump(mode="json"),
         "points": points,
-        "comparisons": _comparisons(points),
+        # what each ratio measures, in one sentence (the report page and exports show it)
+        "ratio_meanings": report.RATIO_MEANINGS,
+        "comparisons": comparisons,
+        "crossovers": report.serving_crossovers(comparisons, params.mode),
+        "dtype_verdicts": report.dtype_verdicts(points),
         "skipped": skipped,
         "charts": {
-            # the throughput-latency curve per server
+            # the throughput-latency curve per server and dtype
             "throughput_latency": [
                 {
                     "server": p["server"],
+                    "dtype": p["dtype"],
                     "level": p["level"],
                     "output_throughput": p["output_throughput"],
                     "e2e_p50_ms": p["e2e_ms"]["p50"],
@@ -557,40 +668,19 @@ def run_serving(params: ServingParams, ctx: RunContext) -> dict[str, Any]:
             ]
         },
     }
-    result = json_safe(result)
-    ctx.artifact("llm-serving-report.md", report.serving_markdown(result).encode())
-    ctx.artifact(
-        "llm-serving-report.json", json.dumps(result, indent=2, ensure_ascii=False).encode()
-    )
-    return result
-
-
-def _comparisons(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    base = {p["level"]: p for p in points if p["server"] == ServerKind.TRANSFORMERS}
-    out = []
-    for p in points:
-        ref = base.get(p["level"])
-        if p["server"] != ServerKind.TRANSFORMERS and ref and ref["output_throughput"] > 0:
-            out.append(
-                {
-                    "server": p["server"],
-                    "baseline": ServerKind.TRANSFORMERS.value,
-                    "level": p["level"],
-                    "ratio": p["output_throughput"] / ref["output_throughput"],
-                }
-            )
-    return out
 
 
 def _serving_rows(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "server": p["server"],
+            "dtype": p["dtype"],
             "level": p["level"],
             "ok": p["completed"],
             "failed": p["failed"],
             "req_s": round(p["request_throughput"], 3),
             "out_tok_s": round(p["output_throughput"], 2),
+            "tokens_per_req": round(p["mean_output_tokens"], 1),
             "goodput": round(p["goodput"], 3),
             "ttft_p50_ms": round(p["ttft_ms"]["p50"], 1),
             "ttft_p99_ms": round(p["ttft_ms"]["p99"], 1),
@@ -625,10 +715,11 @@ SERVING_LAB = Lab(
     id="llm-serving",
     title=_("LLM serving: vLLM vs Transformers under load"),
     description=_(
-        "Start an OpenAI-compatible server (vLLM from its own virtualenv, or our Transformers "
-        "baseline without continuous batching), load-test it with streamed requests at fixed "
-        "concurrency or a Poisson rate, and compare TTFT, TPOT, ITL, latency percentiles, "
-        "throughput and goodput."
+        "Start vLLM (its own virtualenv) and `transformers serve` with and without "
+        "continuous batching on the same model and dtype, load-test each with streamed "
+        "requests at fixed concurrency or a Poisson rate, and compare TTFT, TPOT, ITL, "
+        "latency percentiles, throughput and goodput: engine against engine, batching "
+        "against none, and where batching starts to pay."
     ),
     params=ServingParams,
     result=ServingResult,

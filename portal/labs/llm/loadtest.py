@@ -7,6 +7,12 @@ timed: TTFT (first non-empty text), ITL (gaps between later chunks), TPOT
 ((e2e − TTFT) / (output tokens − 1)), end-to-end latency. Summaries give mean,
 median and percentiles (linear interpolation, as numpy), request and output
 token throughput, failures, and goodput against SLOs.
+
+Output lengths are what the server says it produced (`usage.completion_tokens`, else
+one token per streamed chunk), never `max_tokens`: `transformers serve` has no
+`ignore_eos` (it answers 422 to unknown fields) and stops at the end-of-sequence token,
+so only servers that accept `ignore_eos` (vLLM) are asked for it, and throughput, TPOT
+and the "stopped early" count use the tokens that really came back.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ class RequestResult:
     itl: list[float] = field(default_factory=list)
     output_tokens: int = 0
     prompt_tokens: int = 0
+    # the server ended before max_tokens (end-of-sequence or a stop string)
+    stopped_early: bool = False
     error: str = ""
 
     @property
@@ -95,6 +103,8 @@ def summarize(results: list[RequestResult], duration_s: float, slo: Slo) -> dict
         "duration_s": duration_s,
         "total_input_tokens": sum(r.prompt_tokens for r in ok),
         "total_output_tokens": out_tokens,
+        "mean_output_tokens": out_tokens / len(ok) if ok else float("nan"),
+        "stopped_early": sum(1 for r in ok if r.stopped_early),
         "request_throughput": len(ok) / duration_s,
         "output_throughput": out_tokens / duration_s,
         "goodput": good / duration_s,
@@ -115,18 +125,23 @@ async def send_request(
     prompt: str,
     max_tokens: int,
     api: Api = "completions",
-    ignore_eos: bool = True,
+    ignore_eos: bool = False,
     t0: float | None = None,
 ) -> RequestResult:
-    """One streamed request, timed from the moment it is sent."""
+    """One streamed request, timed from the moment it is sent.
+
+    `ignore_eos` is sent only when True: servers without it (`transformers serve`)
+    reject the field.
+    """
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": max_tokens,
         "temperature": 0.0,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "ignore_eos": ignore_eos,
     }
+    if ignore_eos:
+        body["ignore_eos"] = True
     if api == "chat":
         url = f"{base_url}/v1/chat/completions"
         body["messages"] = [{"role": "user", "content": prompt}]
@@ -136,6 +151,7 @@ async def send_request(
     start = time.perf_counter()
     result = RequestResult(ok=False, start=start - (t0 if t0 is not None else start))
     chunks = 0
+    finished = False  # the server said the completion is over (finish_reason or [DONE])
     last = start
     try:
         async with client.stream("POST", url, json=body) as resp:
@@ -148,6 +164,7 @@ async def send_request(
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    finished = True
                     break
                 event = json.loads(data)
                 if event.get("usage"):
@@ -155,6 +172,7 @@ async def send_request(
                     result.prompt_tokens = int(event["usage"].get("prompt_tokens") or 0)
                 text = ""
                 for choice in event.get("choices") or []:
+                    finished = finished or bool(choice.get("finish_reason"))
                     text += choice.get("text") or (choice.get("delta") or {}).get("content") or ""
                 if not text:
                     continue
@@ -167,10 +185,16 @@ async def send_request(
                 chunks += 1
         result.e2e = time.perf_counter() - start
         if chunks == 0:
-            result.error = "no tokens in the response"
-            return result
+            if not finished:
+                result.error = "no tokens in the response"
+                return result
+            # A completed answer without text: the model ended at once (EOS), or its
+            # only token is part of a character that was never finished. The "first
+            # token" then arrived with the end.
+            result.ttft = result.e2e
         if result.output_tokens == 0:
             result.output_tokens = chunks  # server sent no usage: one token per chunk
+        result.stopped_early = result.output_tokens < max_tokens
         result.ok = True
     except (httpx.HTTPError, json.JSONDecodeError) as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:200]
@@ -187,6 +211,8 @@ class LoadSpec:
     concurrency: int | None = None
     max_concurrency: int | None = None  # a cap on in-flight requests in rate mode
     api: Api = "completions"
+    # ask for exactly max_tokens (vLLM only; see the module docstring)
+    ignore_eos: bool = False
     seed: int = 0
     timeout_s: float = 300.0
 
@@ -216,6 +242,7 @@ async def run_load(
             prompt=prompts[i % len(prompts)],
             max_tokens=spec.max_tokens,
             api=spec.api,
+            ignore_eos=spec.ignore_eos,
             t0=t0,
         )
         results.append(r)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.utils.translation import gettext
+
 from portal.labs.llm.results import (
     LatencyPoint,
     QuantResult,
@@ -218,40 +220,46 @@ def _pct(stats: dict[str, Any] | None, key: str) -> float | None:
     return _num((stats or {}).get(key))
 
 
+def _series(p: ServingPoint) -> str:
+    """One chart series per server and dtype ("vllm · fp32"); older results have no dtype."""
+    return f"{p.server} · {p.dtype}" if p.dtype else p.server
+
+
 def _serving_row(p: ServingPoint) -> dict[str, Any]:
     attainment = _num(p.slo_attainment)
     return {
         "server": p.server,
+        "dtype": p.dtype,
         "level": level_label(p.level),
         "completed": p.completed,
         "failed": p.failed,
         "req_s": _num(p.request_throughput),
         "out_tok_s": _num(p.output_throughput),
+        "tokens_per_req": _num(p.mean_output_tokens),
+        "stopped_early": p.stopped_early,
         "goodput": _num(p.goodput),
         "slo_pct": attainment * 100 if attainment is not None else None,
-        "ttft_p50": _pct(p.ttft_ms, "p50"),
-        "ttft_p99": _pct(p.ttft_ms, "p99"),
+        **{
+            f"{metric}_{q}": _pct(getattr(p, f"{metric}_ms"), q)
+            for metric in ("ttft", "tpot", "itl", "e2e")
+            for q in ("p50", "p90", "p99")
+        },
         "tpot_mean": _pct(p.tpot_ms, "mean"),
-        "tpot_p99": _pct(p.tpot_ms, "p99"),
-        "itl_p50": _pct(p.itl_ms, "p50"),
-        "e2e_p50": _pct(p.e2e_ms, "p50"),
-        "e2e_p90": _pct(p.e2e_ms, "p90"),
-        "e2e_p99": _pct(p.e2e_ms, "p99"),
         "errors": sorted(set(p.errors or []))[:5],
     }
 
 
 def _server_series(
-    points: list[ServingPoint], server: str, level_labels: list[str]
+    points: list[ServingPoint], series: str, level_labels: list[str]
 ) -> dict[str, Any]:
-    """One server's chart lines over the load levels (None where it has no point)."""
-    mine = {level_label(p.level): p for p in points if p.server == server}
+    """One server's (and dtype's) chart lines over the load levels (None where it has no point)."""
+    mine = {level_label(p.level): p for p in points if _series(p) == series}
 
     def along(value: Any) -> list[Any]:
         return [value(mine[x]) if x in mine else None for x in level_labels]
 
     return {
-        "server": server,
+        "server": series,
         "output_tok_s": along(lambda p: _num(p.output_throughput)),
         "req_s": along(lambda p: _num(p.request_throughput)),
         "latency": {
@@ -275,22 +283,34 @@ def _server_series(
 def serving_report(result: ServingResult) -> dict[str, Any]:
     """Tables and charts of an `llm-serving` result."""
     points = result.points
-    servers = list(dict.fromkeys(p.server for p in points))
+    series = list(dict.fromkeys(_series(p) for p in points))
     # the x axis: the levels in order, as labels (so an infinite rate has a place)
     levels = sorted({v for p in points if (v := _level_value(p.level)) is not None})
     level_labels = [level_label(x) for x in levels]
     comparisons = [
         {
+            "kind": c.kind,
             "server": c.server,
             "baseline": c.baseline,
+            "dtype": c.dtype,
             "level": level_label(c.level),
             "ratio": _num(c.ratio),
+            "e2e_p50_ratio": _num(c.e2e_p50_ratio),
         }
         for c in result.comparisons
     ]
+    meanings = result.ratio_meanings
     return {
         "rows": [_serving_row(p) for p in points],
         "comparisons": comparisons,
+        # one sentence per kind of ratio present, in the order they appear
+        "ratio_meanings": [
+            {"kind": kind, "text": gettext(meanings[kind])}
+            for kind in dict.fromkeys(c["kind"] for c in comparisons)
+            if kind in meanings
+        ],
+        "crossovers": result.crossovers,
+        "dtype_verdicts": result.dtype_verdicts,
         "skipped": result.skipped,
         "slo": result.slo,
         "mode": result.mode,
@@ -299,7 +319,7 @@ def serving_report(result: ServingResult) -> dict[str, Any]:
             "kind": "llm-serving",
             "mode": result.mode,
             "levels": level_labels,
-            "servers": [_server_series(points, s, level_labels) for s in servers],
+            "servers": [_server_series(points, name, level_labels) for name in series],
         },
     }
 

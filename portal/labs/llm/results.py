@@ -117,10 +117,13 @@ class QuantResult(LabResult):
 
 
 class ServingPoint(ResultPart):
-    """One server at one load level: the load test's summary."""
+    """One server (in one dtype) at one load level: the load test's summary."""
 
     server: str
     level: float | str
+    dtype: str = ""  # results before the three-server comparison have none
+    mean_output_tokens: Number = None
+    stopped_early: int | None = None
     completed: int | None = None
     failed: int | None = None
     request_throughput: Number = None
@@ -139,6 +142,9 @@ class ServingComparison(ResultPart):
     baseline: str
     level: float | str
     ratio: Number = None
+    kind: str = ""  # engine, batching, overall (see ratio_meanings)
+    dtype: str = ""
+    e2e_p50_ratio: Number = None
 
 
 class ServingResult(LabResult):
@@ -156,15 +162,23 @@ class ServingResult(LabResult):
     levels: list[float | str] = []
     slo: dict[str, Any] = {}
     params: dict[str, Any] = {}
+    servers: list[str] = []
+    dtypes: list[str] = []
+    ignore_eos: bool | None = None
+    api: str | None = None
     points: list[ServingPoint] = []
     comparisons: list[ServingComparison] = []
+    # kind of ratio -> the sentence saying what it measures (a gettext_noop msgid)
+    ratio_meanings: dict[str, str] = {}
+    crossovers: list[dict[str, Any]] = []
+    dtype_verdicts: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     charts: dict[str, Any] = {}
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()
         for p in self.points:
-            key = f"{p.server}@{p.level}"
+            key = f"{p.server}{f' {p.dtype}' if p.dtype else ''}@{p.level}"
             out[f"{key}.output_throughput"] = p.output_throughput
             out[f"{key}.e2e_p50_ms"] = p.e2e_ms.get("p50")
         return out

@@ -1,4 +1,4 @@
-"""Model servers as child processes: our Transformers baseline and vLLM (own virtualenv).
+"""Model servers as child processes: `transformers serve` and vLLM (own virtualenv).
 
 `ServerProcess` starts a server in its own process group, waits until
 GET /v1/models answers, and stops it (SIGTERM, then SIGKILL) — vLLM forks engine
@@ -19,6 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import httpx
+import psutil
 
 from portal.core.processes import die_with_parent
 
@@ -28,8 +29,35 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class ServerKind(StrEnum):
-    TRANSFORMERS = "transformers"
+    """The three servers the serving lab compares (in its default order)."""
+
     VLLM = "vllm"
+    TRANSFORMERS_CB = "transformers-cb"  # `transformers serve --continuous-batching`
+    TRANSFORMERS = "transformers"  # `transformers serve`: one request at a time
+
+    @property
+    def accepts_ignore_eos(self) -> bool:
+        """vLLM can be asked for exactly max_tokens; `transformers serve` answers 422."""
+        return self == ServerKind.VLLM
+
+
+# the lab's dtype names as both servers' --dtype takes them
+TORCH_DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def kv_cache_gib() -> int:
+    """The KV-cache budget on CPU, the same for both engines: vLLM's VLLM_CPU_KVCACHE_SPACE."""
+    return max(1, int(os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")))
+
+
+def cb_memory_fraction(gib: int) -> float:
+    """`--cb-max-memory-percent` that gives continuous batching about `gib` GiB on a CPU.
+
+    Its fraction is of the machine's free RAM; the cache, the batch buffers and the
+    attention masks are sized together inside it (a fixed `--cb-num-blocks` is not: its
+    masks grow with the cache, to 10 GB for a 1 GiB cache of the tiny test model).
+    """
+    return round(min(0.9, gib * 2**30 / psutil.virtual_memory().total), 4)
 
 
 class ServerFailed(RuntimeError):
@@ -83,6 +111,8 @@ class ServerProcess:
     # SIGTERM the server when the thread that started it dies (Linux): a deployment must
     # not outlive a worker that was killed without running its `finally`
     die_with_parent: bool = False
+    # seconds between SIGTERM and SIGKILL when stopping
+    stop_grace_s: float = 10.0
 
     @property
     def base_url(self) -> str:
@@ -142,12 +172,12 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def stop(self, grace_s: float = 10) -> None:
+    def stop(self, grace_s: float | None = None) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=grace_s)
+            self.proc.wait(timeout=self.stop_grace_s if grace_s is None else grace_s)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
@@ -164,37 +194,47 @@ class ServerProcess:
 def transformers_server(
     model_dir: str,
     *,
-    served_name: str,
     log_path: Path,
-    dtype: str = "bf16",
+    dtype: str = "fp32",
     device: str = "cpu",
-    threads: int = 0,
+    continuous_batching: bool = True,
     port: int | None = None,
     host: str = LOOPBACK,
 ) -> ServerProcess:
+    """`transformers serve` pinned to `model_dir`, offline.
+
+    The server answers only for the model it was started with, under that exact name
+    (the directory), so the served name is the directory: requests must name it and
+    GET /v1/models lists it.
+    """
     port = port or free_port()
     command = [
         sys.executable,
         "-m",
-        "portal.labs.llm.openai_server",
-        "--model",
+        "transformers.cli.transformers",
+        "serve",
         model_dir,
-        "--served-model-name",
-        served_name,
         "--host",
         host,
         "--port",
         str(port),
         "--dtype",
-        dtype,
+        TORCH_DTYPES[dtype],
         "--device",
         device,
-        "--threads",
-        str(threads),
+        "--continuous-batching" if continuous_batching else "--no-continuous-batching",
     ]
-    env = {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}
+    if continuous_batching and not device.startswith("cuda"):
+        # Left alone, continuous batching takes 90 % of free memory, which on a CPU is
+        # the machine's RAM (14 GB here): give it vLLM-CPU's KV budget instead.
+        command += ["--cb-max-memory-percent", str(cb_memory_fraction(kv_cache_gib()))]
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    kind = ServerKind.TRANSFORMERS_CB if continuous_batching else ServerKind.TRANSFORMERS
+    # It keeps nothing worth a graceful exit, and with continuous batching its SIGTERM
+    # shutdown waits ~5 s for the batching thread: longer than the labs platform's 2 s
+    # cancel grace, after which a cancelled deployment could no longer report its result.
     return ServerProcess(
-        ServerKind.TRANSFORMERS, command, port, served_name, log_path, env, bind_host=host
+        kind, command, port, model_dir, log_path, env, bind_host=host, stop_grace_s=1.0
     )
 
 
@@ -213,7 +253,6 @@ def vllm_server(
     if python is None:
         raise ServerFailed(vllm_unavailable_reason() or "no vLLM")
     port = port or free_port()
-    vllm_dtype = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[dtype]
     # The `vllm` console script fails in vllm-cpu (distribution name); the module works.
     command = [
         str(python),
@@ -228,12 +267,12 @@ def vllm_server(
         "--port",
         str(port),
         "--dtype",
-        vllm_dtype,
+        TORCH_DTYPES[dtype],
         "--max-model-len",
         str(max_model_len),
         "--enforce-eager",
     ]
-    env = {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    env = {"VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib())}
     if not device.startswith("cuda"):
         env["VLLM_TARGET_DEVICE"] = "cpu"
     # Never let the portal's PYTHONPATH leak into vLLM's interpreter.

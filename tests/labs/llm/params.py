@@ -15,7 +15,8 @@ SMALL_QUANT = {
 
 SMALL_SERVING = {
     "model": "tiny-random",
-    "servers": ["vllm", "transformers"],
+    "servers": ["vllm", "transformers-cb", "transformers"],
+    "dtypes": ["fp32"],
     "levels": [2, 1],
     "num_requests": 4,
     "max_tokens": 3,

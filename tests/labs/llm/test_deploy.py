@@ -24,6 +24,7 @@ from portal.labs.registry import get_lab
 from portal.labs.services import NewEvent, append_events
 from portal.labs.testing import RecordingContext
 from tests.labs.conftest import wait_for
+from tests.labs.llm.processes import live_in_group
 
 
 class CancellableContext(RecordingContext):
@@ -50,7 +51,7 @@ def test_deploy_rejects_bad_parameters():
     for bad in ({"hours": 0}, {"hours": 6}, {"port": 80}, {"host": "8.8.8.8"}, {"server": "tgi"}):
         with pytest.raises(ValidationError):
             lab.validate(bad)
-    assert lab.validate({}).server == "transformers"
+    assert lab.validate({}).server == "transformers-cb"
 
 
 def make_run(owner, *, status=RunStatus.RUNNING, heartbeat_age_s: float = 0.0, rows=None) -> Run:
@@ -190,7 +191,9 @@ def test_only_staff_may_share_a_deployment(owner, owner_client, other_client, st
 
 
 @pytest.mark.django_db
-def test_a_deployment_serves_chat_completions_until_cancelled_then_its_server_is_gone(owner):
+def test_a_deployment_serves_chat_completions_until_cancelled_then_its_server_is_gone(
+    owner, tiny_model_dir
+):
     lab = get_lab(DEPLOY_LAB_ID)
     params = lab.validate({"model": "tiny-random", "check_interval_s": 0.5, "hours": 0.5})
     ctx = CancellableContext()
@@ -211,7 +214,10 @@ def test_a_deployment_serves_chat_completions_until_cancelled_then_its_server_is
             what="the deployment table",
         )
         assert row["state"] == "serving" and row["url"].startswith("http://127.0.0.1:")
-        assert row["url"].endswith("/v1") and row["model"] == "tiny-random"
+        # transformers serve answers under the directory's name, as GET /v1/models lists it
+        assert row["url"].endswith("/v1") and row["model"] == str(tiny_model_dir)
+        listed = httpx.get(f"{row['url']}/models", timeout=10).json()["data"]
+        assert [m["id"] for m in listed] == [row["model"]]
         reply = httpx.post(
             f"{row['url']}/chat/completions",
             json={
@@ -238,6 +244,8 @@ def test_a_deployment_serves_chat_completions_until_cancelled_then_its_server_is
     assert result["ended"] == "cancelled" and result["url"] == row["url"]
     assert ctx.deployment_rows()[-1]["state"] == "stopping"
     assert pid_gone(row["pid"])
+    # nothing of its process group is left (transformers serve runs a batching thread)
+    assert live_in_group(row["pid"]) == []
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{row['url']}/models", timeout=2)
 

@@ -20,7 +20,12 @@ def test_both_labs_are_registered_for_any_device_in_their_weeks():
     assert (serving.week, serving.device) == (12, DeviceClass.ANY)
     # the defaults are valid
     assert quant.validate({}).model == "smollm2"
-    assert serving.validate({}).servers == ["transformers", "vllm"]
+    defaults = serving.validate({})
+    assert defaults.servers == ["vllm", "transformers-cb", "transformers"]
+    assert defaults.dtypes_for("cpu") == ["fp32", "bf16"]
+    assert defaults.dtypes_for("cuda") == ["bf16", "fp16"]
+    # every server gets the same requests unless vLLM is asked for a fixed length
+    assert defaults.ignore_eos is False
 
 
 @pytest.mark.parametrize(
@@ -48,6 +53,7 @@ def test_quant_rejects_bad_parameters(bad):
         {"levels": [1.5]},
         {"mode": "rate", "levels": [-1]},
         {"servers": ["tgi"]},
+        {"dtypes": ["int8"]},
         {"prompt_lengths": ["huge"]},
         {"num_requests": 0},
     ],
@@ -102,20 +108,45 @@ def test_cancelling_the_quant_lab_stops_it_between_measurements():
         run_inline("llm-quant", SMALL_QUANT, cancel_after_events=3)
 
 
-def test_the_serving_lab_load_tests_our_server_and_skips_an_absent_vllm(serving_inline):
+def test_the_serving_lab_compares_transformers_with_and_without_batching_and_skips_an_absent_vllm(
+    serving_inline,
+):
     ctx = serving_inline
     result = ctx.final
-    assert [s["server"] for s in result["skipped"]] == ["vllm"]
+    assert [(s["server"], s["dtype"]) for s in result["skipped"]] == [("vllm", "fp32")]
     assert "VLLM_PYTHON" in result["skipped"][0]["reason"]
     points = result["points"]
-    assert [(p["server"], p["level"]) for p in points] == [("transformers", 1), ("transformers", 2)]
+    assert [(p["server"], p["dtype"], p["level"]) for p in points] == [
+        ("transformers-cb", "fp32", 1),
+        ("transformers-cb", "fp32", 2),
+        ("transformers", "fp32", 1),
+        ("transformers", "fp32", 2),
+    ]
     for p in points:
-        assert (p["completed"], p["failed"]) == (4, 0)
-        assert p["total_output_tokens"] == 12
+        assert (p["completed"], p["failed"]) == (4, 0), p["errors"]
+        # the tokens the server produced: a random model may end early at its EOS token
+        assert 4 <= p["total_output_tokens"] <= 12
+        assert p["mean_output_tokens"] == p["total_output_tokens"] / 4
+        assert p["stopped_early"] == 0 if p["total_output_tokens"] == 12 else p["stopped_early"] > 0
         assert p["ttft_ms"]["p50"] <= p["ttft_ms"]["p99"] <= p["e2e_ms"]["p99"]
-    assert len(ctx.series("ttft_ms/transformers/1")) == 4
-    assert ctx.series("output_tok_s/transformers") == [p["output_throughput"] for p in points]
-    assert result["comparisons"] == []
+    assert len(ctx.series("ttft_ms/transformers-cb/fp32/1")) == 4
+    assert ctx.series("output_tok_s/transformers/fp32") == [
+        p["output_throughput"] for p in points if p["server"] == "transformers"
+    ]
+    # with vLLM absent, only batching vs none can be compared: one ratio per level
+    by = {(p["server"], p["level"]): p["output_throughput"] for p in points}
+    assert [(c["kind"], c["level"]) for c in result["comparisons"]] == [
+        ("batching", 1),
+        ("batching", 2),
+    ]
+    for c in result["comparisons"]:
+        expected = by[("transformers-cb", c["level"])] / by[("transformers", c["level"])]
+        assert c["ratio"] == pytest.approx(expected)
+    [cross] = result["crossovers"]
+    assert (cross["kind"], cross["dtype"]) == ("batching", "fp32")
+    assert cross["outcome"] in {"overtakes", "falls-behind", "always", "never"}
+    assert set(result["ratio_meanings"]) == {"engine", "batching", "overall"}
+    assert result["dtype_verdicts"] == []  # one dtype: nothing to compare
     assert {d["name"] for d in ctx.of_kind("artifact")} == {
         "llm-serving-report.md",
         "llm-serving-report.json",
@@ -132,6 +163,7 @@ def test_an_all_at_once_rate_and_empty_percentiles_are_stored_as_json(owner, mon
     params = {
         "model": "tiny-random",
         "servers": ["transformers"],
+        "dtypes": ["fp32"],
         "mode": "rate",
         "levels": ["inf"],
         "num_requests": 2,
@@ -154,5 +186,5 @@ def test_an_all_at_once_rate_and_empty_percentiles_are_stored_as_json(owner, mon
     assert Run.objects.get(pk=run.pk).result["points"][0]["level"] == "inf"
     # the all-at-once level is charted at x = the number of requests
     assert [
-        d["step"] for d in ctx.of_kind("metric") if d["name"] == "output_tok_s/transformers"
+        d["step"] for d in ctx.of_kind("metric") if d["name"] == "output_tok_s/transformers/fp32"
     ] == [2.0]

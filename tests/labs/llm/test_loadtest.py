@@ -25,6 +25,8 @@ from portal.labs.llm.loadtest import (
 TTFT = 0.12
 ITL = 0.03
 TOKENS = 5
+# the fields `transformers serve` accepts on /v1/completions (it answers 422 to others)
+TRANSFORMERS_FIELDS = {"model", "prompt", "max_tokens", "temperature", "stream", "stream_options"}
 
 
 class FakeServer(ThreadingHTTPServer):
@@ -36,6 +38,13 @@ class FakeServer(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_in_flight = 0
         self.arrivals: list[float] = []
+        self.bodies: list[dict] = []
+        # like `transformers serve`: unknown fields are a 422
+        self.strict = False
+        # like a model that emits its end-of-sequence token: stop after this many tokens
+        self.eos_after: int | None = None
+        # like a server that streams text but no usage
+        self.send_usage = True
 
 
 class FakeHandler(BaseHTTPRequestHandler):
@@ -54,6 +63,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         with self.server.lock:
             self.server.arrivals.append(time.perf_counter())
+            self.server.bodies.append(body)
             self.server.in_flight += 1
             self.server.max_in_flight = max(self.server.max_in_flight, self.server.in_flight)
         try:
@@ -64,18 +74,31 @@ class FakeHandler(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(data)
                 return
+            if self.server.strict and (unexpected := set(body) - TRANSFORMERS_FIELDS):
+                data = json.dumps({"detail": f"Unexpected fields in the request: {unexpected}"})
+                self.send_response(422)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.encode())
+                return
+            produced = body["max_tokens"]
+            if self.server.eos_after is not None and not body.get("ignore_eos"):
+                produced = min(produced, self.server.eos_after)
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             time.sleep(TTFT)
-            for i in range(body["max_tokens"]):
+            for i in range(produced):
                 if i:
                     time.sleep(ITL)
                 event = {"choices": [{"index": 0, "text": f" t{i}", "finish_reason": None}]}
                 self._chunk(f"data: {json.dumps(event)}\n\n")
-            usage = {"prompt_tokens": 3, "completion_tokens": body["max_tokens"]}
-            self._chunk(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n")
+            reason = "length" if produced == body["max_tokens"] else "stop"
+            last: dict = {"choices": [{"index": 0, "text": "", "finish_reason": reason}]}
+            if self.server.send_usage:
+                last["usage"] = {"prompt_tokens": 3, "completion_tokens": produced}
+            self._chunk(f"data: {json.dumps(last)}\n\n")
             self._chunk("data: [DONE]\n\n")
             self._chunk("")
         finally:
@@ -192,3 +215,67 @@ def test_an_unreachable_server_fails_every_request_without_raising():
 def test_a_load_spec_needs_exactly_one_of_rate_and_concurrency():
     with pytest.raises(ValueError):
         asyncio.run(run_load("http://x", "m", ["x"], LoadSpec(num_requests=1, max_tokens=1)))
+
+
+def test_a_server_that_stops_early_at_eos_is_measured_on_the_tokens_it_produced(fake):
+    server, url = fake
+    server.strict, server.eos_after = True, 2
+    spec = LoadSpec(num_requests=3, max_tokens=TOKENS, concurrency=3)
+    results, duration = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert all(r.ok for r in results), results[0].error
+    # no ignore_eos in the requests: a strict server would have refused them
+    assert all("ignore_eos" not in body for body in server.bodies)
+    for r in results:
+        assert r.output_tokens == 2 and r.stopped_early
+        assert len(r.itl) == 1
+        # TPOT over the one decode step that happened, not over max_tokens - 1
+        assert r.tpot == pytest.approx(r.e2e - r.ttft)
+    s = summarize(results, duration, Slo())
+    assert s["total_output_tokens"] == 6 and s["mean_output_tokens"] == 2
+    assert s["stopped_early"] == 3
+    assert s["output_throughput"] == pytest.approx(6 / duration)
+
+
+def test_a_request_that_reaches_max_tokens_did_not_stop_early(fake):
+    server, url = fake
+    server.eos_after = TOKENS + 10
+    spec = LoadSpec(num_requests=2, max_tokens=TOKENS, concurrency=1)
+    results, duration = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert [r.output_tokens for r in results] == [TOKENS, TOKENS]
+    assert summarize(results, duration, Slo())["stopped_early"] == 0
+
+
+def test_ignore_eos_is_sent_only_when_asked_for_and_gives_the_full_length(fake):
+    server, url = fake
+    server.eos_after = 1
+    spec = LoadSpec(num_requests=2, max_tokens=TOKENS, concurrency=1, ignore_eos=True)
+    results, _ = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert [body.get("ignore_eos") for body in server.bodies] == [True, True]
+    assert [(r.output_tokens, r.stopped_early) for r in results] == [(TOKENS, False)] * 2
+
+
+def test_a_server_that_rejects_ignore_eos_fails_those_requests_with_its_422(fake):
+    server, url = fake
+    server.strict = True
+    spec = LoadSpec(num_requests=1, max_tokens=2, concurrency=1, ignore_eos=True)
+    results, _ = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert not results[0].ok
+    assert results[0].error.startswith("HTTP 422") and "ignore_eos" in results[0].error
+
+
+def test_without_usage_each_streamed_chunk_counts_as_one_token(fake):
+    server, url = fake
+    server.send_usage, server.eos_after = False, 3
+    spec = LoadSpec(num_requests=1, max_tokens=TOKENS, concurrency=1)
+    results, _ = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert (results[0].output_tokens, results[0].stopped_early) == (3, True)
+
+
+def test_a_completion_that_ends_before_any_text_is_an_empty_answer_not_a_failure(fake):
+    server, url = fake
+    server.eos_after = 0
+    spec = LoadSpec(num_requests=1, max_tokens=TOKENS, concurrency=1)
+    [r], _ = asyncio.run(run_load(url, "m", ["hello"], spec))
+    assert r.ok, r.error
+    assert (r.output_tokens, r.stopped_early, r.ttft) == (0, True, r.e2e)
+    assert r.tpot is None

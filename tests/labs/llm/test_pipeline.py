@@ -32,6 +32,7 @@ def test_a_serving_run_through_the_pipeline_load_tests_the_baseline_server(
         {
             "model": "tiny-random",
             "servers": ["transformers"],
+            "dtypes": ["fp32"],
             "levels": [2],
             "num_requests": 4,
             "max_tokens": 4,
@@ -42,11 +43,12 @@ def test_a_serving_run_through_the_pipeline_load_tests_the_baseline_server(
     assert run.status == RunStatus.SUCCEEDED, run.error
     [point] = run.result["points"]
     assert (point["server"], point["completed"], point["failed"]) == ("transformers", 4, 0)
-    assert point["total_output_tokens"] == 16
+    # what the server produced: at most 4 tokens each, fewer where it ended at EOS
+    assert 0 < point["total_output_tokens"] <= 16
     names = set(
         RunEvent.objects.filter(run=run, kind="metric").values_list("data__name", flat=True)
     )
-    assert {"ttft_ms/transformers/2", "output_tok_s/transformers"} <= names
+    assert {"ttft_ms/transformers/fp32/2", "output_tok_s/transformers/fp32"} <= names
     assert set(RunArtifact.objects.filter(run=run).values_list("name", flat=True)) == {
         "llm-serving-report.md",
         "llm-serving-report.json",

