@@ -44,7 +44,7 @@ def test_wrong_methods_are_refused(api, gpu_sweep):
 
 def test_another_users_sweep_is_not_listed_and_is_404(owner, other_user, api, gpu_sweep):
     from portal.core.services import issue_api_token
-    from tests.kernels.conftest import make_run, make_sweep
+    from tests.labs.kernels.conftest import make_run, make_sweep
 
     mine = make_sweep(make_run(owner))
     assert {s["id"] for s in api.get("/api/kernels/sweeps").json()} == {mine.pk, gpu_sweep.pk}
@@ -57,7 +57,7 @@ def test_another_users_sweep_is_not_listed_and_is_404(owner, other_user, api, gp
 
 
 def test_a_sweep_without_a_run_is_staff_only(api, db):
-    from tests.kernels.conftest import make_sweep
+    from tests.labs.kernels.conftest import make_sweep
 
     orphan = make_sweep(None)
     assert api.get(f"/api/kernels/sweeps/{orphan.pk}").status_code == HTTPStatus.NOT_FOUND
