@@ -7,6 +7,7 @@ With DATABASE_URL / REDIS_URL unset, the portal uses its embedded PostgreSQL
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -171,6 +172,15 @@ PORTAL_QUEUE_ROUTES = {
 # Queues the worker started by `manage.py up` serves.
 PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu"])
 PORTAL_WORKER_CONCURRENCY = env_int("PORTAL_WORKER_CONCURRENCY", 1)
+# Feishu work (event answers, notifications, document embedding) has its own queue, served
+# by a second worker that `manage.py up` starts, so an answer never waits behind a lab run.
+CELERY_TASK_ROUTES = {"portal.feishu.tasks.*": {"queue": "feishu"}}
+PORTAL_FEISHU_WORKER_CONCURRENCY = env_int("PORTAL_FEISHU_WORKER_CONCURRENCY", 1)
+# Web processes `manage.py up` runs (uvicorn workers); one per core by default.
+PORTAL_WEB_WORKERS = env_int(
+    "PORTAL_WEB_WORKERS",
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+)
 
 # --- Auth ---------------------------------------------------------------------------------------
 

@@ -74,7 +74,7 @@ def event_max_age_s() -> int:
 
 def queue() -> str:
     """Celery queue for this app's jobs (tests isolate their own worker with it)."""
-    return _str("FEISHU_QUEUE", settings.PORTAL_QUEUE_ROUTES.get("cpu", "cpu"))
+    return _str("FEISHU_QUEUE", "feishu")
 
 
 def embedder_name() -> str:
