@@ -38,6 +38,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--profile", action="store_true", help="print a profile of each page")
     parser.add_argument("--html", type=Path, help="write HTML profiles into this folder")
+    parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated URLs")
+    parser.add_argument("--show-all", action="store_true", help="library frames too")
     args = parser.parse_args()
 
     import django
@@ -75,7 +77,7 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, float, int]]:
     client = Client()
     client.force_login(user)
     table: dict[str, tuple[float, float, int]] = {}
-    for url in PAGES:
+    for url in args.pages.split(","):
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         with CaptureQueriesContext(connection) as ctx:
@@ -104,7 +106,7 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, float, int]]:
                 (args.html / f"{name}.html").write_text(profiler.output_html())
             if args.profile:
                 print(f"\n### {url} (10 requests)\n")
-                print(profiler.output_text(unicode=False, color=False, show_all=False))
+                print(profiler.output_text(unicode=False, color=False, show_all=args.show_all))
     return table
 
 

@@ -28,6 +28,7 @@ from portal.curriculum.models import (
     Week,
     WeeklyReview,
 )
+from portal.curriculum.plan import plan_structure
 from portal.curriculum.progress import (
     Progress,
     checklist,
@@ -41,7 +42,7 @@ from portal.curriculum.skills import skill_evidence
 
 
 def _get_week(number: int) -> Week:
-    week = Week.objects.active().select_related("phase").filter(number=number).first()
+    week = plan_structure().week(number)
     if week is None:
         raise Http404(f"No week {number}: the plan has weeks 1-{WEEKS}")
     return week
@@ -105,22 +106,28 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     start = start_date_for(request.user)
     now = current_week(start, today)
-    weeks = list(Week.objects.active().select_related("phase"))
+    progress = _progress_context(request)
+    tallies = progress["progress"].weeks
     phases = [
         {
             "phase": phase,
             "weeks": [
-                {"week": w, "start": week_start(start, w.number) if start else None} for w in ws
+                {
+                    "week": w,
+                    "start": week_start(start, w.number) if start else None,
+                    "tally": tallies.get(w.number),
+                }
+                for w in ws
             ],
         }
-        for phase, ws in groupby(weeks, key=lambda w: w.phase)
+        for phase, ws in groupby(plan_structure().weeks, key=lambda w: w.phase)
     ]
     context = {
         "phases": phases,
         "current": now,
         "start": start,
         "start_form": StartDateForm(initial={"start_date": start or today}),
-        **_progress_context(request),
+        **progress,
     }
     return render(request, "curriculum/index.html", context)
 

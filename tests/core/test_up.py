@@ -192,9 +192,9 @@ def test_up_serves_from_several_web_processes_and_replaces_one_that_dies(data_di
     assert len(workers) == 2, [w.cmdline() for w in workers]
     assert "uvicorn with 2 worker process(es)" in log.read_text()
     # A Celery worker of its own serves the feishu queue.
-    assert any(
-        "-Q feishu" in " ".join(c.cmdline()) for c in psutil.Process(proc.pid).children()
-    ), "no worker for the feishu queue"
+    assert any("-Q feishu" in " ".join(c.cmdline()) for c in psutil.Process(proc.pid).children()), (
+        "no worker for the feishu queue"
+    )
 
     # A web process crashes: the others keep answering and the supervisor starts a new one.
     victim = workers[0]

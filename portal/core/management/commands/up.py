@@ -58,7 +58,16 @@ FEISHU_QUEUE = "feishu"
 def web_command(server: str, host: str, port: int, workers: int) -> list[str]:
     """The ASGI server's command line: uvicorn with `workers` processes, or one daphne."""
     if server == "daphne":
-        return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "portal.asgi:application"]
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            host,
+            "-p",
+            str(port),
+            "portal.asgi:application",
+        ]
     return [
         sys.executable,
         "-m",
