@@ -5,22 +5,30 @@ in one learner with some activity, then for each page: a warm-up request, N time
 (median / p90 / queries), and a pyinstrument profile of a few more. Prints a table; with
 --profile writes the profiles' text to stdout (or --html DIR for the HTML views).
 
-Run: .venv/bin/python bench/page_profile.py [--runs 30] [--profile] [--html /tmp/profiles]
+With --baseline REF (a git commit, e.g. main), the same measurement runs first on an export
+of REF (`git archive`, in a temporary folder) and the table shows both with the ratio.
+
+Run: .venv/bin/python bench/page_profile.py [--runs 30] [--baseline main] [--profile]
+     [--html /tmp/profiles] [--pages /labs/,/papers/]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# PAGE_BENCH_ROOT: measure another checkout (the --baseline export) with this same script.
+ROOT = Path(os.environ.get("PAGE_BENCH_ROOT") or Path(__file__).resolve().parent.parent)
 sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
 DATA_DIR = Path(tempfile.mkdtemp(prefix="aicp-pages-", dir="/tmp"))
 for name in ("DATABASE_URL", "REDIS_URL"):
     os.environ.pop(name, None)
@@ -40,7 +48,10 @@ def main() -> None:
     parser.add_argument("--html", type=Path, help="write HTML profiles into this folder")
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated URLs")
     parser.add_argument("--show-all", action="store_true", help="library frames too")
+    parser.add_argument("--baseline", help="a git commit to measure first, for the ratio")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    baseline = run_baseline(args) if args.baseline else None
 
     import django
 
@@ -60,7 +71,24 @@ def main() -> None:
         django.db.connections.close_all()
         services.stop()
         shutil.rmtree(DATA_DIR, ignore_errors=True)
+    if args.json:
+        print(json.dumps(table))
+        return
     print(f"\n## Single request, no load (median of {args.runs}, warm)\n")
+    if baseline is not None:
+        print(f"baseline: {args.baseline}; ratio = baseline web CPU / this tree's web CPU\n")
+        print(
+            "| page | baseline wall p50 | wall p50 | baseline web CPU | web CPU | ratio "
+            "| baseline queries | queries |"
+        )
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for url, (p50, _p90, cpu, queries) in table.items():
+            b50, _b90, bcpu, bqueries = baseline.get(url, (0, 0, 0, 0))
+            print(
+                f"| {url} | {b50 * 1000:.1f} ms | {p50 * 1000:.1f} ms | {bcpu * 1000:.1f} ms "
+                f"| {cpu * 1000:.1f} ms | {bcpu / cpu if cpu else 0:.1f}x | {bqueries} | {queries} |"
+            )
+        return
     # CPU time of this process (the web side, PostgreSQL excluded) is steadier than wall
     # time on a shared machine; both are medians.
     print("| page | wall p50 | wall p90 | web CPU p50 | queries |")
@@ -70,6 +98,29 @@ def main() -> None:
             f"| {url} | {p50 * 1000:.1f} ms | {p90 * 1000:.1f} ms | {cpu * 1000:.1f} ms "
             f"| {queries} |"
         )
+
+
+def run_baseline(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The same measurement on an export of `args.baseline`, in a subprocess."""
+    here = Path(__file__).resolve().parent.parent
+    tree = Path(tempfile.mkdtemp(prefix="aicp-base-", dir="/tmp"))
+    try:
+        archive = subprocess.run(
+            ["git", "archive", args.baseline], cwd=here, check=True, capture_output=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+        env = {**os.environ, "PAGE_BENCH_ROOT": str(tree)}
+        env.pop("PORTAL_DATA_DIR", None)
+        out = subprocess.run(
+            [sys.executable, __file__, "--json", "--runs", str(args.runs), "--pages", args.pages],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return json.loads(out.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
 
 
 def measure(args: argparse.Namespace) -> dict[str, tuple[float, float, float, int]]:
@@ -86,7 +137,7 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, float, float, in
         assert response.status_code == 200, (url, response.status_code)
         queries: list[str] = []
 
-        def count(execute, sql, params, many, context):  # noqa: ANN001
+        def count(execute, sql, params, many, context, queries=queries):  # noqa: ANN001
             queries.append(sql)
             return execute(sql, params, many, context)
 
