@@ -66,6 +66,7 @@ FAKE, FAKE_SERVER = start_fake_feishu()
 os.environ["FEISHU_DOMAIN"] = FAKE.base_url
 
 import django  # noqa: E402
+import django.apps  # noqa: E402
 
 FINAL = {"succeeded", "failed", "cancelled", "lost"}
 

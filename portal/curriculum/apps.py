@@ -26,7 +26,7 @@ class CurriculumConfig(AppConfig):
 def _connect_plan_invalidation() -> None:
     """A changed phase, week or item, or a content load, makes every process reload the plan."""
     from django.db import transaction
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_migrate, post_save
 
     from portal.curriculum.models import Item, Phase, Week
     from portal.curriculum.plan import invalidate_plan
@@ -45,3 +45,5 @@ def _connect_plan_invalidation() -> None:
             changed, sender=model, weak=False, dispatch_uid=f"plan-deleted-{model.__name__}"
         )
     content_loaded.connect(changed, weak=False, dispatch_uid="plan-content-loaded")
+    # `flush` (and a test database's reset) empties the tables without row signals.
+    post_migrate.connect(changed, weak=False, dispatch_uid="plan-migrated")

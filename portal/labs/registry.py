@@ -7,6 +7,7 @@ Celery execution, streaming) looks labs up here by id.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -66,7 +67,8 @@ class Lab:
 
     def parameter_schema(self) -> dict[str, Any]:
         # pydantic rebuilds the schema on every call (several ms); it is fixed per class.
-        return _json_schema(self.params)
+        # A copy: callers may annotate it.
+        return copy.deepcopy(_json_schema(self.params))
 
     def validate(self, raw: dict[str, Any]) -> BaseModel:
         """Raises pydantic.ValidationError with field errors (unknown names included)."""
