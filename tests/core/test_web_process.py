@@ -56,11 +56,10 @@ SCRIPT = textwrap.dedent(
         fetched.append(url)
         if status >= 500 and status != 503:  # 503: /healthz without a worker, by design
             errors.append(f"{url}: {status}")
-    heavy = [m for m in %(heavy)r if m in sys.modules]
+    heavy = [m for m in HEAVY_MODULES if m in sys.modules]
     print(json.dumps({"fetched": fetched, "errors": errors, "heavy": heavy}))
     """
-    % {"heavy": HEAVY}
-)
+).replace("HEAVY_MODULES", repr(HEAVY))
 
 
 @pytest.mark.django_db(transaction=True)

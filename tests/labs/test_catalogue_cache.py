@@ -61,9 +61,7 @@ def test_a_newly_registered_lab_shows_at_once_and_later_pages_build_no_form(
     assert f'name="{new_lab.id}-width"' in again and 'max="9"' in again
 
 
-def test_every_cached_launch_form_carries_the_viewers_own_csrf_token(
-    owner_client, other_client
-):
+def test_every_cached_launch_form_carries_the_viewers_own_csrf_token(owner_client, other_client):
     def tokens(client) -> set[str]:  # noqa: ANN001
         html = client.get("/labs/").content.decode()
         found = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
