@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--html", type=Path, help="write HTML profiles into this folder")
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated URLs")
     parser.add_argument("--show-all", action="store_true", help="library frames too")
+    parser.add_argument("--sql", action="store_true", help="print each page's queries")
     parser.add_argument("--baseline", help="a git commit to measure first, for the ratio")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -143,6 +144,10 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, float, float, in
 
         with connection.execute_wrapper(count):
             client.get(url)
+        if args.sql:
+            print(f"\n### {url}: {len(queries)} queries\n")
+            for sql in queries:
+                print("-", sql[:160])
         times, cpu = [], []
         for _ in range(args.runs):
             t0, c0 = time.perf_counter(), time.process_time()

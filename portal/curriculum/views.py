@@ -104,9 +104,9 @@ def _decorate(items: list[Item]) -> list[Item]:
 @login_required
 def index(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    start = start_date_for(request.user)
-    now = current_week(start, today)
     progress = _progress_context(request)
+    start = progress["progress"].start_date  # read once, with the progress
+    now = current_week(start, today)
     tallies = progress["progress"].weeks
     phases = [
         {
@@ -150,7 +150,8 @@ def week_detail(request: HtmxHttpRequest, number: int) -> HttpResponse:
     week = _get_week(number)
     items = _decorate(list(checklist(request.user, kind=ItemKind.TASK, week=number)))
     groups = [(g, list(its)) for g, its in groupby(items, key=lambda i: i.group)]
-    start = start_date_for(request.user)
+    progress = _progress_context(request)
+    start = progress["progress"].start_date  # read once, with the progress
     context = {
         "week": week,
         "groups": groups,
@@ -164,7 +165,7 @@ def week_detail(request: HtmxHttpRequest, number: int) -> HttpResponse:
         "prev_week": number - 1 if number > 1 else None,
         "next_week": number + 1 if number < WEEKS else None,
         "has_review": WeeklyReview.objects.filter(user=request.user, week=number).exists(),
-        **_progress_context(request),
+        **progress,
     }
     return render(request, "curriculum/week.html", context)
 
