@@ -544,10 +544,11 @@ def compare(every: dict[str, dict[str, dict]], args: argparse.Namespace) -> None
     def add(name: str, a: float | None, b: float | None, fmt, higher_is_better: bool) -> None:  # noqa: ANN001
         if a is None or b is None:
             return
+        # Always "how many times better uvicorn is": > 1 better, < 1 worse.
         if higher_is_better:
-            ratio = f"{b / a:.1f}x" if a else "-"
+            ratio = f"{b / a:.2f}" if a else "-"
         else:
-            ratio = f"{a / b:.1f}x faster" if b else "-"
+            ratio = f"{a / b:.2f}" if b else "-"
         rows.append((name, fmt(a), fmt(b), ratio))
 
     if "pages" in old and "pages" in new:
@@ -580,6 +581,7 @@ def compare(every: dict[str, dict[str, dict]], args: argparse.Namespace) -> None
     rows.append(("web processes (RSS)", old["_rss"], new["_rss"], ""))
     workers = args.web_workers or "PORTAL_WEB_WORKERS"
     print(f"\n## daphne (one process) vs uvicorn ({workers} workers), same run\n")
+    print("ratio: how many times better uvicorn is (> 1 better, < 1 worse)\n")
     print("| measure | daphne | uvicorn | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for row in rows:
