@@ -84,6 +84,8 @@ def web_command(server: str, host: str, port: int, workers: int) -> list[str]:
         "off",
         "--ws",
         "websockets",
+        "--http",
+        "auto",  # httptools when installed (a dependency), else h11
         # Like daphne: client addresses are the socket's; trusting X-Forwarded-* is a
         # deployment decision (a reverse proxy), not a default.
         "--no-proxy-headers",
