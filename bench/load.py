@@ -12,8 +12,14 @@ Loopback only; stops by itself and removes its data directory. Sections (all by 
 - redis:     Redis restarted under a running lab with open websockets: clients reconnect with
              ?after=<last seq> and end with every event, no gap, no duplicate; the run finishes
 
+--server picks the web server `manage.py up` runs: uvicorn (several processes, the default),
+daphne (the former single process), or both: the same sections against daphne, then
+uvicorn, in one run, with a side-by-side table and the ratios, and each web process's RSS.
+
 Run: .venv/bin/python bench/load.py [--users 50 --seconds 60 --clients 100 --events 200]
-     [--only pages,websocket,feishu,pg,redis]
+     [--only pages,websocket,feishu,pg,redis] [--server uvicorn|daphne|both] [--web-workers N]
+The comparison the operations page reports:
+     .venv/bin/python bench/load.py --only pages,feishu --seconds 30 --server both
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ FAKE, FAKE_SERVER = start_fake_feishu()
 os.environ["FEISHU_DOMAIN"] = FAKE.base_url
 
 import django  # noqa: E402
+import django.apps  # noqa: E402
 
 FINAL = {"succeeded", "failed", "cancelled", "lost"}
 
@@ -88,7 +95,9 @@ def healthz(base: str) -> int:
 
 
 class Portal:
-    def __init__(self) -> None:
+    def __init__(self, server: str = "uvicorn", web_workers: int | None = None) -> None:
+        self.server = server
+        self.web_workers = web_workers
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = DATA_DIR / "up.log"
@@ -97,8 +106,10 @@ class Portal:
     def start(self) -> float:
         t0 = time.monotonic()
         env = {**os.environ, "PORTAL_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        if self.web_workers:
+            env["PORTAL_WEB_WORKERS"] = str(self.web_workers)
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "up"],
+            [sys.executable, "manage.py", "up", "--server", self.server],
             cwd=ROOT,
             env=env,
             stdout=self.log.open("ab"),
@@ -111,6 +122,24 @@ class Portal:
                 return time.monotonic() - t0
             time.sleep(0.5)
         raise RuntimeError(f"/healthz never answered 200:\n{self.log.read_text()[-3000:]}")
+
+    def web_processes(self) -> list[tuple[str, int]]:
+        """(role, RSS bytes) of each web process: uvicorn's supervisor and workers, or daphne."""
+        import psutil
+
+        if self.proc is None:
+            return []
+        found: list[tuple[str, int]] = []
+        for child in psutil.Process(self.proc.pid).children():
+            cmd = " ".join(child.cmdline())
+            if "daphne" in cmd:
+                found.append(("daphne", child.memory_info().rss))
+            elif "uvicorn" in cmd:
+                found.append(("uvicorn supervisor", child.memory_info().rss))
+                for worker in child.children():
+                    if "resource_tracker" not in " ".join(worker.cmdline()):
+                        found.append(("uvicorn worker", worker.memory_info().rss))
+        return found
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -265,7 +294,7 @@ async def websocket_fanout(portal: Portal, clients: int) -> dict:
 # --- Feishu burst -------------------------------------------------------------------------------------
 
 
-async def feishu_burst(portal: Portal, events: int, in_flight: int) -> dict:
+async def feishu_burst(portal: Portal, events: int, in_flight: int, tag: str = "") -> dict:
     import httpx
 
     from portal.feishu.models import FeishuEvent
@@ -274,7 +303,10 @@ async def feishu_burst(portal: Portal, events: int, in_flight: int) -> dict:
     unique = events - events // 10
     payloads = [
         message_event(
-            text="/help", token=VERIFICATION_TOKEN, event_id=f"burst-{i}", chat_id=f"oc_b{i}"
+            text="/help",
+            token=VERIFICATION_TOKEN,
+            event_id=f"burst-{tag}{i}",
+            chat_id=f"oc_b{tag}{i}",
         )
         for i in range(unique)
     ]
@@ -288,9 +320,14 @@ async def feishu_burst(portal: Portal, events: int, in_flight: int) -> dict:
         body, headers = signed_request(payload, encrypt_key=ENCRYPT_KEY)
         async with gate:
             t0 = time.perf_counter()
-            response = await client.post("/feishu/events", content=body, headers=headers)
+            try:
+                status = (
+                    await client.post("/feishu/events", content=body, headers=headers)
+                ).status_code
+            except httpx.HTTPError:
+                status = 0  # timed out or refused: counted as non-200, not a crash
             acks.append(time.perf_counter() - t0)
-        statuses.append(response.status_code)
+        statuses.append(status)
 
     async with httpx.AsyncClient(base_url=portal.base, timeout=30) as client:
         t0 = time.perf_counter()
@@ -303,7 +340,9 @@ async def feishu_burst(portal: Portal, events: int, in_flight: int) -> dict:
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(3)  # a late duplicate answer would show up here
-    keys = {i: (p["event"]["message"]["message_id"], f"oc_b{i}") for i, p in enumerate(payloads)}
+    keys = {
+        i: (p["event"]["message"]["message_id"], f"oc_b{tag}{i}") for i, p in enumerate(payloads)
+    }
     per_event: dict[int, int] = {}
     for received in FAKE.messages():
         text = received.path + json.dumps(received.body) + json.dumps(received.query)
@@ -312,7 +351,7 @@ async def feishu_burst(portal: Portal, events: int, in_flight: int) -> dict:
                 per_event[i] = per_event.get(i, 0) + 1
                 break
     per_chat = per_event
-    stored = FeishuEvent.objects.filter(event_id__startswith="burst-").count()
+    stored = FeishuEvent.objects.filter(event_id__startswith=f"burst-{tag}").count()
     return {
         "sent": len(sends),
         "unique": unique,
@@ -435,37 +474,128 @@ def main() -> None:
         "--in-flight", type=int, default=20, help="Feishu deliveries in flight at once"
     )
     parser.add_argument("--only", default="pages,websocket,feishu,pg,redis")
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "daphne", "both"],
+        default="uvicorn",
+        help="both: daphne (one process, the former setup), then uvicorn, compared",
+    )
+    parser.add_argument("--web-workers", type=int, help="PORTAL_WEB_WORKERS for uvicorn")
     args = parser.parse_args()
     only = set(args.only.split(","))
+    servers = ["daphne", "uvicorn"] if args.server == "both" else [args.server]
 
-    portal = Portal()
+    every: dict[str, dict[str, dict]] = {}
+    try:
+        for server in servers:
+            every[server] = run_one(server, args, only)
+            report(server, every[server], args)
+    finally:
+        FAKE_SERVER.shutdown()
+        if os.environ.get("LOAD_KEEP_LOG"):
+            shutil.copy(DATA_DIR / "up.log", os.environ["LOAD_KEEP_LOG"])
+        shutil.rmtree(DATA_DIR, ignore_errors=True)
+    if len(every) > 1:
+        compare(every, args)
+
+
+def run_one(server: str, args: argparse.Namespace, only: set[str]) -> dict[str, dict]:
+    """Start `manage.py up --server <server>`, run the chosen sections, stop it."""
+    portal = Portal(server, args.web_workers)
+    results: dict[str, dict] = {}
     try:
         started = portal.start()
-        django.setup()
-        print(f"manage.py up on {DATA_DIR}: healthy after {started:.1f} s")
-        results: dict[str, dict] = {}
+        if not django.apps.apps.ready:
+            django.setup()
+        print(f"\n# {server}: manage.py up on {DATA_DIR}: healthy after {started:.1f} s")
+        tag = f"{server}-"
 
         async def everything() -> None:
             if "pages" in only:
                 results["pages"] = await pages(portal, args.users, args.seconds)
+                results["rss"] = {"processes": portal.web_processes()}
             if "websocket" in only:
                 results["websocket"] = await websocket_fanout(portal, args.clients)
             if "feishu" in only:
-                results["feishu"] = await feishu_burst(portal, args.events, args.in_flight)
+                results["feishu"] = await feishu_burst(portal, args.events, args.in_flight, tag)
             if "pg" in only:
                 results["pg"] = await pg_restart(portal)
             if "redis" in only:
                 results["redis"] = await redis_restart(portal)
+            if "rss" not in results:
+                results["rss"] = {"processes": portal.web_processes()}
 
         asyncio.run(everything())
     finally:
         django.db.connections.close_all() if django.apps.apps.ready else None
         portal.stop()
-        FAKE_SERVER.shutdown()
-        if os.environ.get("LOAD_KEEP_LOG"):
-            shutil.copy(portal.log, os.environ["LOAD_KEEP_LOG"])
-        shutil.rmtree(DATA_DIR, ignore_errors=True)
+    return results
 
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.0f} MiB"
+
+
+def compare(every: dict[str, dict[str, dict]], args: argparse.Namespace) -> None:
+    """One table, the two servers side by side, from this run."""
+    old, new = every["daphne"], every["uvicorn"]
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, a: float | None, b: float | None, fmt, higher_is_better: bool) -> None:  # noqa: ANN001
+        if a is None or b is None:
+            return
+        # Always "how many times better uvicorn is": > 1 better, < 1 worse.
+        if higher_is_better:
+            ratio = f"{b / a:.2f}" if a else "-"
+        else:
+            ratio = f"{a / b:.2f}" if b else "-"
+        rows.append((name, fmt(a), fmt(b), ratio))
+
+    if "pages" in old and "pages" in new:
+        po, pn = old["pages"], new["pages"]
+        add("pages/s, all pages", len(po["all"]) / po["seconds"], len(pn["all"]) / pn["seconds"],
+            lambda v: f"{v:.0f}", True)  # fmt: skip
+        add("page time p50", statistics.median(po["all"]), statistics.median(pn["all"]), ms, False)
+        add("page time p95", pct(po["all"], 0.95), pct(pn["all"], 0.95), ms, False)
+        for kind in po["times"]:
+            if po["times"][kind] and pn["times"][kind]:
+                add(f"{kind} p50", statistics.median(po["times"][kind]),
+                    statistics.median(pn["times"][kind]), ms, False)  # fmt: skip
+        rows.append(("page errors", str(len(po["errors"])), str(len(pn["errors"])), ""))
+    if "feishu" in old and "feishu" in new:
+        fo, fn = old["feishu"], new["feishu"]
+        for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            add(f"Feishu ack {label}", pct(fo["acks"], q), pct(fn["acks"], q), ms, False)
+        rows.append(("Feishu non-200", str(fo["non_200"]), str(fn["non_200"]), ""))
+        rows.append(
+            (
+                "Feishu answered once / twice",
+                f"{fo['answered_once']} / {fo['answered_twice']}",
+                f"{fn['answered_once']} / {fn['answered_twice']}",
+                f"of {fn['unique']}",
+            )
+        )
+    for results in (old, new):
+        procs = results.get("rss", {}).get("processes", [])
+        results["_rss"] = ", ".join(f"{role} {mib(rss)}" for role, rss in procs) or "-"
+    rows.append(("web processes (RSS)", old["_rss"], new["_rss"], ""))
+    workers = args.web_workers or "PORTAL_WEB_WORKERS"
+    print(f"\n## daphne (one process) vs uvicorn ({workers} workers), same run\n")
+    print("ratio: how many times better uvicorn is (> 1 better, < 1 worse)\n")
+    print("| measure | daphne | uvicorn | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> None:
+    print(f"\n# {server}")
+    procs = results.get("rss", {}).get("processes", [])
+    print(
+        f"\nweb processes: {len(procs)} ("
+        + ", ".join(f"{role} {mib(rss)}" for role, rss in procs)
+        + ")"
+    )
     if "pages" in results:
         r = results["pages"]
         print(f"\n## {args.users} signed-in users for {args.seconds:.0f} s\n")
@@ -492,11 +622,11 @@ def main() -> None:
     if "feishu" in results:
         r = results["feishu"]
         print(
-            f"\n## Feishu burst ({args.in_flight} deliveries in flight)\n\n| sent | unique | non-200 | ack p50 | ack p95 | ack max | burst "
+            f"\n## Feishu burst ({args.in_flight} deliveries in flight)\n\n| sent | unique | non-200 | ack p50 | ack p95 | ack p99 | ack max | burst "
             "| stored | answered once | answered twice |\n"
-            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
             f"| {r['sent']} | {r['unique']} | {r['non_200']} | {ms(statistics.median(r['acks']))} "
-            f"| {ms(pct(r['acks'], 0.95))} | {ms(max(r['acks']))} | {r['burst_s']:.1f} s "
+            f"| {ms(pct(r['acks'], 0.95))} | {ms(pct(r['acks'], 0.99))} | {ms(max(r['acks']))} | {r['burst_s']:.1f} s "
             f"| {r['stored']} | {r['answered_once']} | {r['answered_twice']} |"
         )
     if "pg" in results:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -31,3 +32,23 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+
+def _warm_feishu_events() -> None:
+    """Import lark-oapi (seconds of CPU, ~100 MB) when a web process starts, in the background,
+    rather than inside the first Feishu delivery it receives: Feishu retries an event whose
+    acknowledgement takes over 3 s. Only where the event endpoint is configured."""
+    from portal.feishu import conf
+
+    if not (conf.encrypt_key() or conf.verification_token()):
+        return
+
+    def load() -> None:
+        from portal.feishu.events import dispatcher
+
+        dispatcher()
+
+    threading.Thread(target=load, name="feishu-warm-up", daemon=True).start()
+
+
+_warm_feishu_events()

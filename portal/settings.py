@@ -7,6 +7,7 @@ With DATABASE_URL / REDIS_URL unset, the portal uses its embedded PostgreSQL
 
 from __future__ import annotations
 
+import os
 import sys
 from ipaddress import ip_network
 from pathlib import Path
@@ -181,10 +182,18 @@ PORTAL_QUEUE_ROUTES = {
 }
 # Queues the worker started by `manage.py up` serves ("feishu": chat replies and
 # notifications, kept apart so a long lab run never delays them).
-PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu", "feishu"])
+PORTAL_WORKER_QUEUES = env_list("PORTAL_WORKER_QUEUES", ["cpu"])
 PORTAL_WORKER_CONCURRENCY = env_int("PORTAL_WORKER_CONCURRENCY", 1)
 # `manage.py up` starts a second worker for the long queue with this many slots (0: none).
 PORTAL_LONG_WORKER_CONCURRENCY = env_int("PORTAL_LONG_WORKER_CONCURRENCY", 1)
+# Feishu work (event answers, notifications) has its own queue (FEISHU_QUEUE), served by a
+# worker of its own that `manage.py up` starts, so an answer never waits behind a lab run.
+PORTAL_FEISHU_WORKER_CONCURRENCY = env_int("PORTAL_FEISHU_WORKER_CONCURRENCY", 1)
+# Web processes `manage.py up` runs (uvicorn workers); one per core by default.
+PORTAL_WEB_WORKERS = env_int(
+    "PORTAL_WEB_WORKERS",
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+)
 
 # --- Auth ---------------------------------------------------------------------------------------
 
@@ -265,6 +274,7 @@ FEISHU_VERIFICATION_TOKEN = env_str("FEISHU_VERIFICATION_TOKEN")
 FEISHU_ENCRYPT_KEY = env_str("FEISHU_ENCRYPT_KEY")
 FEISHU_DOMAIN = env_str("FEISHU_DOMAIN", "https://open.feishu.cn")
 FEISHU_QUEUE = env_str("FEISHU_QUEUE", "feishu")
+CELERY_TASK_ROUTES = {"portal.feishu.tasks.*": {"queue": FEISHU_QUEUE}}
 ARXIV_API_URL = env_str("ARXIV_API_URL", "https://export.arxiv.org/api/query")
 
 # Management commands `manage.py up` runs after migrating, when they exist. kb_sync last:

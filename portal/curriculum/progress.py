@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -18,10 +18,10 @@ from portal.curriculum.models import (
     Item,
     ItemKind,
     ItemProgress,
-    Phase,
     StudyPlan,
     WeeklyReview,
 )
+from portal.curriculum.plan import plan_structure
 
 
 class TrackStatus:
@@ -158,34 +158,37 @@ def compute_progress(user: Any, today: dt.date | None = None) -> Progress:
     plan = StudyPlan.objects.filter(user=user).first()
     start = plan.start_date if plan else None
 
-    phases = {p.number: Tally(p.number, p.title) for p in Phase.objects.filter(archived=False)}
+    # The plan's shape is shared (cached per process); only this person's ticks are queried.
+    structure = plan_structure()
+    phases = {p.number: Tally(p.number, p.title) for p in structure.phases}
     weeks: dict[int, Tally] = {}
     goals = {
         ItemKind.SKILL.value: Tally(0, str(ItemKind.SKILL.label)),
         ItemKind.OUTPUT.value: Tally(0, str(ItemKind.OUTPUT.label)),
     }
-    mine = Q(progress__user=user, progress__done=True)
-    rows = (
-        Item.objects.active()
-        .values("kind", "week__number", "week__phase__number", "week__phase__title")
-        .annotate(total=Count("id", distinct=True), done=Count("progress", filter=mine))
+    done_rows = (
+        ItemProgress.objects.filter(user=user, done=True, item__archived=False)
+        .values("item__kind", "item__week__number")
+        .annotate(n=Count("id"))
         .order_by()
     )
-    for row in rows:
+    done = {(r["item__kind"], r["item__week__number"]): r["n"] for r in done_rows}
+    for row in structure.item_totals:
+        ticked = done.get((row["kind"], row["week__number"]), 0)
         if row["kind"] == ItemKind.TASK:
             number = row["week__number"]
             week = weeks.setdefault(number, Tally(number, f"第{number}周"))
             week.total += row["total"]
-            week.done += row["done"]
+            week.done += ticked
             phase = phases.setdefault(
                 row["week__phase__number"],
                 Tally(row["week__phase__number"], row["week__phase__title"]),
             )
             phase.total += row["total"]
-            phase.done += row["done"]
+            phase.done += ticked
         else:
             goals[row["kind"]].total += row["total"]
-            goals[row["kind"]].done += row["done"]
+            goals[row["kind"]].done += ticked
 
     tasks_done = sum(w.done for w in weeks.values())
     week_totals = {n: w.total for n, w in weeks.items()}

@@ -28,6 +28,7 @@ from portal.curriculum.models import (
     Week,
     WeeklyReview,
 )
+from portal.curriculum.plan import plan_structure
 from portal.curriculum.progress import (
     Progress,
     checklist,
@@ -41,7 +42,7 @@ from portal.curriculum.skills import skill_evidence
 
 
 def _get_week(number: int) -> Week:
-    week = Week.objects.active().select_related("phase").filter(number=number).first()
+    week = plan_structure().week(number)
     if week is None:
         raise Http404(f"No week {number}: the plan has weeks 1-{WEEKS}")
     return week
@@ -103,24 +104,30 @@ def _decorate(items: list[Item]) -> list[Item]:
 @login_required
 def index(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
-    start = start_date_for(request.user)
+    progress = _progress_context(request)
+    start = progress["progress"].start_date  # read once, with the progress
     now = current_week(start, today)
-    weeks = list(Week.objects.active().select_related("phase"))
+    tallies = progress["progress"].weeks
     phases = [
         {
             "phase": phase,
             "weeks": [
-                {"week": w, "start": week_start(start, w.number) if start else None} for w in ws
+                {
+                    "week": w,
+                    "start": week_start(start, w.number) if start else None,
+                    "tally": tallies.get(w.number),
+                }
+                for w in ws
             ],
         }
-        for phase, ws in groupby(weeks, key=lambda w: w.phase)
+        for phase, ws in groupby(plan_structure().weeks, key=lambda w: w.phase)
     ]
     context = {
         "phases": phases,
         "current": now,
         "start": start,
         "start_form": StartDateForm(initial={"start_date": start or today}),
-        **_progress_context(request),
+        **progress,
     }
     return render(request, "curriculum/index.html", context)
 
@@ -143,7 +150,8 @@ def week_detail(request: HtmxHttpRequest, number: int) -> HttpResponse:
     week = _get_week(number)
     items = _decorate(list(checklist(request.user, kind=ItemKind.TASK, week=number)))
     groups = [(g, list(its)) for g, its in groupby(items, key=lambda i: i.group)]
-    start = start_date_for(request.user)
+    progress = _progress_context(request)
+    start = progress["progress"].start_date  # read once, with the progress
     context = {
         "week": week,
         "groups": groups,
@@ -157,7 +165,7 @@ def week_detail(request: HtmxHttpRequest, number: int) -> HttpResponse:
         "prev_week": number - 1 if number > 1 else None,
         "next_week": number + 1 if number < WEEKS else None,
         "has_review": WeeklyReview.objects.of_week(request.user, number).exists(),
-        **_progress_context(request),
+        **progress,
     }
     return render(request, "curriculum/week.html", context)
 

@@ -7,7 +7,10 @@ The labs platform (runs, Celery execution, streaming) looks labs up here by id.
 
 from __future__ import annotations
 
+import copy
 import functools
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
@@ -118,7 +121,9 @@ class Lab:
         return self.soft_time_limit_s or max(self.time_limit_s - 30, int(self.time_limit_s * 0.9))
 
     def parameter_schema(self) -> dict[str, Any]:
-        return self.params.model_json_schema()
+        # pydantic rebuilds the schema on every call (several ms); it is fixed per class.
+        # A copy: callers may annotate it.
+        return copy.deepcopy(_json_schema(self.params))
 
     def validate_result(self, raw: dict[str, Any]) -> LabResult:
         """Raises pydantic.ValidationError when `raw` is not the shape of `result`."""
@@ -132,6 +137,11 @@ class Lab:
         """
         context = {"user": user} if user is not None else None
         return _strict(self.params).model_validate(raw, context=context)
+
+
+@functools.cache
+def _json_schema(params: type[BaseModel]) -> dict[str, Any]:
+    return params.model_json_schema()
 
 
 @functools.cache
@@ -162,3 +172,25 @@ def get_lab(lab_id: str) -> Lab | None:
 
 def all_labs() -> list[Lab]:
     return sorted(_registry.values(), key=lambda lab: (lab.week or 99, lab.id))
+
+
+def catalogue_version() -> str:
+    """A fingerprint of the registered labs and their parameters: the key of the Labs page's
+    cached launch forms, so a lab registered, removed or changed renders afresh."""
+    key = tuple((lab.id, lab.title, id(lab.params)) for lab in all_labs())
+    if _catalogue[0] != key:
+        digest = hashlib.sha1(
+            json.dumps(
+                [
+                    (lab.id, lab.title, lab.description, lab.parameter_schema())
+                    for lab in all_labs()
+                ],
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()[:16]
+        _catalogue[:] = [key, digest]
+    return str(_catalogue[1])
+
+
+_catalogue: list[Any] = [None, ""]

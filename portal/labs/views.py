@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 
 from django.contrib import messages
@@ -16,7 +17,7 @@ from portal.labs.compare import compare_rows
 from portal.labs.forms import LabParamsForm, params_form
 from portal.labs.models import EventKind, Run, RunArtifact, RunEvent, RunStatus
 from portal.labs.querysets import downsampled_metrics
-from portal.labs.registry import Lab, all_labs, get_lab
+from portal.labs.registry import Lab, all_labs, catalogue_version, get_lab
 from portal.labs.services import InvalidParams, TooManyActiveRuns, cancel_run, launch_run
 from portal.labs.workers import served_queues, workers_with_devices
 
@@ -47,7 +48,10 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
         request,
         "labs/index.html",
         {
-            "labs": [(lab, params_form(lab)) for lab in all_labs()],
+            # The launch forms are the same for everyone: the template caches their fields
+            # per language and catalogue version and builds a form only on a cache miss.
+            "labs": [(lab, functools.partial(params_form, lab)) for lab in all_labs()],
+            "catalogue": catalogue_version(),
             "workers": workers,
             "runs": runs,
         },

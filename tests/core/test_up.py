@@ -115,10 +115,10 @@ def test_up_starts_everything_stops_cleanly_restarts_with_its_data_and_survives_
     cold = _wait_healthy(proc, base, log)
     status, body = _healthz(base)
     assert body["checks"]["worker"]["ok"] and "pgvector" in body["checks"]["database"]["detail"]
-    # The worker `up` starts serves the feishu queue too (chat replies, notifications).
-    assert "cpu,feishu" in body["checks"]["worker"]["detail"]
-    # hours-long labs (llm-deploy) have their own worker, not a slot of the one above
+    # Chat replies and notifications (feishu) and hours-long labs (llm-deploy, long) have
+    # workers of their own, not a slot of the lab worker's.
     commands = [" ".join(p.cmdline()) for p in _portal_processes(data_dir)]
+    assert any("-Q feishu" in c for c in commands), commands
     assert any("-Q long" in c for c in commands), commands
 
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
@@ -169,3 +169,82 @@ def test_up_starts_everything_stops_cleanly_restarts_with_its_data_and_survives_
     assert proc.wait(timeout=60) == 0
     assert _wait_gone(data_dir) == []
     print(f"\nmanage.py up: cold start {cold:.1f} s, warm start {warm:.1f} s to /healthz 200")
+
+
+def _web_workers(up: subprocess.Popen) -> tuple[psutil.Process, list[psutil.Process]]:
+    """The uvicorn supervisor `up` started and its live web worker processes."""
+    for child in psutil.Process(up.pid).children():
+        if "uvicorn" in " ".join(child.cmdline()):
+            workers = [
+                p for p in child.children() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+            ]
+            # multiprocessing's resource tracker is a child too; it does not serve requests.
+            return child, [p for p in workers if "resource_tracker" not in " ".join(p.cmdline())]
+    raise AssertionError("manage.py up started no uvicorn process")
+
+
+def test_up_serves_from_several_web_processes_and_replaces_one_that_dies(data_dir):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = data_dir / "up.log"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        PORTAL_DATA_DIR=str(data_dir),
+        PORTAL_PORT=str(port),
+        PORTAL_WEB_WORKERS="2",
+        PYTHONUNBUFFERED="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    _wait_healthy(proc, base, log)
+    supervisor, workers = _web_workers(proc)
+    assert len(workers) == 2, [w.cmdline() for w in workers]
+    assert "uvicorn with 2 worker process(es)" in log.read_text()
+    # A Celery worker serves the feishu queue (its own, unless PORTAL_WORKER_QUEUES lists it).
+    queues = [
+        c.cmdline()[c.cmdline().index("-Q") + 1].split(",")
+        for c in psutil.Process(proc.pid).children()
+        if "celery" in " ".join(c.cmdline()) and "-Q" in c.cmdline()
+    ]
+    assert any("feishu" in q for q in queues), f"no worker for the feishu queue: {queues}"
+
+    # A web process crashes: the others keep answering and the supervisor starts a new one.
+    victim = workers[0]
+    victim.kill()
+    victim.wait(timeout=10)
+    assert _healthz(base)[0] == 200
+    deadline = time.monotonic() + 60
+    replaced: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        _, replaced = _web_workers(proc)
+        if len(replaced) == 2 and victim.pid not in {w.pid for w in replaced}:
+            break
+        time.sleep(0.5)
+    assert len(replaced) == 2 and victim.pid not in {w.pid for w in replaced}, (
+        f"the dead web process was not replaced:\n{log.read_text()[-3000:]}"
+    )
+    # The new one serves too: enough requests reach both processes.
+    assert all(_healthz(base)[0] == 200 for _ in range(6))
+    assert proc.poll() is None and supervisor.is_running()
+
+    # Ctrl-C still stops every process, the web processes included.
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in replaced)
+    assert _wait_gone(data_dir) == []
+
+
+def test_the_web_command_runs_uvicorn_with_the_asked_workers_or_one_daphne():
+    from portal.core.management.commands.up import web_command
+
+    uvicorn = web_command("uvicorn", "127.0.0.1", 8123, 3)
+    assert uvicorn[1:4] == ["-m", "uvicorn", "portal.asgi:application"]
+    assert uvicorn[uvicorn.index("--workers") + 1] == "3"
+    assert "--no-proxy-headers" in uvicorn
+    daphne = web_command("daphne", "127.0.0.1", 8123, 3)
+    assert daphne[1:3] == ["-m", "daphne"] and "--workers" not in daphne

@@ -1,9 +1,16 @@
 """`python manage.py up`: the whole portal in one process tree.
 
 Starts the embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point
-elsewhere), migrates, loads the built-in content, then runs the ASGI server
-(daphne), a Celery worker with the beat scheduler and one for the `long` queue. Ctrl-C (or SIGTERM)
-stops everything it started; children die with it even on SIGKILL.
+elsewhere), migrates, loads the built-in content, then runs the ASGI server and the Celery
+workers: one for the lab queues (with the beat scheduler), one for the `feishu` queue, so a
+bot answer never waits behind a lab run, and one for the `long` queue, so an hours-long
+deployment never holds the slot the other labs' runs wait for.
+
+The web server is uvicorn with `PORTAL_WEB_WORKERS` processes (default: the CPU
+count) behind one listening socket; its supervisor replaces a web process that
+dies, and websockets work across processes through the Redis channel layer.
+`--server daphne` runs the former single daphne process (for comparisons).
+Ctrl-C (or SIGTERM) stops everything it started; children die with it even on SIGKILL.
 """
 
 from __future__ import annotations
@@ -46,10 +53,54 @@ def _wait_for_port(host: str, port: int, timeout: float) -> bool:
     return False
 
 
+WEB_SERVERS = ("uvicorn", "daphne")
+
+
+def web_command(server: str, host: str, port: int, workers: int) -> list[str]:
+    """The ASGI server's command line: uvicorn with `workers` processes, or one daphne."""
+    if server == "daphne":
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            host,
+            "-p",
+            str(port),
+            "portal.asgi:application",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "portal.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        # Channels' router has no lifespan handler; "auto" would log a traceback per process.
+        "--lifespan",
+        "off",
+        "--ws",
+        "websockets",
+        "--http",
+        "auto",  # httptools when installed (a dependency), else h11
+        # Like daphne: client addresses are the socket's; trusting X-Forwarded-* is a
+        # deployment decision (a reverse proxy), not a default.
+        "--no-proxy-headers",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
+
+
 def worker_commands(schedule: Path) -> list[tuple[str, list[str]]]:
-    """The Celery workers `up` starts: one for PORTAL_WORKER_QUEUES (with beat) and one for
-    the long queue (hours-long labs such as llm-deploy), so a deployment never holds the
-    slot the other labs' runs wait for."""
+    """The Celery workers `up` starts: one for PORTAL_WORKER_QUEUES (with beat), one for the
+    feishu queue (unless listed there), so a bot answer never waits behind a lab run, and
+    one for the long queue (hours-long labs such as llm-deploy), so a deployment never
+    holds the slot the other labs' runs wait for."""
     celery = [sys.executable, "-m", "celery", "-A", "portal", "worker"]
     host = socket.gethostname()
     commands = [
@@ -71,6 +122,23 @@ def worker_commands(schedule: Path) -> list[tuple[str, list[str]]]:
             ],
         )
     ]
+    if settings.FEISHU_QUEUE not in settings.PORTAL_WORKER_QUEUES:
+        commands.append(
+            (
+                "worker-feishu",
+                [
+                    *celery,
+                    "-Q",
+                    settings.FEISHU_QUEUE,
+                    "-c",
+                    str(settings.PORTAL_FEISHU_WORKER_CONCURRENCY),
+                    "-n",
+                    f"feishu@{host}",
+                    "-l",
+                    "INFO",
+                ],
+            )
+        )
     long_queue = settings.PORTAL_QUEUE_ROUTES["long"]
     if (
         settings.PORTAL_LONG_WORKER_CONCURRENCY > 0
@@ -105,7 +173,19 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("PORTAL_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORTAL_PORT", "8000")))
         parser.add_argument(
-            "--no-worker", action="store_true", help="Do not start a Celery worker."
+            "--server",
+            choices=WEB_SERVERS,
+            default=os.environ.get("PORTAL_WEB_SERVER", "uvicorn"),
+            help="uvicorn: several web processes (default); daphne: one process.",
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="Web processes for uvicorn (default: PORTAL_WEB_WORKERS, else the CPU count).",
+        )
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Do not start the Celery workers."
         )
         parser.add_argument(
             "--services-only", action="store_true", help="Only run the embedded services."
@@ -134,7 +214,16 @@ class Command(BaseCommand):
                         f"Port {port} on {host} is in use; stop that process or pass --port."
                     )
                 self._bootstrap()
-                children = self._start_children(host, port, with_worker=not options["no_worker"])
+                workers = options["workers"] or settings.PORTAL_WEB_WORKERS
+                if int(workers) < 1:  # type: ignore[call-overload]
+                    raise CommandError("--workers must be at least 1.")
+                children = self._start_children(
+                    host,
+                    port,
+                    with_worker=not options["no_worker"],
+                    server=str(options["server"]),
+                    workers=int(workers),  # type: ignore[call-overload]
+                )
                 if not _wait_for_port(host, port, timeout=60):
                     raise CommandError("The web server did not start; see the output above.")
                 self.stdout.write(
@@ -158,24 +247,12 @@ class Command(BaseCommand):
                 call_command(name)
 
     def _start_children(
-        self, host: str, port: int, *, with_worker: bool
+        self, host: str, port: int, *, with_worker: bool, server: str = "uvicorn", workers: int = 1
     ) -> list[tuple[str, subprocess.Popen[bytes]]]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        commands = [
-            (
-                "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    host,
-                    "-p",
-                    str(port),
-                    "portal.asgi:application",
-                ],
-            )
-        ]
+        commands = [("web", web_command(server, host, port, workers))]
+        if server == "uvicorn":
+            self.stdout.write(f"Web: uvicorn with {workers} worker process(es)")
         if with_worker:
             commands.extend(worker_commands(settings.DATA_LAYOUT.root / "celerybeat-schedule"))
         return [

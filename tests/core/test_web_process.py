@@ -1,0 +1,80 @@
+"""A web process stays light: serving every page never imports torch or transformers.
+
+Lab code registers at start-up (AppConfig.ready) and its heavy libraries load only inside
+the run functions, on a Celery worker; a web process that imported them would carry
+hundreds of MB and seconds of start-up per process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.conftest import ROOT, child_env
+
+HEAVY = ("torch", "transformers")
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+    django.setup()
+    import portal.asgi  # the application every web process serves
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+    from django.urls import URLPattern, URLResolver, get_resolver, reverse, NoReverseMatch
+
+    def walk(resolver, namespace=""):
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                ns = pattern.namespace
+                yield from walk(pattern, f"{namespace}{ns}:" if ns else namespace)
+            else:
+                pattern.callback  # imports the view's module
+                if pattern.name:
+                    yield namespace + pattern.name
+
+    names = sorted(set(walk(get_resolver())))
+    user, _ = User.objects.get_or_create(username="light-web")
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+    fetched, errors = [], []
+    for name in names + ["week-10"]:
+        try:
+            url = "/curriculum/weeks/10/" if name == "week-10" else reverse(name)
+        except NoReverseMatch:
+            continue  # needs arguments
+        if url.startswith("/admin/"):
+            continue
+        status = client.get(url).status_code
+        fetched.append(url)
+        if status >= 500 and status != 503:  # 503: /healthz without a worker, by design
+            errors.append(f"{url}: {status}")
+    heavy = [m for m in HEAVY_MODULES if m in sys.modules]
+    print(json.dumps({"fetched": fetched, "errors": errors, "heavy": heavy}))
+    """
+).replace("HEAVY_MODULES", repr(HEAVY))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serving_every_page_imports_neither_torch_nor_transformers(db):
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert "/dashboard/" in report["fetched"] and "/labs/" in report["fetched"]
+    assert len(report["fetched"]) > 20, report["fetched"]
+    assert report["errors"] == []
+    assert report["heavy"] == [], f"a web process imported {report['heavy']}"
