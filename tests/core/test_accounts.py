@@ -78,7 +78,7 @@ def test_change_password(owner_client, owner):
 
 def test_dashboard_shows_the_navigation(owner_client):
     html = owner_client.get(reverse("dashboard")).content.decode()
-    for label in ("课程", "论文", "实验室", "知识库 / 飞书"):
+    for label in ("课程", "论文", "实验室", "知识库", "飞书"):
         assert label in html
 
 
