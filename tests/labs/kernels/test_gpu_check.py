@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SECTIONS = ["environment", "peaks", "kernels", "telemetry", "custom_op", "llm_quant", "ppo"]
 
 # Loaded at start-up by this process and by every child it starts (the LLM variant workers):

@@ -19,7 +19,7 @@ from portal.labs.kernels.grading.grader import GradeConfig, GradeResult, grade
 from portal.labs.kernels.grading.problems import PROBLEMS
 from portal.labs.kernels.grading.sandbox import Limits
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 GOOD = PROBLEMS["vector_add"].template("pytorch")
 
 pytestmark = pytest.mark.skipif(not sandbox.probe()[0], reason="bubblewrap cannot run here")

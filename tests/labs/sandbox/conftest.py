@@ -1,1 +1,1 @@
-from tests.labs.hal.conftest import fresh_discovery  # noqa: F401 - the sandbox drives HAL devices
+from tests.labs.hal.conftest import fresh_discovery, no_nvml  # noqa: F401 - the sandbox drives HAL devices
