@@ -134,6 +134,9 @@ def worker_commands(schedule: Path) -> list[tuple[str, list[str]]]:
                     str(settings.PORTAL_FEISHU_WORKER_CONCURRENCY),
                     "-n",
                     f"feishu@{host}",
+                    # in the data dir: tools (and tests) find the worker by it
+                    "--pidfile",
+                    str(schedule.parent / "celery-feishu.pid"),
                     "-l",
                     "INFO",
                 ],

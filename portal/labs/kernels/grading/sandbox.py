@@ -343,11 +343,17 @@ class Child:
         except subprocess.TimeoutExpired:
             self.exit.reason = "time limit"
             return
-        if self.exit.returncode and self.exit.returncode < 0:
-            sig = -self.exit.returncode
+        code = self.exit.returncode
+        # killed by a signal: a negative code directly, 128 + the signal through bwrap (its
+        # pid 1 exits with the status a shell would give)
+        sig = -code if code and code < 0 else code - 128 if code and 128 < code < 160 else 0
+        if sig:
             self.exit.reason = "time limit" if sig == signal.SIGXCPU else "crashed"
-            self.exit.extra["signal"] = signal.Signals(sig).name
-        elif self.exit.returncode:
+            try:
+                self.exit.extra["signal"] = signal.Signals(sig).name
+            except ValueError:
+                self.exit.extra["signal"] = str(sig)
+        elif code:
             self.exit.reason = "crashed"
 
     @staticmethod
