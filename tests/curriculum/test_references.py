@@ -90,6 +90,19 @@ def test_every_lab_a_week_a_task_or_a_goal_names_is_registered(content):
         assert get_lab(lab_id) is not None, f"{lab_id} is not a registered lab"
 
 
+def test_a_labs_own_week_is_a_week_that_practises_it(content):
+    """The lab catalogue's "Week N" and the plan agree: the lab's week names it."""
+    from portal.labs.registry import all_labs
+
+    practised: dict[str, set[int]] = {}
+    for week in _weeks(content):
+        for lab_id in set(week.labs) | {week.project.lab} | {x for t in week.tasks for x in t.labs}:
+            practised.setdefault(lab_id, set()).add(week.number)
+    for lab in all_labs():
+        if lab.week is not None and lab.id in practised:
+            assert lab.week in practised[lab.id], (lab.id, lab.week, sorted(practised[lab.id]))
+
+
 def test_each_weeks_phase_and_project_match_the_plans_sixteen_week_tables(content):
     for phase, row, practice in zip(content.phases, DETAILED_PLAN, PRACTICE_PLAN, strict=True):
         title, weeks, focus, project, milestone = row

@@ -12,9 +12,9 @@ from portal.labs.registry import get_lab
 from portal.labs.testing import RecordingContext, run_inline
 
 
-def test_the_agent_sandbox_is_registered_for_week_16_with_valid_defaults():
+def test_the_agent_sandbox_is_registered_for_week_15_with_valid_defaults():
     lab = get_lab("agent-sandbox")
-    assert lab is not None and lab.week == 16
+    assert lab is not None and lab.week == 15
     params = lab.validate({})
     assert params.env_id == "ChipTuning-v0" and params.resolved_algo() == "ppo"
     assert "reward" in lab.parameter_schema()["properties"]
