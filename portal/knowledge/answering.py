@@ -31,9 +31,13 @@ log = logging.getLogger(__name__)
 TOP_K = 20
 # Chunks searched within the week/phase/paper a question names.
 FOCUS_K = 10
+# Chunks searched among the study plan's own sections.
+PLAN_K = 8
 # Quoted sentences in one answer, and at most this many from one chunk.
 QUOTES = 3
 QUOTES_PER_CHUNK = 3
+# Items quoted from the list the best quote belongs to.
+LIST_QUOTES = 5
 MAX_QUESTION_CHARS = 2000
 
 SYSTEM_PROMPT = (
@@ -176,6 +180,9 @@ def candidates_of(hit: Hit) -> list[Candidate]:
     # A heading is quoted only when it states something ("实践项目：自定义CUDA Kernel").
     out = [Candidate(heading, hit.title, 0)] if re.search(r"[:：]\s*\S", heading) else []
     lines = hit.text.splitlines()
+    # The document's title is every sentence's context too: a plan section's title
+    # ("学习社群") is often the only place its list items are introduced.
+    heading = f"{hit.title} {heading}".strip()
     context = heading
     seen = {heading}
     for i, line in enumerate(lines):
@@ -232,9 +239,47 @@ def _novel(terms: set[str], sentence: str) -> bool:
 
 
 FOCUS_BONUS = 1.5
+# The study plan's own sections state the facts the curriculum's long week documents
+# only mention in passing: their sentences count this many times (not for a question
+# that names a week, which the week's own document answers).
+PLAN_BONUS = 1.6
+# A chunk that names the entity the question asks about ("Demo 2", "MIT 6.0001").
+ENTITY_BONUS = 1.5
 CONTEXT_WEIGHT = 0.8
 # A quote must score at least this share of the best one.
 KEEP_RATIO = 0.75
+# A quote from another chunk than the best quote's must score this share of the best one:
+# each citation should point at a chunk that holds what the answer says.
+OTHER_CHUNK_RATIO = 0.95
+
+_ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?![\d.])")
+
+
+def entities_of(question: str) -> list[tuple[str, str]]:
+    """(name, number) pairs the question names: "Demo 2" → ("demo", "2")."""
+    return [(name.lower(), number) for name, number in _ENTITY.findall(question)]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text.lower())
+
+
+def _names_entity(text: str, entity: tuple[str, str]) -> bool:
+    return re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}(?![\d.])", text) is not None
+
+
+def _names_other(text: str, entity: tuple[str, str]) -> bool:
+    """Whether the text names a sibling of the entity (Demo 1 when Demo 2 was asked)."""
+    others = re.findall(rf"{re.escape(entity[0])}(\d+(?:\.\d+)*)", text)
+    return bool(others) and entity[1] not in others
+
+
+def chunk_factor(hit: Hit, entities: list[tuple[str, str]], *, plan: bool) -> float:
+    factor = PLAN_BONUS if plan and hit.source == "plan" else 1.0
+    whole = _squash(f"{hit.title}\n{hit.section}\n{hit.text}")
+    if entities and any(_names_entity(whole, e) for e in entities):
+        factor *= ENTITY_BONUS
+    return factor
 
 
 def choose_quotes(
@@ -249,21 +294,34 @@ def choose_quotes(
     """
     terms = key_terms(question, focus)
     focused = focused or set()
+    entities = entities_of(question)
+    # The name of an entity the question names ("Demo" of "Demo 2") is matched as the
+    # whole entity (chunk_factor), not as a word: every Demo's sentences say "Demo".
+    terms -= {name for name, _number in entities}
+    plan = not (focus and focus.week)
     per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
     weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
     wants_number = bool(_QUANTITY.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
+        bonus *= chunk_factor(hit, entities, plan=plan)
         for cand in cands:
             own = _weight(weights, cand.text)
             if not (own or cand.context) or not _novel(terms, cand.text):
                 continue
+            said = _squash(f"{cand.context} {cand.text}")
+            if any(_names_other(said, e) for e in entities):
+                continue  # about Demo 1 when Demo 2 was asked
             score = (own + CONTEXT_WEIGHT * _weight(weights, cand.context)) * bonus
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
+    if focus and focus.week and focused:
+        # The question names a week: that week's own chunks answer it when they can.
+        own_rows = [row for row in scored if row[3].chunk_id in focused]
+        scored = own_rows or scored
     scored.sort(key=lambda row: (-row[0], row[1], row[2]))
     chosen: list[tuple[Hit, str]] = []
     per_chunk: dict[int, int] = {}
@@ -274,12 +332,34 @@ def choose_quotes(
             break
         if score < best * KEEP_RATIO or sentence in seen:
             continue
+        if chosen and hit.chunk_id != chosen[0][0].chunk_id and score < best * OTHER_CHUNK_RATIO:
+            continue
         if per_chunk.get(hit.chunk_id, 0) >= QUOTES_PER_CHUNK:
             continue
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    return chosen
+    return _with_siblings(chosen)
+
+
+def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
+    """The best quote's whole list: when it is an item under a lead-in line ("**部署**："),
+    its sibling items are the rest of the answer ("Docker容器化", "内网穿透测试", ...)."""
+    if not chosen:
+        return chosen
+    hit, sentence = chosen[0]
+    cands = candidates_of(hit)
+    top = next((c for c in cands if c.text == sentence), None)
+    if top is None or top.context == f"{hit.title} {heading_of(hit)}".strip():
+        return chosen
+    siblings = [c for c in cands if c.context == top.context]
+    if len(siblings) < 2:
+        return chosen
+    picked = [(hit, c.text) for c in siblings[:LIST_QUOTES]]
+    if (hit, sentence) not in picked:
+        picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
+    texts = {t for _h, t in picked}
+    return picked + [(h, t) for h, t in chosen[1:] if t not in texts][: max(0, QUOTES - len(picked))]
 
 
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
@@ -405,6 +485,16 @@ def answer_question(
             hit.relevant = True
         relevant = within + [h for h in relevant if h.chunk_id not in focused]
         hits = within + [h for h in hits if h.chunk_id not in focused]
+    if not focus.week:
+        # The plan's sections are searched on their own too: among the curriculum's many
+        # chunks they would often miss the top k although they state the fact.
+        plan_hits = hybrid_search(
+            question, user=user, sources=sources, k=PLAN_K, focus=Focus(kinds=("plan",))
+        )
+        seen_ids = {h.chunk_id for h in hits}
+        extra = [h for h in plan_hits if h.chunk_id not in seen_ids]
+        relevant += [h for h in extra if h.relevant]
+        hits += extra
     chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
     if not chosen:
         links = not_found_links(question)
