@@ -238,6 +238,35 @@ def _novel(terms: set[str], sentence: str) -> bool:
     )
 
 
+def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
+    """Key terms grouped by meaning: an English word and its Chinese counterpart
+    (quantized / 量化) are one concept, weighing as much as its heavier word."""
+    groups: list[tuple[frozenset[str], float]] = []
+    done: set[str] = set()
+    for term, weight in weights.items():
+        if term in done:
+            continue
+        members = {term}
+        synonym = kbtext.SYNONYMS.get(term)
+        if synonym in weights:
+            members.add(synonym)
+        members |= {t for t in weights if kbtext.SYNONYMS.get(t) == term}
+        done |= members
+        groups.append((frozenset(members), max(weights[m] for m in members)))
+    return groups
+
+
+def _concept_score(concepts: list[tuple[frozenset[str], float]], text: str, context: str) -> float:
+    """Each concept counts once: fully when the sentence says it, CONTEXT_WEIGHT when
+    only its lead-in line or heading does."""
+    own = set(kbtext.segment(text).split())
+    around = set(kbtext.segment(context).split())
+    return sum(
+        weight if members & own else CONTEXT_WEIGHT * weight if members & around else 0.0
+        for members, weight in concepts
+    )
+
+
 FOCUS_BONUS = 1.5
 # The study plan's own sections state the facts the curriculum's long week documents
 # only mention in passing: their sentences count this many times (not for a question
@@ -301,6 +330,7 @@ def choose_quotes(
     plan = not (focus and focus.week)
     per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
     weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
+    concepts = _concepts(weights)
     wants_number = bool(_QUANTITY.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
@@ -313,7 +343,7 @@ def choose_quotes(
             said = _squash(f"{cand.context} {cand.text}")
             if any(_names_other(said, e) for e in entities):
                 continue  # about Demo 1 when Demo 2 was asked
-            score = (own + CONTEXT_WEIGHT * _weight(weights, cand.context)) * bonus
+            score = _concept_score(concepts, cand.text, cand.context) * bonus
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
             if score > 0:
