@@ -191,8 +191,14 @@ def candidates_of(hit: Hit) -> list[Candidate]:
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if _is_lead_in(line, following):
-            # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？").
-            context = f"{heading} {_clean(line)}"
+            # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？"),
+            # unless it states something itself ("**Day 1-2: 环境准备**").
+            lead = _clean(line)
+            context = f"{heading} {lead}"
+            if re.search(r"[:：]\s*[^\s?？]", lead) and not lead.endswith(("?", "？")):
+                if lead not in seen:
+                    seen.add(lead)
+                    out.append(Candidate(lead, heading, len(out)))
             continue
         for raw in _SENTENCE.findall(line):
             sentence = _clean(raw)
@@ -243,7 +249,7 @@ def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
     (quantized / 量化) are one concept, weighing as much as its heavier word."""
     groups: list[tuple[frozenset[str], float]] = []
     done: set[str] = set()
-    for term, weight in weights.items():
+    for term in weights:
         if term in done:
             continue
         members = {term}
@@ -389,7 +395,9 @@ def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     if (hit, sentence) not in picked:
         picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
     texts = {t for _h, t in picked}
-    return picked + [(h, t) for h, t in chosen[1:] if t not in texts][: max(0, QUOTES - len(picked))]
+    return (
+        picked + [(h, t) for h, t in chosen[1:] if t not in texts][: max(0, QUOTES - len(picked))]
+    )
 
 
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
