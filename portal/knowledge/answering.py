@@ -122,7 +122,15 @@ def key_terms(question: str, focus: Focus | None = None) -> set[str]:
     if focus and (focus.week or focus.phase):
         question = strip_focus(question)
     terms = set(kbtext.query_terms(question, expand=True))
-    return {t for t in terms if len(t) > 1 or not t.isascii()}
+    # "几层" / "哪些模型" ask about 层 / 模型: the measure word is a key term of its own.
+    terms |= {t[1:] for t in terms if len(t) > 1 and t[0] in "几哪" and not t.isascii()}
+    return {t for t in terms if (len(t) > 1 or not t.isascii()) and t not in _FUNCTION_CHARS}
+
+
+# One-character question words that carry no topic ("用什么做", "里", "哪").
+_FUNCTION_CHARS = frozenset(
+    "做 用 里 哪 几 要 该 被 把 给 让 从 对 到 就 都 也 还 又 而 个 种 些 多 少".split()
+)
 
 
 def strip_focus(question: str) -> str:
@@ -194,7 +202,9 @@ def candidates_of(hit: Hit) -> list[Candidate]:
             # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？"),
             # unless it states something itself ("**Day 1-2: 环境准备**").
             lead = _clean(line)
-            context = f"{heading} {lead}"
+            table_header = line.strip().startswith("|")
+            # A table's header row adds to the bold line above it ("**推荐阅读优先级**：").
+            context = f"{context if table_header else heading} {lead}"
             if re.search(r"[:：]\s*[^\s?？]", lead) and not lead.endswith(("?", "？")):
                 if lead not in seen:
                     seen.add(lead)
@@ -223,7 +233,7 @@ def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
     attribute asked about), like IDF over this question's candidates."""
     import math
 
-    bags = [set(kbtext.segment(t).split()) for t in texts]
+    bags = [_words(t) for t in texts]
     n = len(bags) or 1
     return {
         t: min(len(t), 4) * math.log(1 + n / (1 + sum(1 for bag in bags if t in bag)))
@@ -262,11 +272,32 @@ def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
     return groups
 
 
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:\s*[-–~～]\s*\d+(?:\.\d+)?)?%?(?![\d.])")
+
+
+def numbers_of(text: str) -> set[str]:
+    """The numbers and number ranges a text states, as "#5-8", "#46%", "#16"."""
+    return {"#" + re.sub(r"\s*[-–~～]\s*", "-", m) for m in _NUMBER.findall(text)}
+
+
+def _words(text: str) -> set[str]:
+    return set(kbtext.segment(text).split()) | numbers_of(text)
+
+
+def names_of(question: str) -> set[str]:
+    """Names the question asks about: Latin words with a capital (GPTQ, AWQ, Agent, RL)."""
+    return {
+        w.lower()
+        for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", question)
+        if any(c.isupper() for c in w) and w.lower() not in kbtext._STOPWORDS
+    }
+
+
 def _concept_score(concepts: list[tuple[frozenset[str], float]], text: str, context: str) -> float:
     """Each concept counts once: fully when the sentence says it, CONTEXT_WEIGHT when
     only its lead-in line or heading does."""
-    own = set(kbtext.segment(text).split())
-    around = set(kbtext.segment(context).split())
+    own = _words(text)
+    around = _words(context)
     return sum(
         weight if members & own else CONTEXT_WEIGHT * weight if members & around else 0.0
         for members, weight in concepts
@@ -274,9 +305,9 @@ def _concept_score(concepts: list[tuple[frozenset[str], float]], text: str, cont
 
 
 FOCUS_BONUS = 1.5
+NAME_WEIGHT = 2.0
 # The study plan's own sections state the facts the curriculum's long week documents
-# only mention in passing: their sentences count this many times (not for a question
-# that names a week, which the week's own document answers).
+# only mention in passing: their sentences count this many times.
 PLAN_BONUS = 1.6
 # A chunk that names the entity the question asks about ("Demo 2", "MIT 6.0001").
 ENTITY_BONUS = 1.5
@@ -310,7 +341,7 @@ def _names_other(text: str, entity: tuple[str, str]) -> bool:
 
 
 def chunk_factor(hit: Hit, entities: list[tuple[str, str]], *, plan: bool) -> float:
-    factor = PLAN_BONUS if plan and hit.source == "plan" else 1.0
+    factor = PLAN_BONUS if hit.source == "plan" else 1.0
     whole = _squash(f"{hit.title}\n{hit.section}\n{hit.text}")
     if entities and any(_names_entity(whole, e) for e in entities):
         factor *= ENTITY_BONUS
@@ -335,7 +366,14 @@ def choose_quotes(
     terms -= {name for name, _number in entities}
     plan = not (focus and focus.week)
     per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
+    # The numbers the question asks about ("第5-8周", "Day 1-2") are key terms too,
+    # except those naming what retrieval already keeps to (the week, "Demo 2").
+    plain = strip_focus(question) if focus and (focus.week or focus.phase) else question
+    terms |= numbers_of(plain) - {f"#{number}" for _name, number in entities}
     weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
+    # Names weigh more than words: "GPTQ" is what "GPTQ 属于什么领域" is about.
+    names = names_of(question)
+    weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
     concepts = _concepts(weights)
     wants_number = bool(_QUANTITY.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
