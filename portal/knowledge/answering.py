@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -184,6 +185,12 @@ def heading_of(hit: Hit) -> str:
 def candidates_of(hit: Hit) -> list[Candidate]:
     """A chunk's sentences, each with its lead-in line (a heading, a bold line, a line
     ending in a colon or question mark, a table header) as context."""
+    return list(_candidates(hit.title, hit.section or "", hit.text))
+
+
+@lru_cache(maxsize=4096)
+def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
+    hit = Hit(0, 0, title, section, text, "", "")
     heading = heading_of(hit)
     # A heading is quoted only when it states something ("实践项目：自定义CUDA Kernel").
     out = [Candidate(heading, hit.title, 0)] if re.search(r"[:：]\s*\S", heading) else []
@@ -215,7 +222,7 @@ def candidates_of(hit: Hit) -> list[Candidate]:
             if len(sentence) >= 2 and sentence not in seen and re.search(r"\w", sentence):
                 seen.add(sentence)
                 out.append(Candidate(sentence, context, len(out)))
-    return out
+    return tuple(out)
 
 
 def sentences_of(hit: Hit) -> list[str]:
@@ -223,7 +230,7 @@ def sentences_of(hit: Hit) -> list[str]:
 
 
 def _weight(terms: dict[str, float], text: str) -> float:
-    words = set(kbtext.segment(text).split())
+    words = _words(text)
     return sum(w for t, w in terms.items() if t in words)
 
 
@@ -245,9 +252,14 @@ _QUANTITY = re.compile(r"多少|几|比例|占|how (?:many|much)|percent", re.IG
 QUANTITY_BONUS = 1.3
 
 
+@lru_cache(maxsize=65536)
+def _sentence_terms(sentence: str) -> tuple[str, ...]:
+    return tuple(kbtext.query_terms(sentence))
+
+
 def _novel(terms: set[str], sentence: str) -> bool:
     """Whether the sentence says something beyond the question's own words."""
-    words = set(kbtext.query_terms(sentence)) | set(re.findall(r"\d+", sentence))
+    words = set(_sentence_terms(sentence)) | set(re.findall(r"\d+", sentence))
     return any(
         w not in terms and (any(ch.isdigit() for ch in w) or len(w) >= (3 if w.isascii() else 2))
         for w in words
@@ -280,8 +292,11 @@ def numbers_of(text: str) -> set[str]:
     return {"#" + re.sub(r"\s*[-–~～]\s*", "-", m) for m in _NUMBER.findall(text)}
 
 
-def _words(text: str) -> set[str]:
-    return set(kbtext.segment(text).split()) | numbers_of(text)
+@lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    """A sentence's search words and numbers; cached, as the same chunks answer many
+    questions and segmenting them dominated the answer time."""
+    return frozenset(kbtext.segment(text).split()) | numbers_of(text)
 
 
 def names_of(question: str) -> set[str]:
