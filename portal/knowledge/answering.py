@@ -323,7 +323,7 @@ FOCUS_BONUS = 1.5
 NAME_WEIGHT = 2.0
 # The study plan's own sections state the facts the curriculum's long week documents
 # only mention in passing: their sentences count this many times.
-PLAN_BONUS = 1.6
+PLAN_BONUS = 2.0
 # A chunk that names the entity the question asks about ("Demo 2", "MIT 6.0001").
 ENTITY_BONUS = 1.5
 CONTEXT_WEIGHT = 0.8
@@ -331,7 +331,7 @@ CONTEXT_WEIGHT = 0.8
 KEEP_RATIO = 0.75
 # A quote from another chunk than the best quote's must score this share of the best one:
 # each citation should point at a chunk that holds what the answer says.
-OTHER_CHUNK_RATIO = 0.95
+OTHER_CHUNK_RATIO = 1.01
 
 _ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?![\d.])")
 
@@ -431,6 +431,9 @@ def choose_quotes(
     return _with_siblings(chosen)
 
 
+_DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
+
+
 def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     """The best quote's whole list: when it is an item under a lead-in line ("**部署**："),
     its sibling items are the rest of the answer ("Docker容器化", "内网穿透测试", ...)."""
@@ -447,6 +450,11 @@ def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     picked = [(hit, c.text) for c in siblings[:LIST_QUOTES]]
     if (hit, sentence) not in picked:
         picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
+    # The list's own heading and lead-in come first ("Demo 2: 飞书AI智能助手 技术实现："):
+    # list items alone do not say what they are items of.
+    label = _DECORATION.sub("", top.context).strip()
+    if label and label not in {t for _h, t in picked}:
+        picked = [(hit, label), *picked]
     texts = {t for _h, t in picked}
     return (
         picked + [(h, t) for h, t in chosen[1:] if t not in texts][: max(0, QUOTES - len(picked))]
