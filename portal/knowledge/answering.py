@@ -452,7 +452,7 @@ def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
         picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
     # The list's own heading and lead-in come first ("Demo 2: 飞书AI智能助手 技术实现："):
     # list items alone do not say what they are items of.
-    label = _DECORATION.sub("", top.context).strip()
+    label = re.sub(r"\s+", " ", _DECORATION.sub("", top.context)).strip()
     if label and label not in {t for _h, t in picked}:
         picked = [(hit, label), *picked]
     texts = {t for _h, t in picked}
