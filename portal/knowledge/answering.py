@@ -461,6 +461,18 @@ def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     )
 
 
+def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
+    """A question that names a week or phase but asks nothing more specific ("第五周学什么？")
+    is answered by that item's own overview: its document's title and first sentences,
+    from the curriculum itself."""
+    own = [h for h in focused_hits if h.source == "curriculum"]
+    if not own:
+        return []
+    first = min(own, key=lambda h: h.chunk_id)
+    texts = [first.title, *(c.text for c in candidates_of(first) if c.text != first.title)]
+    return [(first, t) for t in texts[:QUOTES]]
+
+
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
     citations: dict[int, Citation] = {}
     quotes = []
@@ -595,6 +607,8 @@ def answer_question(
         relevant += [h for h in extra if h.relevant]
         hits += extra
     chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
+    if not chosen and (focus.week or focus.phase):
+        chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
     if not chosen:
         links = not_found_links(question)
         text = not_found_text(links)
