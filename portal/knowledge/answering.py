@@ -355,10 +355,16 @@ def _names_other(text: str, entity: tuple[str, str]) -> bool:
     return bool(others) and entity[1] not in others
 
 
+def _about_entity(hit: Hit, entities: list[tuple[str, str]]) -> bool:
+    """A chunk is about "Demo 1" when its title or section names it; otherwise only its
+    sentences that name it are (choose_quotes)."""
+    about = _squash(f"{hit.title}\n{hit.section}")
+    return any(_names_entity(about, e) for e in entities)
+
+
 def chunk_factor(hit: Hit, entities: list[tuple[str, str]], *, plan: bool) -> float:
     factor = PLAN_BONUS if hit.source == "plan" else 1.0
-    whole = _squash(f"{hit.title}\n{hit.section}\n{hit.text}")
-    if entities and any(_names_entity(whole, e) for e in entities):
+    if _about_entity(hit, entities):
         factor *= ENTITY_BONUS
     return factor
 
@@ -395,6 +401,7 @@ def choose_quotes(
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
         bonus *= chunk_factor(hit, entities, plan=plan)
+        named = _about_entity(hit, entities)
         for cand in cands:
             own = _weight(weights, cand.text)
             if not (own or cand.context) or not _novel(terms, cand.text):
@@ -403,6 +410,8 @@ def choose_quotes(
             if any(_names_other(said, e) for e in entities):
                 continue  # about Demo 1 when Demo 2 was asked
             score = _concept_score(concepts, cand.text, cand.context) * bonus
+            if not named and any(_names_entity(said, e) for e in entities):
+                score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
             if score > 0:
