@@ -22,7 +22,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from portal.knowledge.embeddings import start_warm_up  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+
+# The knowledge base's question embedder is loaded now, not by the first question.
+start_warm_up()
 
 application = ProtocolTypeRouter(
     {

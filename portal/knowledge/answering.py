@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -31,9 +32,13 @@ log = logging.getLogger(__name__)
 TOP_K = 20
 # Chunks searched within the week/phase/paper a question names.
 FOCUS_K = 10
+# Chunks searched among the study plan's own sections.
+PLAN_K = 8
 # Quoted sentences in one answer, and at most this many from one chunk.
 QUOTES = 3
 QUOTES_PER_CHUNK = 3
+# Items quoted from the list the best quote belongs to.
+LIST_QUOTES = 5
 MAX_QUESTION_CHARS = 2000
 
 SYSTEM_PROMPT = (
@@ -118,7 +123,15 @@ def key_terms(question: str, focus: Focus | None = None) -> set[str]:
     if focus and (focus.week or focus.phase):
         question = strip_focus(question)
     terms = set(kbtext.query_terms(question, expand=True))
-    return {t for t in terms if len(t) > 1 or not t.isascii()}
+    # "几层" / "哪些模型" ask about 层 / 模型: the measure word is a key term of its own.
+    terms |= {t[1:] for t in terms if len(t) > 1 and t[0] in "几哪" and not t.isascii()}
+    return {t for t in terms if (len(t) > 1 or not t.isascii()) and t not in _FUNCTION_CHARS}
+
+
+# One-character question words that carry no topic ("用什么做", "里", "哪").
+_FUNCTION_CHARS = frozenset(
+    "做 用 里 哪 几 要 该 被 把 给 让 从 对 到 就 都 也 还 又 而 个 种 些 多 少".split()
+)
 
 
 def strip_focus(question: str) -> str:
@@ -172,10 +185,19 @@ def heading_of(hit: Hit) -> str:
 def candidates_of(hit: Hit) -> list[Candidate]:
     """A chunk's sentences, each with its lead-in line (a heading, a bold line, a line
     ending in a colon or question mark, a table header) as context."""
+    return list(_candidates(hit.title, hit.section or "", hit.text))
+
+
+@lru_cache(maxsize=4096)
+def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
+    hit = Hit(0, 0, title, section, text, "", "")
     heading = heading_of(hit)
     # A heading is quoted only when it states something ("实践项目：自定义CUDA Kernel").
     out = [Candidate(heading, hit.title, 0)] if re.search(r"[:：]\s*\S", heading) else []
     lines = hit.text.splitlines()
+    # The document's title is every sentence's context too: a plan section's title
+    # ("学习社群") is often the only place its list items are introduced.
+    heading = f"{hit.title} {heading}".strip()
     context = heading
     seen = {heading}
     for i, line in enumerate(lines):
@@ -184,15 +206,23 @@ def candidates_of(hit: Hit) -> list[Candidate]:
             continue
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if _is_lead_in(line, following):
-            # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？").
-            context = f"{heading} {_clean(line)}"
+            # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？"),
+            # unless it states something itself ("**Day 1-2: 环境准备**").
+            lead = _clean(line)
+            table_header = line.strip().startswith("|")
+            # A table's header row adds to the bold line above it ("**推荐阅读优先级**：").
+            context = f"{context if table_header else heading} {lead}"
+            if re.search(r"[:：]\s*[^\s?？]", lead) and not lead.endswith(("?", "？")):
+                if lead not in seen:
+                    seen.add(lead)
+                    out.append(Candidate(lead, heading, len(out)))
             continue
         for raw in _SENTENCE.findall(line):
             sentence = _clean(raw)
             if len(sentence) >= 2 and sentence not in seen and re.search(r"\w", sentence):
                 seen.add(sentence)
                 out.append(Candidate(sentence, context, len(out)))
-    return out
+    return tuple(out)
 
 
 def sentences_of(hit: Hit) -> list[str]:
@@ -200,7 +230,7 @@ def sentences_of(hit: Hit) -> list[str]:
 
 
 def _weight(terms: dict[str, float], text: str) -> float:
-    words = set(kbtext.segment(text).split())
+    words = _words(text)
     return sum(w for t, w in terms.items() if t in words)
 
 
@@ -210,7 +240,7 @@ def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
     attribute asked about), like IDF over this question's candidates."""
     import math
 
-    bags = [set(kbtext.segment(t).split()) for t in texts]
+    bags = [_words(t) for t in texts]
     n = len(bags) or 1
     return {
         t: min(len(t), 4) * math.log(1 + n / (1 + sum(1 for bag in bags if t in bag)))
@@ -222,19 +252,121 @@ _QUANTITY = re.compile(r"多少|几|比例|占|how (?:many|much)|percent", re.IG
 QUANTITY_BONUS = 1.3
 
 
+@lru_cache(maxsize=65536)
+def _sentence_terms(sentence: str) -> tuple[str, ...]:
+    return tuple(kbtext.query_terms(sentence))
+
+
 def _novel(terms: set[str], sentence: str) -> bool:
     """Whether the sentence says something beyond the question's own words."""
-    words = set(kbtext.query_terms(sentence)) | set(re.findall(r"\d+", sentence))
+    words = set(_sentence_terms(sentence)) | set(re.findall(r"\d+", sentence))
     return any(
         w not in terms and (any(ch.isdigit() for ch in w) or len(w) >= (3 if w.isascii() else 2))
         for w in words
     )
 
 
+def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
+    """Key terms grouped by meaning: an English word and its Chinese counterpart
+    (quantized / 量化) are one concept, weighing as much as its heavier word."""
+    groups: list[tuple[frozenset[str], float]] = []
+    done: set[str] = set()
+    for term in weights:
+        if term in done:
+            continue
+        members = {term}
+        synonym = kbtext.SYNONYMS.get(term)
+        if synonym in weights:
+            members.add(synonym)
+        members |= {t for t in weights if kbtext.SYNONYMS.get(t) == term}
+        done |= members
+        groups.append((frozenset(members), max(weights[m] for m in members)))
+    return groups
+
+
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:\s*[-–~～]\s*\d+(?:\.\d+)?)?%?(?![\d.])")
+
+
+def numbers_of(text: str) -> set[str]:
+    """The numbers and number ranges a text states, as "#5-8", "#46%", "#16"."""
+    return {"#" + re.sub(r"\s*[-–~～]\s*", "-", m) for m in _NUMBER.findall(text)}
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    """A sentence's search words and numbers; cached, as the same chunks answer many
+    questions and segmenting them dominated the answer time."""
+    return frozenset(kbtext.segment(text).split()) | numbers_of(text)
+
+
+def names_of(question: str) -> set[str]:
+    """Names the question asks about: Latin words with a capital (GPTQ, AWQ, Agent, RL)."""
+    return {
+        w.lower()
+        for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", question)
+        if any(c.isupper() for c in w) and w.lower() not in kbtext._STOPWORDS
+    }
+
+
+def _concept_score(concepts: list[tuple[frozenset[str], float]], text: str, context: str) -> float:
+    """Each concept counts once: fully when the sentence says it, CONTEXT_WEIGHT when
+    only its lead-in line or heading does."""
+    own = _words(text)
+    around = _words(context)
+    return sum(
+        weight if members & own else CONTEXT_WEIGHT * weight if members & around else 0.0
+        for members, weight in concepts
+    )
+
+
 FOCUS_BONUS = 1.5
+NAME_WEIGHT = 2.0
+# The study plan's own sections state the facts the curriculum's long week documents
+# only mention in passing: their sentences count this many times.
+PLAN_BONUS = 2.0
+# A chunk that names the entity the question asks about ("Demo 2", "MIT 6.0001").
+ENTITY_BONUS = 1.5
 CONTEXT_WEIGHT = 0.8
 # A quote must score at least this share of the best one.
 KEEP_RATIO = 0.75
+# A quote from another chunk than the best quote's must score this share of the best one:
+# each citation should point at a chunk that holds what the answer says.
+OTHER_CHUNK_RATIO = 1.01
+
+_ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?![\d.])")
+
+
+def entities_of(question: str) -> list[tuple[str, str]]:
+    """(name, number) pairs the question names: "Demo 2" → ("demo", "2")."""
+    return [(name.lower(), number) for name, number in _ENTITY.findall(question)]
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text.lower())
+
+
+def _names_entity(text: str, entity: tuple[str, str]) -> bool:
+    return re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}(?![\d.])", text) is not None
+
+
+def _names_other(text: str, entity: tuple[str, str]) -> bool:
+    """Whether the text names a sibling of the entity (Demo 1 when Demo 2 was asked)."""
+    others = re.findall(rf"{re.escape(entity[0])}(\d+(?:\.\d+)*)", text)
+    return bool(others) and entity[1] not in others
+
+
+def _about_entity(hit: Hit, entities: list[tuple[str, str]]) -> bool:
+    """A chunk is about "Demo 1" when its title or section names it; otherwise only its
+    sentences that name it are (choose_quotes)."""
+    about = _squash(f"{hit.title}\n{hit.section}")
+    return any(_names_entity(about, e) for e in entities)
+
+
+def chunk_factor(hit: Hit, entities: list[tuple[str, str]], *, plan: bool) -> float:
+    factor = PLAN_BONUS if hit.source == "plan" else 1.0
+    if _about_entity(hit, entities):
+        factor *= ENTITY_BONUS
+    return factor
 
 
 def choose_quotes(
@@ -249,21 +381,45 @@ def choose_quotes(
     """
     terms = key_terms(question, focus)
     focused = focused or set()
+    entities = entities_of(question)
+    # The name of an entity the question names ("Demo" of "Demo 2") is matched as the
+    # whole entity (chunk_factor), not as a word: every Demo's sentences say "Demo".
+    terms -= {name for name, _number in entities}
+    plan = not (focus and focus.week)
     per_hit = [(rank, hit, candidates_of(hit)) for rank, hit in enumerate(hits)]
+    # The numbers the question asks about ("第5-8周", "Day 1-2") are key terms too,
+    # except those naming what retrieval already keeps to (the week, "Demo 2").
+    plain = strip_focus(question) if focus and (focus.week or focus.phase) else question
+    terms |= numbers_of(plain) - {f"#{number}" for _name, number in entities}
     weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
+    # Names weigh more than words: "GPTQ" is what "GPTQ 属于什么领域" is about.
+    names = names_of(question)
+    weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
+    concepts = _concepts(weights)
     wants_number = bool(_QUANTITY.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
+        bonus *= chunk_factor(hit, entities, plan=plan)
+        named = _about_entity(hit, entities)
         for cand in cands:
             own = _weight(weights, cand.text)
             if not (own or cand.context) or not _novel(terms, cand.text):
                 continue
-            score = (own + CONTEXT_WEIGHT * _weight(weights, cand.context)) * bonus
+            said = _squash(f"{cand.context} {cand.text}")
+            if any(_names_other(said, e) for e in entities):
+                continue  # about Demo 1 when Demo 2 was asked
+            score = _concept_score(concepts, cand.text, cand.context) * bonus
+            if not named and any(_names_entity(said, e) for e in entities):
+                score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
+    if focus and focus.week and focused:
+        # The question names a week: that week's own chunks answer it when they can.
+        own_rows = [row for row in scored if row[3].chunk_id in focused]
+        scored = own_rows or scored
     scored.sort(key=lambda row: (-row[0], row[1], row[2]))
     chosen: list[tuple[Hit, str]] = []
     per_chunk: dict[int, int] = {}
@@ -274,12 +430,56 @@ def choose_quotes(
             break
         if score < best * KEEP_RATIO or sentence in seen:
             continue
+        if chosen and hit.chunk_id != chosen[0][0].chunk_id and score < best * OTHER_CHUNK_RATIO:
+            continue
         if per_chunk.get(hit.chunk_id, 0) >= QUOTES_PER_CHUNK:
             continue
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    return chosen
+    return _with_siblings(chosen)
+
+
+_DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
+
+
+def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
+    """The best quote's whole list: when it is an item under a lead-in line ("**部署**："),
+    its sibling items are the rest of the answer ("Docker容器化", "内网穿透测试", ...)."""
+    if not chosen:
+        return chosen
+    hit, sentence = chosen[0]
+    cands = candidates_of(hit)
+    top = next((c for c in cands if c.text == sentence), None)
+    if top is None or top.context == f"{hit.title} {heading_of(hit)}".strip():
+        return chosen
+    siblings = [c for c in cands if c.context == top.context]
+    if len(siblings) < 2:
+        return chosen
+    picked = [(hit, c.text) for c in siblings[:LIST_QUOTES]]
+    if (hit, sentence) not in picked:
+        picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
+    # The list's own heading and lead-in come first ("Demo 2: 飞书AI智能助手 技术实现："):
+    # list items alone do not say what they are items of.
+    label = re.sub(r"\s+", " ", _DECORATION.sub("", top.context)).strip()
+    if label and label not in {t for _h, t in picked}:
+        picked = [(hit, label), *picked]
+    texts = {t for _h, t in picked}
+    return (
+        picked + [(h, t) for h, t in chosen[1:] if t not in texts][: max(0, QUOTES - len(picked))]
+    )
+
+
+def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
+    """A question that names a week or phase but asks nothing more specific ("第五周学什么？")
+    is answered by that item's own overview: its document's title and first sentences,
+    from the curriculum itself."""
+    own = [h for h in focused_hits if h.source == "curriculum"]
+    if not own:
+        return []
+    first = min(own, key=lambda h: h.chunk_id)
+    texts = [first.title, *(c.text for c in candidates_of(first) if c.text != first.title)]
+    return [(first, t) for t in texts[:QUOTES]]
 
 
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
@@ -405,7 +605,19 @@ def answer_question(
             hit.relevant = True
         relevant = within + [h for h in relevant if h.chunk_id not in focused]
         hits = within + [h for h in hits if h.chunk_id not in focused]
+    if not focus.week:
+        # The plan's sections are searched on their own too: among the curriculum's many
+        # chunks they would often miss the top k although they state the fact.
+        plan_hits = hybrid_search(
+            question, user=user, sources=sources, k=PLAN_K, focus=Focus(kinds=("plan",))
+        )
+        seen_ids = {h.chunk_id for h in hits}
+        extra = [h for h in plan_hits if h.chunk_id not in seen_ids]
+        relevant += [h for h in extra if h.relevant]
+        hits += extra
     chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
+    if not chosen and (focus.week or focus.phase):
+        chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
     if not chosen:
         links = not_found_links(question)
         text = not_found_text(links)

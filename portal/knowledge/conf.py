@@ -27,6 +27,11 @@ def _float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else env_float(name, default)
 
 
+def warm_up() -> bool:
+    """Whether the web process loads the question embedder at start (`KB_WARM_UP`, on)."""
+    return _str("KB_WARM_UP", "1").lower() not in ("0", "false", "no", "off")
+
+
 def queue() -> str:
     """Celery queue for embedding and sync jobs (tests isolate their own worker with it)."""
     return _str("KB_QUEUE", settings.PORTAL_QUEUE_ROUTES.get("cpu", "cpu"))

