@@ -9,22 +9,9 @@ import os
 
 from django.conf import settings
 
-from portal.env import env_float, env_int, env_str
-
-
-def _str(name: str, default: str = "") -> str:
-    value = getattr(settings, name, None)
-    return str(value) if value not in (None, "") else env_str(name, default)
-
-
-def _int(name: str, default: int) -> int:
-    value = getattr(settings, name, None)
-    return int(value) if value not in (None, "") else env_int(name, default)
-
-
-def _float(name: str, default: float) -> float:
-    value = getattr(settings, name, None)
-    return float(value) if value not in (None, "") else env_float(name, default)
+from portal.core.conf import setting_float as _float
+from portal.core.conf import setting_int as _int
+from portal.core.conf import setting_str as _str
 
 
 def warm_up() -> bool:
