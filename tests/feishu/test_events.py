@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -250,6 +251,9 @@ def test_event_jobs_go_to_the_feishu_queue_that_the_up_worker_serves(
     import os
 
     import portal.settings as project_settings
+    from portal.core.management.commands.up import worker_commands
 
     assert "PORTAL_WORKER_QUEUES" not in os.environ  # so this is the default
-    assert "feishu" in project_settings.PORTAL_WORKER_QUEUES
+    queues = [cmd[cmd.index("-Q") + 1] for _name, cmd in worker_commands(Path("/tmp/s"))]
+    assert any("feishu" in q.split(",") for q in queues), queues
+    assert project_settings.FEISHU_QUEUE == "feishu"

@@ -9,13 +9,17 @@ import pytest
 from pydantic import BaseModel, Field
 
 from portal.labs import registry, views
-from portal.labs.registry import Lab, all_labs
+from portal.labs.registry import Lab, LabResult, all_labs
 
 pytestmark = pytest.mark.django_db
 
 
 class _Params(BaseModel):
     width: int = Field(default=4, ge=1, le=9, description="How wide.")
+
+
+class _Result(LabResult):
+    ok: bool
 
 
 @pytest.fixture
@@ -27,6 +31,7 @@ def new_lab():
             title="Catalogue test lab",
             description="Registered by a test.",
             params=_Params,
+            result=_Result,
             run=lambda params, ctx: {"ok": True},
         )
     )

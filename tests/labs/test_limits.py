@@ -147,11 +147,11 @@ def test_manage_py_up_starts_a_worker_for_the_long_queue_beside_the_main_one(set
 
     settings.PORTAL_WORKER_QUEUES = ["cpu"]
     commands = dict(worker_commands(tmp_path / "celerybeat-schedule"))
-    assert set(commands) == {"worker", "worker-long"}
+    assert set(commands) == {"worker", "worker-feishu", "worker-long"}
     main, long = commands["worker"], commands["worker-long"]
     assert main[main.index("-Q") + 1] == "cpu" and "--beat" in main
     assert long[long.index("-Q") + 1] == "long" and long[long.index("-c") + 1] == "1"
     assert "--beat" not in long
 
     settings.PORTAL_LONG_WORKER_CONCURRENCY = 0  # a deployment with its own long worker
-    assert set(dict(worker_commands(tmp_path / "s"))) == {"worker"}
+    assert set(dict(worker_commands(tmp_path / "s"))) == {"worker", "worker-feishu"}

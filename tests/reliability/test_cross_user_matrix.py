@@ -66,6 +66,7 @@ class World:
     notification: Any
     token: Any
     curriculum_item: Any
+    submission: Any
 
 
 # --- how to fill a path parameter -------------------------------------------------------------
@@ -81,6 +82,7 @@ OWNED_PARAMS: dict[str, Callable[[World], Any]] = {
     "peak_id": lambda w: w.peak.pk,
     "conversation_id": lambda w: w.conversation.pk,
     "token_id": lambda w: w.token.pk,
+    "submission_id": lambda w: w.submission.pk,
 }
 
 # Routes whose parameters name something every user may address: answered for the asker's
@@ -133,6 +135,7 @@ OWNED_VIEWS: dict[str, Callable[[World], dict[str, Any]]] = {
     "knowledge:document": lambda w: {"pk": w.document.pk},
     "knowledge:delete": lambda w: {"pk": w.document.pk},
     "token_revoke": lambda w: {"pk": w.token.pk},
+    "kernels:submission": lambda w: {"pk": w.submission.pk},
 }
 SHARED_VIEWS: dict[str, tuple[str, Callable[[World], dict[str, Any]]]] = {
     "curriculum:week": ("a curriculum week", lambda w: {"number": 1}),
@@ -162,7 +165,7 @@ def _make_world(owner: User) -> World:
     from portal.feishu.models import Conversation, FeishuBinding, Notification, Turn
     from portal.knowledge.models import Document, Source
     from portal.labs.hal.models import MeasuredPeak
-    from portal.labs.kernels.models import Measurement, Sweep
+    from portal.labs.kernels.models import Measurement, Submission, Sweep
     from portal.labs.models import EventKind, Run, RunArtifact, RunStatus
     from portal.labs.services import NewEvent, append_events
     from portal.papers.models import InboxItem, Paper, Reading, SyncRun, WatchQuery
@@ -255,12 +258,17 @@ def _make_world(owner: User) -> World:
     notification = Notification.objects.create(user=owner, text=SECRET)
     token, _raw = issue_api_token(user=owner, name=SECRET)
 
+    submission = Submission.objects.create(
+        owner=owner, problem="softmax", dtype="float32", language="pytorch",
+        source=f"# {SECRET}\ndef custom_kernel(data):\n    return data[0].softmax(-1)\n",
+        run=lab_run, verdict="passed", score_ms=1.0, result={"message": SECRET},
+    )  # fmt: skip
     return World(
         owner=owner, run=lab_run, llm_run=llm_run, artifact=artifact, deployment=deployment, sweep=sweep,
         peak=peak, review=review, progress=progress, paper=paper, reading=reading, watch=watch,
         inbox_item=inbox_item, watch_sync=watch_sync, document=document,
         conversation=conversation, binding=binding, notification=notification, token=token,
-        curriculum_item=curriculum_item,
+        curriculum_item=curriculum_item, submission=submission,
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,11 @@ FINAL = {"succeeded", "failed", "cancelled", "lost"}
 
 
 @dataclass
+def _headers(message: Any) -> dict[str, str]:
+    """Header names in lower case (HTTP names are case-insensitive; uvicorn sends them so)."""
+    return {name.lower(): value for name, value in message.items()}
+
+
 class PrivatePortal:
     base: str
     data_dir: Path
@@ -56,9 +62,9 @@ class PrivatePortal:
         request = urllib.request.Request(self.base + path, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, _headers(response.headers), response.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, dict(exc.headers), exc.read()
+            return exc.code, _headers(exc.headers), exc.read()
         except OSError:
             return 0, {}, b""
 
@@ -187,8 +193,8 @@ def test_stopping_postgresql_answers_503_with_retry_after_and_the_portal_recover
         for path, bearer in [("/dashboard/", False), ("/api/auth/me", True), ("/labs/", False)]:
             status, headers, body = portal.get(path, bearer=bearer)
             assert status == 503, (path, status, body[:300])
-            assert headers.get("Retry-After") == "5", path
-            assert headers.get("Content-Type", "").startswith("application/json"), path
+            assert headers.get("retry-after") == "5", path
+            assert headers.get("content-type", "").startswith("application/json"), path
             assert "unavailable" in json.loads(body)["detail"]
         status, _headers, body = portal.get("/healthz")
         assert (status, json.loads(body)) == (503, {"status": "unavailable"})

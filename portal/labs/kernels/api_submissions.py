@@ -24,8 +24,8 @@ router = Router()
 
 
 def problem_catalog() -> list[dict[str, Any]]:
-    # torch is imported here, on the first call, not when the web process starts.
-    from portal.labs.kernels.grading.problems import LANGUAGES, PROBLEMS
+    # the torch-free catalog: a web process never imports torch
+    from portal.labs.kernels.grading.catalog import LANGUAGES, SPECS
 
     return [
         {
@@ -46,7 +46,7 @@ def problem_catalog() -> list[dict[str, Any]]:
             "templates": {lang: p.template(lang) for lang in LANGUAGES},
             "week": p.week,
         }
-        for p in PROBLEMS.values()
+        for p in SPECS.values()
     ]
 
 

@@ -27,10 +27,10 @@ def _get_submission_for_user(request: HttpRequest, pk: int) -> Submission:
 
 
 def _starter(problem: str, language: str) -> tuple[str, str]:
-    """(signature, template) of a problem; torch is imported on the first call only."""
-    from portal.labs.kernels.grading.problems import PROBLEMS
+    """(signature, template) of a problem, from the torch-free catalog."""
+    from portal.labs.kernels.grading.catalog import SPECS
 
-    p = PROBLEMS.get(problem) or PROBLEMS["softmax"]
+    p = SPECS.get(problem) or SPECS["softmax"]
     return p.signature, p.template(
         language if language in Submission.Language.values else "pytorch"
     )

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .catalog import SAFEGUARDS  # noqa: F401  (re-exported for the tests and the bench)
+from .catalog import (
+    SAFEGUARDS,  # noqa: F401  (re-exported for the tests and the bench)
+    TOLERANCES_BY_NAME,
+)
 
 Inputs = tuple[torch.Tensor, ...]
 KernelFn = Callable[..., torch.Tensor]
 
-# Per-dtype tolerances: |out - ref| <= ATOL * rms(ref) + RTOL * |ref|.
+# Per-dtype tolerances (catalog.TOLERANCES_BY_NAME) by torch dtype.
 TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
-    torch.float64: (1e-10, 1e-9),
-    torch.float32: (1e-5, 1e-4),
-    torch.float16: (2e-3, 1e-2),
-    torch.bfloat16: (1e-2, 2e-2),
+    getattr(torch, name): tol for name, tol in TOLERANCES_BY_NAME.items()
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .catalog import LN_EPS
 from .harness import Inputs, KernelFn
 
 DTYPES: dict[str, torch.dtype] = {
@@ -22,7 +23,6 @@ DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
 }
-LN_EPS = 1e-5
 
 
 @dataclass(frozen=True)
