@@ -239,6 +239,9 @@ def test_event_jobs_go_to_the_feishu_queue_that_the_up_worker_serves(
 ):
     from celery.app.task import Task
 
+    from portal.core.management.commands.up import worker_commands
+
+    up_queues = [cmd[cmd.index("-Q") + 1] for _name, cmd in worker_commands(Path("/tmp/s"))]
     del settings.FEISHU_QUEUE
     monkeypatch.delenv("FEISHU_QUEUE", raising=False)
     queued: list[str] = []
@@ -251,9 +254,7 @@ def test_event_jobs_go_to_the_feishu_queue_that_the_up_worker_serves(
     import os
 
     import portal.settings as project_settings
-    from portal.core.management.commands.up import worker_commands
 
     assert "PORTAL_WORKER_QUEUES" not in os.environ  # so this is the default
-    queues = [cmd[cmd.index("-Q") + 1] for _name, cmd in worker_commands(Path("/tmp/s"))]
-    assert any("feishu" in q.split(",") for q in queues), queues
+    assert any("feishu" in q.split(",") for q in up_queues), up_queues
     assert project_settings.FEISHU_QUEUE == "feishu"

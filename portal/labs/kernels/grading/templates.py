@@ -155,9 +155,9 @@ _CPP_BODY = {
 
 
 def template(problem: str, language: str) -> str:
-    from portal.labs.kernels.grading.problems import PROBLEMS
+    from portal.labs.kernels.grading.catalog import SPECS  # torch-free
 
-    p = PROBLEMS[problem]
+    p = SPECS[problem]
     if language == "triton" and problem == "vector_add":
         return TRITON_VECTOR_ADD
     if language == "triton" and problem == "softmax":
