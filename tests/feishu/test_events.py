@@ -241,6 +241,7 @@ def test_event_jobs_go_to_the_feishu_queue_that_the_up_worker_serves(
 
     from portal.core.management.commands.up import worker_commands
 
+    settings.FEISHU_QUEUE = "feishu"  # the default (checked below), not the suite's own queue
     up_queues = [cmd[cmd.index("-Q") + 1] for _name, cmd in worker_commands(Path("/tmp/s"))]
     del settings.FEISHU_QUEUE
     monkeypatch.delenv("FEISHU_QUEUE", raising=False)
