@@ -39,12 +39,12 @@ HEALTHZ_TOKEN = "outage-test-token"
 FINAL = {"succeeded", "failed", "cancelled", "lost"}
 
 
-@dataclass
 def _headers(message: Any) -> dict[str, str]:
     """Header names in lower case (HTTP names are case-insensitive; uvicorn sends them so)."""
     return {name.lower(): value for name, value in message.items()}
 
 
+@dataclass
 class PrivatePortal:
     base: str
     data_dir: Path
