@@ -102,12 +102,14 @@ def bwrap_command(job_dir: Path, *, gpu: bool, tmpfs_bytes: int, env: dict[str, 
     cmd += ["--ro-bind", "/usr", "/usr"]
     cmd += ["--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib"]
     cmd += ["--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin"]
+    # /tmp first: an interpreter or virtualenv that lives under /tmp (a CI checkout) is
+    # then bound on top of the empty tmpfs, not hidden by it.
+    cmd += ["--size", str(tmpfs_bytes), "--tmpfs", "/tmp"]
     for root in _python_roots():
         cmd += ["--ro-bind", root, root]
     cmd += ["--ro-bind", str(job_dir), "/in"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--size", str(tmpfs_bytes), "--tmpfs", "/scratch"]
-    cmd += ["--size", str(tmpfs_bytes), "--tmpfs", "/tmp"]
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")):
             cmd += ["--dev-bind", node, node]
