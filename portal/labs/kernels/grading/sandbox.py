@@ -110,6 +110,7 @@ def bwrap_command(job_dir: Path, *, gpu: bool, tmpfs_bytes: int, env: dict[str, 
     cmd += ["--ro-bind", str(job_dir), "/in"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--size", str(tmpfs_bytes), "--tmpfs", "/scratch"]
+    cmd += ["--remount-ro", "/tmp"]  # only the work directory is writable
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")):
             cmd += ["--dev-bind", node, node]
@@ -125,7 +126,7 @@ def child_env(*, gpu: bool, fd: int, ctl: int, job_dir: str) -> dict[str, str]:
     env = {
         "PATH": f"{os.path.realpath(sys.prefix)}/bin:/usr/local/bin:/usr/bin:/bin",
         "HOME": "/scratch",
-        "TMPDIR": "/tmp",
+        "TMPDIR": "/scratch",
         "GRADER_FD": str(fd),
         "GRADER_CTL": str(ctl),
         "GRADER_IN": job_dir,
