@@ -28,7 +28,8 @@ def test_chip_tuning_is_registered_with_gymnasium_and_passes_the_env_checker():
 def test_the_measuring_backend_times_real_kernels_on_the_cpu(fresh_discovery):
     env = ChipTuningEnv(device="cpu:0", horizon=2, measure_scale=1e-5)
     assert env.backend == "measure"  # timings differ run to run: no determinism check here
-    obs, _ = env.reset(seed=1, options={"workload": Workload(125e6, 128, 1, 2000.0, 2**34)})
+    # a latency budget no loaded CI machine can miss: this test is about timing real kernels
+    obs, _ = env.reset(seed=1, options={"workload": Workload(125e6, 128, 1, 1e9, 2**34)})
     assert env.observation_space.contains(obs)
     obs, reward, _, _, info = env.step(np.array([3, 0, 0]))
     assert env.observation_space.contains(obs)
