@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -22,11 +21,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from portal.knowledge.embeddings import start_warm_up  # noqa: E402
+from portal.feishu.events import start_warm_up as warm_feishu_events  # noqa: E402
+from portal.knowledge.embeddings import start_warm_up as warm_knowledge_base  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
-# The knowledge base's question embedder is loaded now, not by the first question.
-start_warm_up()
+# Slow first-use loads happen now, in the background, not inside the first request:
+# the knowledge base's question embedder, and lark-oapi for the Feishu event endpoint.
+warm_knowledge_base()
+warm_feishu_events()
 
 application = ProtocolTypeRouter(
     {
@@ -36,23 +38,3 @@ application = ProtocolTypeRouter(
         ),
     }
 )
-
-
-def _warm_feishu_events() -> None:
-    """Import lark-oapi (seconds of CPU, ~100 MB) when a web process starts, in the background,
-    rather than inside the first Feishu delivery it receives: Feishu retries an event whose
-    acknowledgement takes over 3 s. Only where the event endpoint is configured."""
-    from portal.feishu import conf
-
-    if not (conf.encrypt_key() or conf.verification_token()):
-        return
-
-    def load() -> None:
-        from portal.feishu.events import dispatcher
-
-        dispatcher()
-
-    threading.Thread(target=load, name="feishu-warm-up", daemon=True).start()
-
-
-_warm_feishu_events()
