@@ -110,12 +110,15 @@ def bwrap_command(job_dir: Path, *, gpu: bool, tmpfs_bytes: int, env: dict[str, 
     cmd += ["--ro-bind", str(job_dir), "/in"]
     cmd += ["--proc", "/proc", "--dev", "/dev"]
     cmd += ["--size", str(tmpfs_bytes), "--tmpfs", "/scratch"]
-    cmd += ["--remount-ro", "/tmp"]  # only the work directory is writable
+    cmd += ["--remount-ro", "/tmp"]
     if gpu:
         for node in sorted(glob.glob("/dev/nvidia*")):
             cmd += ["--dev-bind", node, node]
         if os.path.isdir("/sys"):
             cmd += ["--ro-bind", "/sys", "/sys"]
+    # The root is bwrap's own tmpfs, holding the directories it made for the binds above
+    # (a checkout's /work/... parents): read-only too, so /scratch is the one writable place.
+    cmd += ["--remount-ro", "/"]
     cmd += ["--chdir", "/scratch", "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
