@@ -72,6 +72,14 @@ def live_workers(now: float | None = None) -> dict[str, float]:
     return {name.decode(): max(0.0, now - score) for name, score in beats}
 
 
+def worker_info(names: list[str]) -> dict[str, dict]:
+    """{hostname: what its heartbeat said (queues)} for these workers."""
+    if not names:
+        return {}
+    infos = redis_client().hmget(HEARTBEAT_INFO_KEY, names)
+    return {name: json.loads(info) for name, info in zip(names, infos, strict=True) if info}
+
+
 def check_worker() -> Check:
     import redis
 
@@ -85,12 +93,12 @@ def check_worker() -> Check:
         )
     names = sorted(workers)
     try:
-        infos = redis_client().hmget(HEARTBEAT_INFO_KEY, names)
+        infos = worker_info(names)
     except (redis.RedisError, OSError):
-        infos = [None] * len(names)
+        infos = {}
     parts = []
-    for name, info in zip(names, infos, strict=True):
-        queues = ",".join(json.loads(info).get("queues", [])) if info else "?"
+    for name in names:
+        queues = ",".join(infos[name].get("queues", [])) if name in infos else "?"
         parts.append(f"{name} (queues {queues}; beat {workers[name]:.0f} s ago)")
     return Check(True, ", ".join(parts))
 

@@ -1,4 +1,4 @@
-"""Which Celery workers are up and which queues they serve (celery inspect, cached briefly)."""
+"""Which Celery workers are up and which queues they serve (their heartbeats, cached briefly)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,23 @@ class WorkerInfo:
         return asdict(self)
 
 
-def _inspect() -> dict[str, list[str]]:
-    from portal.celery import app
+def _from_heartbeats() -> dict[str, list[str]]:
+    """The workers beating now (portal.core.health) with the queues each consumes.
+
+    Read from Redis, not `celery inspect`: a broadcast per page view costs up to its timeout,
+    and kombu's reply consumer is not safe to share, so fifty page views at once missing the
+    cache together hung (every /labs/ request timed out under load, holding a connection each).
+    """
+    import redis
+
+    from portal.core.health import live_workers, worker_info
 
     try:
-        replies = app.control.inspect(timeout=0.5).active_queues() or {}
-    except Exception:  # noqa: BLE001 - a broker outage means "no workers"
+        names = sorted(live_workers())
+        infos = worker_info(names)
+    except (redis.RedisError, OSError):  # a broker outage means "no workers"
         return {}
-    return {name: sorted(q["name"] for q in queues) for name, queues in replies.items()}
+    return {name: sorted(infos.get(name, {}).get("queues", [])) for name in names}
 
 
 def worker_queues(*, refresh: bool = False) -> dict[str, list[str]]:
@@ -38,7 +47,7 @@ def worker_queues(*, refresh: bool = False) -> dict[str, list[str]]:
         cached = cache.get(_CACHE_KEY)
         if cached is not None:
             return cached
-    found = _inspect()
+    found = _from_heartbeats()
     cache.set(_CACHE_KEY, found, timeout=setting_float("LABS_WORKERS_CACHE_S"))
     return found
 
@@ -63,9 +72,9 @@ def workers_with_devices() -> list[dict[str, Any]]:
     """The Labs page's worker list: each worker with the devices it reported (the HAL) and
     their latest telemetry.
 
-    Workers answering `celery inspect` come first, with their queues and running runs;
-    a worker that reported its devices and still publishes telemetry but did not answer
-    in time (busy, or the inspect timed out) is listed too, as not answering.
+    Workers whose heartbeat is current come first, with their queues and running runs;
+    a worker that reported its devices and still publishes telemetry but has no current
+    heartbeat is listed too, as not answering.
     """
     from portal.labs.hal.queries import workers_with_telemetry
 
