@@ -164,6 +164,33 @@ def test_a_gpu_lab_with_no_gpu_worker_is_shown_waiting_for_a_gpu_worker(
     assert 'id="run-waiting" class="notice" >' in html or 'id="run-waiting" class="notice">' in html
 
 
+def test_the_worker_list_and_served_queues_come_from_the_workers_heartbeats(
+    owner_client, owner, settings
+):
+    """No `celery inspect` in the request: a worker is listed, with its queues, while its
+    heartbeat in Redis is current, and gone once it says goodbye."""
+    from django.core.cache import cache
+
+    from portal.core.health import beat, forget
+    from portal.labs.workers import _CACHE_KEY, served_queues
+
+    settings.PORTAL_QUEUE_ROUTES = {"cpu": "cpu", "gpu": "gpu-vendor-x", "any": "cpu"}
+    run = launch_run(user=owner, lab=GPU_LAB, params={})
+    beat("ghost@heartbeat-test", ["gpu-vendor-x"])
+    try:
+        cache.delete(_CACHE_KEY)
+        assert "gpu-vendor-x" in served_queues()
+        html = owner_client.get("/labs/").content.decode()
+        assert "ghost@heartbeat-test" in html
+        page = owner_client.get(f"/labs/runs/{run.pk}/").content.decode()
+        assert 'id="run-waiting" class="notice" hidden' in page
+    finally:
+        forget("ghost@heartbeat-test")
+    cache.delete(_CACHE_KEY)
+    assert "gpu-vendor-x" not in served_queues()
+    assert "ghost@heartbeat-test" not in owner_client.get("/labs/").content.decode()
+
+
 def test_run_pages_are_for_the_owner_only(owner, other_client):
     run = _run(owner)
 
