@@ -90,8 +90,10 @@ def _squash(text: str) -> str:
 def _paper_aliases() -> list[tuple[str, str]]:
     """(alias, arxiv_id) for every core paper, longest alias first.
 
-    Aliases: the short name, each part of it ("vLLM (PagedAttention)" gives vllm and
-    pagedattention), and the title; compared without case, spaces or hyphens.
+    Aliases: the short name, each part of a short one ("vLLM (PagedAttention)" gives vllm
+    and pagedattention; a title-like short name is not split, or "Self-attention does not
+    need O(n^2) memory" would make "memory" name a paper), and the title; compared without
+    case, spaces or hyphens.
     """
     from portal.papers.models import Paper
 
@@ -99,7 +101,8 @@ def _paper_aliases() -> list[tuple[str, str]]:
     for arxiv_id, short, title in Paper.objects.core().values_list(
         "arxiv_id", "short_name", "title"
     ):
-        names = {short, title, *re.split(r"[()（）/]", short)}
+        parts = re.split(r"[()（）/]", short) if len((short or "").split()) <= 3 else []
+        names = {short, title, *parts}
         for name in names:
             squashed = _squash(name or "")
             if len(squashed) >= 3:
@@ -113,11 +116,34 @@ def paper_id_of(text: str) -> str:
     match = _ARXIV.search(text)
     if match:
         return match.group(1)
-    squashed = _squash(text)
+    squashed, where = _squash_with_positions(text)
     for alias, arxiv_id in _paper_aliases():
-        if alias in squashed:
-            return arxiv_id
+        start = squashed.find(alias)
+        while start >= 0:
+            # A whole word of the question, not the inside of one ("rope" in "Europe").
+            before = text[where[start] - 1] if where[start] > 0 else " "
+            end = where[start + len(alias) - 1] + 1
+            after = text[end] if end < len(text) else " "
+            if not (_LATIN.match(before) or _LATIN.match(after)):
+                return arxiv_id
+            start = squashed.find(alias, start + 1)
     return ""
+
+
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _squash_with_positions(text: str) -> tuple[str, list[int]]:
+    """_squash(text) and, for each of its characters, its index in `text`."""
+    chars: list[str] = []
+    where: list[int] = []
+    for index, char in enumerate(text):
+        if re.match(r"[\s\-_·.]", char):
+            continue
+        for lowered in char.lower():
+            chars.append(lowered)
+            where.append(index)
+    return "".join(chars), where
 
 
 @dataclass(frozen=True)

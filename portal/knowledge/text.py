@@ -130,6 +130,13 @@ _STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 吗 呢 吧 啊 什么 怎么 如何 哪些 哪个 为什么 我 你 他 她 它 我们 "
     "这 那 有 要 会 能 可以 一个 中 上 下 第 周 a an the is are was of to in on for and or "
     "what how which why who do does did i me my you it".split()
+    # English function words that name no topic of the plan ("this plan" is the whole
+    # knowledge base, so "plan" tells retrieval nothing either).
+    + "have has had should can could would will shall be been being this that these those "
+    "there their its with by from as at about into any some get got goes go gets use used "
+    "using need needs want when where whom whose much many also than then so if us our we "
+    "they them your plan please tell me list give cover covers covered too very "
+    "planned handles handle does".split()
 )
 
 
@@ -236,7 +243,76 @@ SYNONYMS = {
     "learning": "学习",
     "study": "学习",
     "reinforcement": "强化",
+    # round 3 (written with the `dev` batch of English questions)
+    "share": "分配",
+    "no": "没有",
+    "without": "没有",
+    "tight": "紧张",
+    "sixteen": "16",
+    "open": "开源",
+    "source": "开源",
+    "references": "参考",
+    "reference": "参考",
+    "created": "创建",
+    "creation": "创建",
+    "assistant": "助手",
+    "serves": "服务",
+    "serve": "服务",
+    "serving": "服务",
+    "maintainer": "维护者",
+    "maintains": "维护者",
+    "updated": "更新",
+    "checklist": "清单",
+    "review": "复盘",
+    "template": "模板",
+    "register": "注册",
+    "install": "安装",
+    "algorithms": "算法",
+    "algorithm": "算法",
+    "adapter": "适配器",
+    "adapters": "适配器",
+    "roadmap": "路线",
+    "steps": "路线",
+    "videos": "视频",
+    "video": "视频",
+    "repositories": "仓库",
+    "repository": "仓库",
+    "repos": "仓库",
+    "innovations": "创新",
+    "free": "免费",
+    "apply": "申请",
+    "interview": "面试",
+    "sdk": "sdk",
+    "personal": "个人",
+    "lab": "实验室",
+    "conferences": "顶会",
+    "conference": "顶会",
+    "importance": "重要性",
+    "management": "管理",
+    "manage": "管理",
+    "activity": "活动",
+    "activities": "活动",
+    "library": "库",
 }
+
+
+def concepts(question: str) -> list[frozenset[str]]:
+    """The question's search words as concepts: an English word we know together with its
+    Chinese counterpart (either one found in a passage covers the concept), any other word
+    on its own. Coverage counts concepts, so translating a word does not dilute it."""
+    seen: dict[str, frozenset[str]] = {}
+    for word in query_terms(question):
+        if len(word) > 1 or not word.isascii():
+            seen.setdefault(word, frozenset({word, SYNONYMS.get(word, word)}))
+    return list(seen.values())
+
+
+def is_cross_lingual(question: str) -> bool:
+    """An English question (no CJK character) over a plan written in Chinese."""
+    return not _CJK.search(question)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def query_terms(text: str, *, expand: bool = False) -> list[str]:

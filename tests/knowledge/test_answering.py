@@ -47,6 +47,15 @@ def test_a_core_paper_is_named_by_arxiv_id_title_or_short_name(core_papers):
 
 
 @pytest.mark.django_db
+def test_a_paper_is_named_only_by_a_whole_word(core_papers):
+    # "memory" is the end of a title-like short name, "rope" the inside of "Europe".
+    assert not focus_of("How much memory does an iPhone 15 have?")
+    assert not focus_of("Trips to Europe this summer")
+    assert focus_of("讲讲RoPE").paper_id == "2104.09864"
+    assert focus_of("What is vLLM?").paper_id == "2309.06180"
+
+
+@pytest.mark.django_db
 def test_the_time_split_names_its_guide_section():
     assert "guide:time_split" in focus_of("理论学习和实践项目的时间如何分配？").kinds
 
