@@ -117,10 +117,23 @@ def _database_from_url(url: str) -> dict[str, object]:
         "PASSWORD": unquote(parsed.password or ""),
         "HOST": host,
         "PORT": str(parsed.port or ""),
-        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 0),
+        "CONN_MAX_AGE": 0 if DB_POOL else env_int("DB_CONN_MAX_AGE", 0),
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": 5, **query},
+        "OPTIONS": {"connect_timeout": 5, **query, **_pool_options()},
     }
+
+
+# A psycopg connection pool per web process (`manage.py up` sets DB_POOL=1 for the web
+# server only): under ASGI every request runs in a fresh thread, so without a pool each
+# page forked a new PostgreSQL backend. Celery's prefork children keep plain connections
+# (a pool must not cross a fork). DB_POOL_MAX bounds one process's connections.
+DB_POOL = env_bool("DB_POOL", False)
+
+
+def _pool_options() -> dict[str, object]:
+    if not DB_POOL:
+        return {}
+    return {"pool": {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 8), "timeout": 10}}
 
 
 DATABASE_URL = env_str("DATABASE_URL")

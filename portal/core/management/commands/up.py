@@ -253,6 +253,9 @@ class Command(BaseCommand):
         self, host: str, port: int, *, with_worker: bool, server: str = "uvicorn", workers: int = 1
     ) -> list[tuple[str, subprocess.Popen[bytes]]]:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # The web processes borrow connections from a pool (settings.DB_POOL); DB_POOL=0 in
+        # the environment turns it off.
+        web_env = {**env, "DB_POOL": os.environ.get("DB_POOL", "1")}
         commands = [("web", web_command(server, host, port, workers))]
         if server == "uvicorn":
             self.stdout.write(f"Web: uvicorn with {workers} worker process(es)")
@@ -261,7 +264,11 @@ class Command(BaseCommand):
         return [
             (
                 name,
-                subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent(new_process_group=True)),
+                subprocess.Popen(
+                    cmd,
+                    env=web_env if name == "web" else env,
+                    preexec_fn=die_with_parent(new_process_group=True),
+                ),
             )
             for name, cmd in commands
         ]
