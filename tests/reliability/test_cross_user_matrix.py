@@ -137,6 +137,10 @@ OWNED_VIEWS: dict[str, Callable[[World], dict[str, Any]]] = {
     "token_revoke": lambda w: {"pk": w.token.pk},
     "kernels:submission": lambda w: {"pk": w.submission.pk},
 }
+# Staff-only views that take an id: every other user, the object's owner included, gets 404.
+STAFF_VIEWS: dict[str, Callable[[World], dict[str, Any]]] = {
+    "kernels:review_submission": lambda w: {"pk": w.submission.pk},
+}
 SHARED_VIEWS: dict[str, tuple[str, Callable[[World], dict[str, Any]]]] = {
     "curriculum:week": ("a curriculum week", lambda w: {"number": 1}),
     "curriculum:toggle": (
@@ -505,13 +509,17 @@ def test_every_html_view_with_an_id_refuses_another_users_objects_and_changes_no
             url, expect_denied = reverse(name, kwargs=SHARED_VIEWS[name][1](world)), False
         elif name in OWNED_VIEWS:
             url, expect_denied = reverse(name, kwargs=OWNED_VIEWS[name](world)), True
+        elif name in STAFF_VIEWS:
+            url, expect_denied = reverse(name, kwargs=STAFF_VIEWS[name](world)), True
+            assert owner_client.get(url).status_code == HTTPStatus.NOT_FOUND, url
         else:
             problems.append(
-                f"{route} ({name}): add it to OWNED_VIEWS (an owner's object) or SHARED_VIEWS"
+                f"{route} ({name}): add it to OWNED_VIEWS (an owner's object), STAFF_VIEWS "
+                "or SHARED_VIEWS"
             )
             continue
         for method in ("GET", "POST"):
-            if expect_denied and method == "GET":
+            if expect_denied and method == "GET" and name not in STAFF_VIEWS:
                 mine = owner_client.get(url)
                 if mine.status_code == HTTPStatus.OK:
                     pass  # a readable object; POST-only views answer 405 to their owner too

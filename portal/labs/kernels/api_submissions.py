@@ -14,6 +14,8 @@ from portal.labs.kernels.models import Submission
 from portal.labs.kernels.schemas import (
     LeaderboardOut,
     ProblemOut,
+    ReviewIn,
+    ReviewOut,
     SubmissionDetailOut,
     SubmissionIn,
     SubmissionOut,
@@ -106,3 +108,36 @@ def leaderboard(request: HttpRequest, problem: str, device: str = "", dtype: str
     device = device or (devices[0] if devices else "cpu")
     rows = querysets.leaderboard(problem=problem, device=device, dtype=dtype)
     return {"problem": problem, "device": device, "dtype": dtype, "devices": devices, "rows": rows}
+
+
+@router.get("/review", response={200: list[ReviewOut], 404: ErrorOut})
+def review_queue(request: HttpRequest, pending: bool = True):
+    """Staff only (404 for anyone else): submissions the grader flagged (more than 10x faster
+    than the best reference), with their code; `pending=false` adds those already decided."""
+    if not request.user.is_staff:
+        return Status(HTTPStatus.NOT_FOUND, {"detail": "Not Found"})
+    qs = Submission.objects.for_review(request.user).select_related("owner")
+    if pending:
+        qs = qs.filter(review="")
+    return list(qs[:200])
+
+
+@router.post(
+    "/submissions/{submission_id}/review",
+    response={200: ReviewOut, 404: ErrorOut, 409: ErrorOut},
+)
+def review(request: HttpRequest, submission_id: int, payload: ReviewIn):
+    """Staff only: accept a flagged submission (it is ranked) or reject it (it stays off the
+    leaderboard), with an optional note the learner sees. 409 when it was never flagged."""
+    try:
+        submission = submission_services.review_submission(
+            submission_id=submission_id,
+            reviewer=request.user,
+            decision=payload.decision,
+            note=payload.note,
+        )
+    except Submission.DoesNotExist:
+        return Status(HTTPStatus.NOT_FOUND, {"detail": f"no submission {submission_id}"})
+    except submission_services.NotUnderReview as exc:
+        return Status(HTTPStatus.CONFLICT, {"detail": str(exc)})
+    return submission

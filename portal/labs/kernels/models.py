@@ -110,6 +110,13 @@ class SubmissionQuerySet(models.QuerySet["Submission"]):
             return self.none()
         return self.filter(owner=user)
 
+    def for_review(self, user: Any) -> SubmissionQuerySet:
+        """Flagged submissions (and those already reviewed), for staff only: a reviewer reads
+        the code of a submission the grader flagged, and nothing else of anyone's."""
+        if not (getattr(user, "is_authenticated", False) and getattr(user, "is_staff", False)):
+            return self.none()
+        return self.filter(models.Q(flagged=True) | ~models.Q(review=""))
+
     def passing(self) -> SubmissionQuerySet:
         return self.filter(verdict=Submission.PASSED, score_ms__isnull=False)
 
@@ -142,6 +149,11 @@ class Submission(models.Model):
         FLOAT16 = "float16", "float16"
         BFLOAT16 = "bfloat16", "bfloat16"
 
+    class Review(models.TextChoices):
+        NONE = "", _("not reviewed")
+        ACCEPTED = "accepted", _("accepted")
+        REJECTED = "rejected", _("rejected")
+
     class Language(models.TextChoices):
         PYTORCH = "pytorch", "PyTorch"
         TRITON = "triton", "Triton"
@@ -162,7 +174,14 @@ class Submission(models.Model):
     # Geometric mean of per-shape medians (ms); None unless timed and passed.
     score_ms = models.FloatField(null=True, blank=True)
     device = models.CharField(max_length=120, blank=True)
+    # More than 10x faster than the best reference: not ranked until staff accept it.
     flagged = models.BooleanField(default=False)
+    review = models.CharField(max_length=10, choices=Review.choices, blank=True, default="")
+    review_note = models.CharField(max_length=500, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     graded_at = models.DateTimeField(null=True, blank=True)

@@ -84,6 +84,8 @@ class SubmissionOut(Schema):
     score_ms: float | None
     device: str
     flagged: bool
+    review: str
+    review_note: str
     created_at: datetime
     graded_at: datetime | None
 
@@ -91,6 +93,20 @@ class SubmissionOut(Schema):
 class SubmissionDetailOut(SubmissionOut):
     source: str
     result: dict[str, Any]
+
+
+class ReviewIn(Schema):
+    decision: Literal["accept", "reject"]
+    note: str = Field(default="", max_length=500)
+
+
+class ReviewOut(SubmissionDetailOut):
+    username: str
+    reviewed_at: datetime | None
+
+    @staticmethod
+    def resolve_username(obj: Any) -> str:
+        return obj.owner.get_username()
 
 
 class LeaderboardRowOut(Schema):

@@ -1,9 +1,10 @@
-"""Writes for kernel submissions: submit (a Submission and its grading run), record a grade."""
+"""Writes for kernel submissions: submit (a Submission and its grading run), record a grade,
+review a flagged one."""
 
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -96,3 +97,36 @@ def diff_against_previous(submission: Submission) -> str:
             tofile=f"submission {submission.pk}",
         )
     )
+
+
+class NotUnderReview(Exception):
+    """The submission was never flagged: there is nothing to review."""
+
+
+def review_submission(
+    *, submission_id: int, reviewer: Any, decision: str, note: str = ""
+) -> Submission:
+    """Staff decide on a flagged submission: `accept` ranks it (the speed is genuine),
+    `reject` keeps it off the leaderboard. A decision can be changed later.
+
+    Raises Submission.DoesNotExist for anything the reviewer may not review, NotUnderReview
+    for a submission the grader did not flag."""
+    if decision not in {"accept", "reject"}:
+        raise ValueError(f"decision must be accept or reject, not {decision!r}")
+    reviewable = Submission.objects.for_review(reviewer)  # none() for non-staff
+    if not getattr(reviewer, "is_staff", False):
+        raise Submission.DoesNotExist
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission_id)
+        if not reviewable.filter(pk=submission.pk).exists():
+            raise NotUnderReview(f"submission {submission_id} was not flagged for review")
+        accepted = decision == "accept"
+        submission.flagged = not accepted
+        submission.review = Submission.Review.ACCEPTED if accepted else Submission.Review.REJECTED
+        submission.review_note = note.strip()[:500]
+        submission.reviewed_by = reviewer
+        submission.reviewed_at = timezone.now()
+        submission.save(
+            update_fields=["flagged", "review", "review_note", "reviewed_by", "reviewed_at"]
+        )
+    return submission

@@ -1,4 +1,5 @@
-"""Pages for kernel submissions: the form, my submissions, one submission, the leaderboard."""
+"""Pages for kernel submissions: the form, my submissions, one submission, the leaderboard,
+and the staff review of flagged submissions."""
 
 from __future__ import annotations
 
@@ -129,3 +130,55 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         else "kernels/leaderboard.html"
     )
     return render(request, template, context)
+
+
+def _staff_only(request: HttpRequest) -> None:
+    # Closed unless staff: the page does not exist for anyone else.
+    if not request.user.is_staff:
+        raise Http404("no such page")
+
+
+@require_GET
+@login_required
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Staff: the submissions the grader flagged, waiting first, then those decided."""
+    _staff_only(request)
+    rows = Submission.objects.for_review(request.user).select_related("owner", "reviewed_by")
+    pending = [s for s in rows if not s.review]
+    decided = [s for s in rows if s.review][:100]
+    return render(request, "kernels/review.html", {"pending": pending, "decided": decided})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def review_submission(request: HttpRequest, pk: int) -> HttpResponse:
+    """Staff: a flagged submission's timings, checks and code, and the decision form."""
+    _staff_only(request)
+    sub = (
+        Submission.objects.for_review(request.user)
+        .select_related("owner", "run", "reviewed_by")
+        .filter(pk=pk)
+        .first()
+    )
+    if sub is None:
+        raise Http404("no flagged submission")
+    error = ""
+    if request.method == "POST":
+        decision = request.POST.get("decision", "")
+        if decision in {"accept", "reject"}:
+            submission_services.review_submission(
+                submission_id=sub.pk,
+                reviewer=request.user,
+                decision=decision,
+                note=request.POST.get("note", ""),
+            )
+            return redirect("kernels:review")
+        error = _("Choose accept or reject.")
+    result = sub.result or {}
+    context = {"submission": sub, "result": result, "error": error}
+    return render(
+        request,
+        "kernels/review_submission.html",
+        context,
+        status=HTTPStatus.BAD_REQUEST if error else HTTPStatus.OK,
+    )
