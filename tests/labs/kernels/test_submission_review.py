@@ -94,6 +94,15 @@ def test_only_staff_review_and_only_what_was_flagged(owner, other_user, staff_ap
 
 def test_the_review_pages_for_staff_and_404_for_learners(owner, staff_client, owner_client):
     flagged = graded(owner, score=0.01, flagged=True)
+    timing = {
+        "shape": [4096, 4096],
+        "median_ms": 0.0123,
+        "eager_ms": 0.5,
+        "gbs": 1.0,
+        "tflops": 0.1,
+    }
+    flagged.result = {"score_ms": 0.0123, "timings": [timing]}
+    flagged.save(update_fields=["result"])
     assert owner_client.get("/labs/kernels/review/").status_code == HTTPStatus.NOT_FOUND
     assert (
         owner_client.get(f"/labs/kernels/review/{flagged.pk}/").status_code == HTTPStatus.NOT_FOUND
@@ -105,6 +114,8 @@ def test_the_review_pages_for_staff_and_404_for_learners(owner, staff_client, ow
     assert f"/labs/kernels/review/{flagged.pk}/" in queue and "owner" in queue
     page = staff_client.get(f"/labs/kernels/review/{flagged.pk}/").content.decode()
     assert "def custom_kernel" in page
+    assert "4096 x 4096" in page and "0.0123" in page  # the timings it was flagged on
+    assert "4096 x 4096" in learner_page
 
     bad = staff_client.post(f"/labs/kernels/review/{flagged.pk}/", {"decision": "maybe"})
     assert bad.status_code == HTTPStatus.BAD_REQUEST
