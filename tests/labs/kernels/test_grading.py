@@ -282,13 +282,28 @@ def test_an_output_cached_by_input_id_gains_nothing():
         assert result.reason in ("tolerance", "timing_output_wrong")
 
 
-def test_a_kernel_faster_than_the_roofline_is_rejected():
+def test_on_a_cpu_a_time_below_the_measured_roof_is_flagged_for_review_not_failed(monkeypatch):
+    """A CPU's memory roof is a copy bandwidth measured on a possibly busy machine, and fresh
+    inputs sit in its caches: an honest kernel can beat it (a CI run saw a vector add at
+    3.6x "the roof"). Past the last-level cache it is flagged for review; never failed."""
     from portal.labs.kernels.engine.peaks import DevicePeaks
+    from portal.labs.kernels.grading import grader
 
-    # A device with 1 GB/s: moving 3 x 4096 floats takes 49 us; an add cannot beat it.
+    # A device with 1 GB/s: moving 3 x 4096 floats takes 49 us; an add beats it easily.
+    slow_device = DevicePeaks("cpu", "test", 1.0 / 1000, {"float32": 1e-9}, "test")
+    monkeypatch.setattr(grader, "last_level_cache_bytes", lambda: 1024)  # a tiny cache
+    result = run(GOOD, peaks=slow_device)
+    assert (result.verdict, result.flagged) == ("passed", True), result
+
+
+def test_on_a_cpu_a_cache_resident_working_set_is_not_judged_by_the_memory_roof():
+    from portal.labs.kernels.engine.peaks import DevicePeaks
+    from portal.labs.kernels.grading.grader import last_level_cache_bytes
+
+    assert last_level_cache_bytes() and last_level_cache_bytes() >= 3 * 4096 * 4
     slow_device = DevicePeaks("cpu", "test", 1.0 / 1000, {"float32": 1e-9}, "test")
     result = run(GOOD, peaks=slow_device)
-    assert (result.verdict, result.reason) == ("failed: timing", "below_roofline")
+    assert (result.verdict, result.flagged) == ("passed", False), result
 
 
 def test_without_a_sandbox_submissions_are_refused(monkeypatch):

@@ -179,6 +179,16 @@ CHECKS: dict[str, Check] = {
             ),
         ),
         Check(
+            "below_cpu_roofline",
+            "flagged",
+            gettext_noop("Faster than the measured CPU roof"),
+            gettext_noop(
+                "On a CPU the memory roof is a copy bandwidth measured on this machine "
+                "(lower while it is busy), so a kernel can beat it honestly. It passed "
+                "every check and waits for a staff review before it is ranked."
+            ),
+        ),
+        Check(
             "suspicious_speedup",
             "flagged",
             gettext_noop("Flagged for review"),
