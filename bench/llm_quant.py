@@ -18,9 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import portal.labs.llm.lab  # noqa: E402,F401
+from portal.labs.llm.lab import QUANT_LAB  # noqa: E402
 from portal.labs.llm.report import quant_markdown  # noqa: E402
+from portal.labs.registry import register_lab  # noqa: E402
 from portal.labs.testing import run_inline  # noqa: E402
+
+# The llm app registers its labs in ready(); this bench runs the lab without Django.
+register_lab(QUANT_LAB)
 
 TARGETS = {8: 0.55, 4: 0.35}
 

@@ -22,10 +22,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import portal.labs.llm.lab  # noqa: E402,F401
 from portal.labs.llm import report  # noqa: E402
+from portal.labs.llm.lab import SERVING_LAB  # noqa: E402
 from portal.labs.llm.servers import vllm_unavailable_reason  # noqa: E402
+from portal.labs.registry import register_lab  # noqa: E402
 from portal.labs.testing import run_inline  # noqa: E402
+
+# The llm app registers its labs in ready(); this bench runs the lab without Django.
+register_lab(SERVING_LAB)
 
 SERVERS = ["vllm", "transformers-cb", "transformers"]
 
