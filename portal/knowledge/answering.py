@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from portal.knowledge import conf
 from portal.knowledge import text as kbtext
-from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm, language_of
+from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
 from portal.knowledge.retrieval import Hit, hybrid_search
 from portal.knowledge.structured import Focus, focus_of
 from portal.knowledge.verify import supported
@@ -632,7 +632,7 @@ def answer_question(
     # The language check comes first: a Chinese question never reaches (or self-tests) an
     # English-only model.
     generator = None
-    if language_of(question) in conf.llm_languages():
+    if kbtext.language_of(question) in conf.llm_languages():
         generator = get_verified_llm(user=user) if llm is True else llm
     if generator:
         cited_hits = [h for h in relevant if h.chunk_id in {c.chunk_id for c in citations}]

@@ -8,7 +8,6 @@ per process), and only for questions in a language it handles (KB_LLM_LANGUAGES)
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from functools import lru_cache
 from typing import Any, Protocol, TypedDict
@@ -169,14 +168,6 @@ def get_llm(*, user: Any = None) -> LLM | None:
     except Exception as exc:  # a missing package or a failed conversion must not break answers
         log.warning("local LLM unavailable, answering extractively: %s", exc)
         return None
-
-
-_CJK = re.compile(r"[\u3400-\u9fff]")
-
-
-def language_of(text: str) -> str:
-    """`zh` when the text has any Chinese characters, else `en` (all a plan question needs)."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 # Known plan questions, their passage and the fact the answer must carry (English: the

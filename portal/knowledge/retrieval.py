@@ -149,7 +149,7 @@ def hybrid_search(
     bar = MIN_SIMILARITY.get(name, DEFAULT_MIN_SIMILARITY)
     low_bar = MIN_SIMILARITY_WITH_WORDS.get(name, DEFAULT_MIN_SIMILARITY)
     concepts = [c for c in kbtext.concepts(question) if any(len(t) > 1 for t in c)]
-    cross = kbtext.is_cross_lingual(question)
+    cross = kbtext.language_of(question) == "en"  # an English question, a Chinese plan
     cross_bar = MIN_SIMILARITY_CROSS_LINGUAL.get(name, DEFAULT_MIN_SIMILARITY)
     for hit in hits.values():
         hit.score = sum(1.0 / (RRF_K + pos) for pos in (hit.vector_pos, hit.text_pos) if pos)

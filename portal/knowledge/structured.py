@@ -83,8 +83,12 @@ def phase_number(text: str) -> int | None:
     return None
 
 
+# What names are compared without: spaces, hyphens, underscores, middle dots, full stops.
+_SEPARATOR = re.compile(r"[\s\-_·.]")
+
+
 def _squash(text: str) -> str:
-    return re.sub(r"[\s\-_·.]+", "", text.lower())
+    return _SEPARATOR.sub("", text.lower())
 
 
 def _paper_aliases() -> list[tuple[str, str]]:
@@ -138,7 +142,7 @@ def _squash_with_positions(text: str) -> tuple[str, list[int]]:
     chars: list[str] = []
     where: list[int] = []
     for index, char in enumerate(text):
-        if re.match(r"[\s\-_·.]", char):
+        if _SEPARATOR.match(char):
             continue
         for lowered in char.lower():
             chars.append(lowered)

@@ -307,12 +307,12 @@ def concepts(question: str) -> list[frozenset[str]]:
     return list(seen.values())
 
 
-def is_cross_lingual(question: str) -> bool:
-    """An English question (no CJK character) over a plan written in Chinese."""
-    return not _CJK.search(question)
-
-
 _CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def language_of(text: str) -> str:
+    """`zh` when the text has any Chinese characters, else `en` (all a plan question needs)."""
+    return "zh" if _CJK.search(text) else "en"
 
 
 def query_terms(text: str, *, expand: bool = False) -> list[str]:
