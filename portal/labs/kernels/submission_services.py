@@ -113,12 +113,11 @@ def review_submission(
     for a submission the grader did not flag."""
     if decision not in {"accept", "reject"}:
         raise ValueError(f"decision must be accept or reject, not {decision!r}")
-    reviewable = Submission.objects.for_review(reviewer)  # none() for non-staff
     if not getattr(reviewer, "is_staff", False):
         raise Submission.DoesNotExist
     with transaction.atomic():
         submission = Submission.objects.select_for_update().get(pk=submission_id)
-        if not reviewable.filter(pk=submission.pk).exists():
+        if not Submission.objects.for_review(reviewer).filter(pk=submission.pk).exists():
             raise NotUnderReview(f"submission {submission_id} was not flagged for review")
         accepted = decision == "accept"
         submission.flagged = not accepted
