@@ -151,6 +151,34 @@ class Portal:
                 self.proc.wait()
 
 
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds (user + system) so far of every process on the machine, by role."""
+    import psutil
+
+    roles: dict[str, float] = {}
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid", "cmdline", "name"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or []) or (proc.info["name"] or "")
+            times = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if proc.info["pid"] == me:
+            role = "load generator"
+        elif "uvicorn" in cmd or "daphne" in cmd or "multiprocessing.spawn" in cmd:
+            role = "web"
+        elif "postgres" in cmd:
+            role = "postgres"
+        elif "redis-server" in cmd:
+            role = "redis"
+        elif "celery" in cmd:
+            role = "celery workers"
+        else:
+            role = "other"
+        roles[role] = roles.get(role, 0.0) + times.user + times.system
+    return roles
+
+
 def session_cookie(user) -> str:  # noqa: ANN001
     from django.test import Client
 
@@ -234,9 +262,12 @@ async def pages(portal: Portal, users: int, seconds: float) -> dict:
                 if not ok:
                     errors.append(f"{target}: {getattr(response, 'status_code', response)}")
 
+    before = cpu_by_role()
     await asyncio.gather(*(browse(i, u) for i, u in enumerate(people)))
+    after = cpu_by_role()
+    cpu = {role: after[role] - before.get(role, 0.0) for role in after}
     every = [t for ts in times.values() for t in ts]
-    return {"times": times, "all": every, "errors": errors, "seconds": seconds}
+    return {"times": times, "all": every, "errors": errors, "seconds": seconds, "cpu": cpu}
 
 
 # --- websocket fan-out ------------------------------------------------------------------------------
@@ -668,6 +699,15 @@ def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> N
             f"{ms(statistics.median(every))} | {ms(pct(every, 0.95))} | {ms(max(every))} |"
         )
         print(f"\nerrors: {len(r['errors'])} {r['errors'][:5]}")
+        cpu, pages_done = r.get("cpu", {}), max(1, len(every))
+        print("\nwhere the 2 cores went (CPU seconds over the section, and per page):\n")
+        print("| process | CPU s | share of the section | CPU ms per page |")
+        print("| --- | ---: | ---: | ---: |")
+        for role, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
+            print(
+                f"| {role} | {used:.1f} | {used / r['seconds']:.0%} of a core "
+                f"| {1000 * used / pages_done:.1f} |"
+            )
     if "websocket" in results:
         r = results["websocket"]
         print(
