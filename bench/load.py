@@ -262,12 +262,25 @@ async def pages(portal: Portal, users: int, seconds: float) -> dict:
                 if not ok:
                     errors.append(f"{target}: {getattr(response, 'status_code', response)}")
 
-    before = cpu_by_role()
+    before, xacts_before = cpu_by_role(), transactions()
     await asyncio.gather(*(browse(i, u) for i, u in enumerate(people)))
-    after = cpu_by_role()
+    after, xacts = cpu_by_role(), transactions() - xacts_before
     cpu = {role: after[role] - before.get(role, 0.0) for role in after}
     every = [t for ts in times.values() for t in ts]
-    return {"times": times, "all": every, "errors": errors, "seconds": seconds, "cpu": cpu}
+    return {
+        "times": times, "all": every, "errors": errors, "seconds": seconds, "cpu": cpu,
+        "transactions": xacts,
+    }  # fmt: skip
+
+
+def transactions() -> int:
+    """PostgreSQL transactions so far (each autocommit statement is one), all databases."""
+    from django.db import connection
+
+    django.db.close_old_connections()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database")
+        return int(cursor.fetchone()[0])
 
 
 # --- websocket fan-out ------------------------------------------------------------------------------
@@ -700,6 +713,8 @@ def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> N
         )
         print(f"\nerrors: {len(r['errors'])} {r['errors'][:5]}")
         cpu, pages_done = r.get("cpu", {}), max(1, len(every))
+        if "transactions" in r:
+            print(f"\nPostgreSQL transactions per page: {r['transactions'] / pages_done:.1f}")
         print("\nwhere the 2 cores went (CPU seconds over the section, and per page):\n")
         print("| process | CPU s | share of the section | CPU ms per page |")
         print("| --- | ---: | ---: | ---: |")

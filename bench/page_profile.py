@@ -38,7 +38,26 @@ os.environ.update(
     LOG_LEVEL="WARNING",
 )
 
-PAGES = ["/dashboard/", "/curriculum/", "/papers/", "/labs/", "/curriculum/weeks/10/"]
+# "run": a finished run's page with 200 metric events, as bench/load.py browses it.
+RUN_PAGE = "run"
+PAGES = ["/dashboard/", "/curriculum/", "/papers/", "/labs/", "/curriculum/weeks/10/", RUN_PAGE]
+
+
+def finished_run_url(user) -> str:  # noqa: ANN001
+    from django.utils import timezone
+
+    from portal.labs.models import Run, RunEvent
+
+    run = Run.objects.create(
+        owner=user, lab_id="pipeline-check", params={}, queue="cpu", status="succeeded",
+        time_limit_s=60, soft_time_limit_s=50, last_seq=200, result={"events": 200},
+    )  # fmt: skip
+    now = timezone.now()
+    RunEvent.objects.bulk_create(
+        RunEvent(run=run, seq=i, kind="metric", ts=now, data={"name": "x", "value": i, "step": i})
+        for i in range(1, 201)
+    )
+    return f"/labs/runs/{run.pk}/"
 
 
 def main() -> None:
@@ -134,6 +153,8 @@ def measure(args: argparse.Namespace) -> dict[str, tuple[float, float, float, in
     client.force_login(user)
     table: dict[str, tuple[float, float, float, int]] = {}
     for url in args.pages.split(","):
+        if url == RUN_PAGE:
+            url = finished_run_url(user)
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         queries: list[str] = []

@@ -24,7 +24,7 @@ from portal.knowledge import conf
 from portal.knowledge import text as kbtext
 from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
 from portal.knowledge.retrieval import Hit, hybrid_search
-from portal.knowledge.structured import Focus, focus_of
+from portal.knowledge.structured import Focus, focus_of, names_a_part_of_the_plan
 from portal.knowledge.verify import supported
 
 log = logging.getLogger(__name__)
@@ -333,6 +333,22 @@ KEEP_RATIO = 0.75
 # each citation should point at a chunk that holds what the answer says.
 OTHER_CHUNK_RATIO = 1.01
 
+# "里程碑：优化能力获得" answers "里程碑是什么" directly: the question's term is the label of
+# a label：value line. Such a line counts this many times.
+LABEL_BONUS = 1.3
+_LABEL = re.compile(r"^([^:：，,。]{1,12})[:：]\s*\S")
+
+
+def _labels_term(text: str, weights: dict[str, float]) -> bool:
+    match = _LABEL.match(text)
+    if not match:
+        return False
+    if re.search(r"\d", match.group(1)):
+        return False  # "第1-4周：..." is a row of a list, not a named field
+    label = set(kbtext.query_terms(match.group(1)))
+    return bool(label) and 2 * len(label & weights.keys()) >= len(label)
+
+
 _ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?![\d.])")
 
 
@@ -414,10 +430,12 @@ def choose_quotes(
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
+            if _labels_term(cand.text, weights):
+                score *= LABEL_BONUS
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
-    if focus and focus.week and focused:
-        # The question names a week: that week's own chunks answer it when they can.
+    if focus and (focus.week or focus.phase) and focused:
+        # The question names a week or a phase: its own chunks answer it when they can.
         own_rows = [row for row in scored if row[3].chunk_id in focused]
         scored = own_rows or scored
     scored.sort(key=lambda row: (-row[0], row[1], row[2]))
@@ -575,6 +593,18 @@ def generate_verified(
 # --- the service ---------------------------------------------------------------------------
 
 
+def _not_found(
+    question: str, hits: list[Hit], focus: Focus, indexing: tuple[int, int] | None
+) -> Answer:
+    links = not_found_links(question)
+    text = not_found_text(links)
+    if indexing:
+        text += "\n" + indexing_notice(indexing)
+    return Answer(
+        text, [], hits, mode="none", found=False, links=links, focus=focus, indexing=indexing
+    )
+
+
 def answer_question(
     question: str,
     *,
@@ -600,6 +630,10 @@ def answer_question(
         # The question names a week/phase/paper: that item's chunks are searched on their
         # own and preferred; the rest of the knowledge base still competes.
         within = hybrid_search(question, user=user, sources=sources, k=FOCUS_K, focus=focus)
+        if not within and not names_a_part_of_the_plan(focus):
+            # A week or phase the plan does not have (第20周 of a 16-week plan): whatever
+            # else matches the words is about another week, so the answer is "not found".
+            return _not_found(question, hits, focus, indexing)
         focused = {h.chunk_id for h in within}
         for hit in within:
             hit.relevant = True
@@ -619,13 +653,7 @@ def answer_question(
     if not chosen and (focus.week or focus.phase):
         chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
     if not chosen:
-        links = not_found_links(question)
-        text = not_found_text(links)
-        if indexing:
-            text += "\n" + indexing_notice(indexing)
-        return Answer(
-            text, [], hits, mode="none", found=False, links=links, focus=focus, indexing=indexing
-        )
+        return _not_found(question, hits, focus, indexing)
     citations, quotes = _citations(chosen)
     text = quoted_text(quotes)
     mode = "quote"

@@ -145,7 +145,9 @@ def curriculum_items() -> Iterator[SourceItem]:
             _phase_heading(phase),
             _join(
                 f"# {_phase_heading(phase)}",
-                f"- 重点：{phase.focus}\n- 项目：{phase.project}\n- 里程碑：{phase.milestone}"
+                # The plan's own column names (its 16-week table): 学习重点, 实践项目, 里程碑.
+                f"- 学习重点：{phase.focus}\n- 实践项目：{phase.project}\n"
+                f"- 里程碑：{phase.milestone}"
                 + (f"\n- 产出：{phase.output}" if phase.output else ""),
                 phase.summary,
                 _section("Kaggle", phase.kaggle),

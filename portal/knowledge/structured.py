@@ -69,6 +69,73 @@ def week_number(text: str) -> int | None:
     return None
 
 
+# A span of weeks: 第5-8周, 第五到第八周, weeks 5-8, weeks 5 to 8, W5-W8; 前四周 / the first 4 weeks.
+_WEEK_SPAN = [
+    re.compile(
+        rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周?\s*(?:[-–~～]|到|至)\s*第?\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"
+    ),
+    re.compile(r"\bweeks?\s*(\d{1,2})\s*(?:-|–|to|through|and)\s*(\d{1,2})\b", re.IGNORECASE),
+    re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})\s*[-–]\s*W?(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
+]
+_FIRST_WEEKS = [
+    re.compile(rf"前\s*(\d{{1,2}}|{_CN_NUMBER})\s*个?\s*周"),
+    re.compile(r"\bfirst\s+(\d{1,2}|[a-z]+)\s+weeks\b", re.IGNORECASE),
+]
+_ENGLISH_NUMBERS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen".split()
+    )
+}
+
+
+def week_span(text: str) -> tuple[int, int] | None:
+    """The span of weeks a text names (第5-8周, weeks 5-8, 前四周 → (1, 4)); None otherwise."""
+    for pattern in _WEEK_SPAN:
+        match = pattern.search(text)
+        if match:
+            first, last = _number(match.group(1)), _number(match.group(2))
+            if first and last and 0 < first <= last < 100:
+                return first, last
+    for pattern in _FIRST_WEEKS:
+        match = pattern.search(text)
+        if match:
+            word = match.group(1).lower()
+            last = _number(word) if not word.isalpha() or not word.isascii() else None
+            last = last or _ENGLISH_NUMBERS.get(word)
+            if last and 0 < last < 100:
+                return 1, last
+    return None
+
+
+def phase_of_span(first: int, last: int) -> int | None:
+    """The phase whose weeks hold the whole span (the curriculum's phases), else None."""
+    from portal.curriculum.models import Phase
+
+    phase = (
+        Phase.objects.filter(archived=False, first_week__lte=first, last_week__gte=last)
+        .values_list("number", flat=True)
+        .first()
+    )
+    return phase
+
+
+def names_a_part_of_the_plan(focus: Focus) -> bool:
+    """False when the focus names a week or phase the curriculum does not have (第20周 of a
+    16-week plan); True otherwise, a paper or a guide section included."""
+    from portal.curriculum.models import Phase, Week
+
+    # Without a curriculum loaded (a knowledge base of uploads only) nothing is ruled out.
+    if focus.week:
+        weeks = Week.objects.active()
+        return not weeks.exists() or weeks.filter(number=focus.week).exists()
+    if focus.phase:
+        phases = Phase.objects.filter(archived=False)
+        return not phases.exists() or phases.filter(number=focus.phase).exists()
+    return True
+
+
 def phase_number(text: str) -> int | None:
     for pattern in _PHASE:
         match = pattern.search(text)
@@ -178,9 +245,14 @@ class Focus:
 def focus_of(question: str) -> Focus:
     """The week, phase, core paper or guide section a question names (see the module doc)."""
     lowered = question.lower()
-    week = week_number(question)
-    paper_id = "" if week else paper_id_of(question)
+    span = week_span(question)
+    week = None if span else week_number(question)
+    if span and span[0] == span[1]:
+        week, span = span[0], None
+    paper_id = "" if week or span else paper_id_of(question)
     phase = None if week or paper_id else phase_number(question)
+    if span and not phase:
+        phase = phase_of_span(*span)
     kinds: tuple[str, ...] = ()
     if not (week or phase or paper_id):
         if any(w in lowered for w in TIME_SPLIT_WORDS):

@@ -238,6 +238,9 @@ SYNONYMS = {
     "area": "领域",
     "layer": "层",
     "report": "报告",
+    # "学什么 / 学些什么" asks for the 学习重点 (the plan's column for what a phase studies).
+    "学些": "重点",
+    "学": "重点",
     "reports": "报告",
     "interface": "界面",
     "learning": "学习",

@@ -36,16 +36,19 @@ def test_no_answer_sentence_is_fabricated_and_off_topic_questions_are_declined(g
     assert all(g.citations == 0 for g in graded.graded if not g.found)
 
 
+def test_nine_in_ten_citations_point_at_a_chunk_holding_the_fact(graded):
+    assert graded.citation_precision >= 0.9
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #13 floors (>= 90% fact in answer, >= 90% citation precision) not reached "
-    "yet: bench/kb_eval.py measured 80.0% / 86.0% on this split (dev: 94.7% / 96.7% "
-    "on 114 questions; docs/knowledge.md)",
+    reason="issue #13 floor (>= 90% of answers carry the fact) not reached yet: "
+    "bench/kb_eval.py measured 84.4% on this split (dev: 90.4% on 174 questions; "
+    "docs/knowledge.md)",
 )
-def test_nine_in_ten_answers_carry_the_fact_and_cite_a_chunk_holding_it(graded):
+def test_nine_in_ten_answers_carry_the_fact(graded):
     misses = [(g.question.q, g.question.fact) for g in graded.misses()]
     assert graded.fact_accuracy >= 0.9, misses
-    assert graded.citation_precision >= 0.9
 
 
 def test_a_source_filter_keeps_to_that_source(settings):

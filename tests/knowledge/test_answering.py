@@ -9,7 +9,13 @@ from portal.knowledge import services
 from portal.knowledge.answering import answer_question, choose_quotes
 from portal.knowledge.models import Document, DocumentStatus, Source
 from portal.knowledge.sources import plan_sections, render_infographic, sync_sources
-from portal.knowledge.structured import chinese_number, focus_of, phase_number, week_number
+from portal.knowledge.structured import (
+    chinese_number,
+    focus_of,
+    phase_number,
+    week_number,
+    week_span,
+)
 from portal.knowledge.verify import supported, unsupported_sentences
 
 
@@ -20,6 +26,25 @@ from portal.knowledge.verify import supported, unsupported_sentences
 )  # fmt: skip
 def test_a_week_is_read_in_every_spelling(text, number):
     assert week_number(text) == number
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [("第5-8周学什么", (5, 8)), ("第五到第八周", (5, 8)), ("第1周到第4周", (1, 4)),
+     ("What is the focus of weeks 5-8?", (5, 8)), ("weeks 9 to 12", (9, 12)), ("W5-W8", (5, 8)),
+     ("基础阶段（前四周）", (1, 4)), ("the first four weeks", (1, 4)), ("第10周", None),
+     ("week 10", None), ("16周太紧张", None)],
+)  # fmt: skip
+def test_a_span_of_weeks_is_read_in_every_spelling(text, span):
+    assert week_span(text) == span
+
+
+@pytest.mark.django_db
+def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
+    assert focus_of("What is the focus of weeks 5-8?").phase == 2
+    assert focus_of("第13-16周做什么项目？").phase == 4
+    assert focus_of("前四周学什么").phase == 1
+    assert not focus_of("第3-6周").phase  # across two phases: no focus
 
 
 def test_chinese_numerals_are_normalised():
@@ -184,3 +209,29 @@ def test_a_question_naming_only_a_week_gets_that_weeks_overview(plan):
     assert answer.found and answer.focus.week == 5
     assert answer.quotes[0].text.startswith("第5周")
     assert reverse("curriculum:week", args=[5]) in [c.url for c in answer.citations]
+
+
+@pytest.mark.django_db
+def test_a_week_the_plan_does_not_have_is_not_found(plan):
+    sync_sources()
+    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
+        services.embed_document(doc.pk)
+    answer = answer_question("第20周要学什么内容？", user=None, llm=None)
+    assert answer.focus.week == 20
+    assert not answer.found and answer.citations == []
+    assert answer_question("第二十周的实践项目是什么？", user=None, llm=None).found is False
+    assert answer_question("第十周的实践项目是什么？", user=None, llm=None).found  # it has week 10
+
+
+@pytest.mark.django_db
+def test_a_phase_question_is_answered_from_the_phase_in_the_plans_own_words(plan):
+    sync_sources()
+    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
+        services.embed_document(doc.pk)
+    project = answer_question("基础阶段做什么实践项目？", user=None, llm=None)
+    assert project.focus.phase == 1
+    assert "PyTorch自定义算子" in project.text  # not the time split's "实践项目：40%"
+    milestone = answer_question("硬件阶段的里程碑是什么？", user=None, llm=None)
+    assert "优化能力获得" in milestone.text
+    focus = answer_question("硬件阶段主要学些什么？", user=None, llm=None)
+    assert "GPU架构/CUDA/优化" in focus.text
