@@ -275,10 +275,10 @@ def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
         if term in done:
             continue
         members = {term}
-        synonym = kbtext.SYNONYMS.get(term)
+        synonym = kbtext.gloss(term)
         if synonym in weights:
             members.add(synonym)
-        members |= {t for t in weights if kbtext.SYNONYMS.get(t) == term}
+        members |= {t for t in weights if kbtext.gloss(t) == term}
         done |= members
         groups.append((frozenset(members), max(weights[m] for m in members)))
     return groups

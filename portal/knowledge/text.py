@@ -296,7 +296,53 @@ SYNONYMS = {
     "activity": "活动",
     "activities": "活动",
     "library": "库",
+    # round 4: everyday words of English questions, with the plan's Chinese for them
+    "research": "研究",
+    "researchers": "研究",
+    "bot": "机器人",
+    "robot": "机器人",
+    "follow": "关注",
+    "following": "关注",
+    "ui": "界面",
+    "date": "日期",
+    "focus": "重点",
+    "route": "路线",
+    "stage": "阶段",
+    "stages": "阶段",
+    "cloud": "云",
+    "trial": "试用",
+    "company": "公司",
+    "channel": "渠道",
+    "channels": "渠道",
+    "step": "步",
+    "schedule": "规划",
+    "planning": "规划",
+    "weekly": "每周",
+    "reviews": "复盘",
+    "skills": "技能",
+    "skill": "技能",
+    "portfolio": "作品",
+    "create": "创建",
 }
+
+
+_SUFFIXES = ("ing", "ed", "es", "s", "er", "ers")
+
+
+def gloss(word: str) -> str | None:
+    """The glossary's Chinese for an English word, inflections included: "visualizing" finds
+    "visualize", "trained" finds "train", "maintainers" finds "maintainer"."""
+    if word in SYNONYMS:
+        return SYNONYMS[word]
+    if not word.isascii() or len(word) < 5:
+        return None
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix):
+            base = word[: -len(suffix)]
+            for candidate in (base, base + "e"):
+                if len(candidate) >= 3 and candidate in SYNONYMS:
+                    return SYNONYMS[candidate]
+    return None
 
 
 def concepts(question: str) -> list[frozenset[str]]:
@@ -306,7 +352,7 @@ def concepts(question: str) -> list[frozenset[str]]:
     seen: dict[str, frozenset[str]] = {}
     for word in query_terms(question):
         if len(word) > 1 or not word.isascii():
-            seen.setdefault(word, frozenset({word, SYNONYMS.get(word, word)}))
+            seen.setdefault(word, frozenset({word, gloss(word) or word}))
     return list(seen.values())
 
 
@@ -328,8 +374,9 @@ def query_terms(text: str, *, expand: bool = False) -> list[str]:
     for word in segment(text).split():
         if word not in _STOPWORDS and (len(word) > 1 or not word.isascii()):
             seen.setdefault(word, None)
-            if expand and word in SYNONYMS:
-                seen.setdefault(SYNONYMS[word], None)
+            translated = gloss(word) if expand else None
+            if translated:
+                seen.setdefault(translated, None)
     return list(seen)
 
 
