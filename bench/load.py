@@ -419,9 +419,10 @@ async def feishu_burst(portal: Portal, events: int, in_flight: int, tag: str = "
         statuses.append(status)
 
     async with httpx.AsyncClient(base_url=portal.base, timeout=30) as client:
-        t0 = time.perf_counter()
+        t0, before = time.perf_counter(), cpu_by_role()
         await asyncio.gather(*(send(client, p) for p in sends))
-        burst_s = time.perf_counter() - t0
+        burst_s, after = time.perf_counter() - t0, cpu_by_role()
+    cpu = {role: after[role] - before.get(role, 0.0) for role in after}
     # every unique event answered once: one message to each chat
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -451,6 +452,7 @@ async def feishu_burst(portal: Portal, events: int, in_flight: int, tag: str = "
         "answered_once": sum(1 for n in per_chat.values() if n == 1),
         "answered_twice": sum(1 for n in per_chat.values() if n > 1),
         "messages": len(FAKE.messages()),
+        "cpu": cpu,
     }
 
 
@@ -631,6 +633,20 @@ def run_one(server: str, args: argparse.Namespace, only: set[str]) -> dict[str, 
     return results
 
 
+def cpu_table(cpu: dict[str, float], count: int, unit: str, seconds: float) -> None:
+    """Where the 2 cores went during a section: CPU seconds by process role, and per unit."""
+    if not cpu:
+        return
+    print(f"\nwhere the 2 cores went (CPU seconds over the section, and per {unit}):\n")
+    print(f"| process | CPU s | share of the section | CPU ms per {unit} |")
+    print("| --- | ---: | ---: | ---: |")
+    for role, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
+        print(
+            f"| {role} | {used:.1f} | {used / seconds:.0%} of a core "
+            f"| {1000 * used / max(1, count):.1f} |"
+        )
+
+
 def mib(n: int) -> str:
     return f"{n / 2**20:.0f} MiB"
 
@@ -712,17 +728,9 @@ def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> N
             f"{ms(statistics.median(every))} | {ms(pct(every, 0.95))} | {ms(max(every))} |"
         )
         print(f"\nerrors: {len(r['errors'])} {r['errors'][:5]}")
-        cpu, pages_done = r.get("cpu", {}), max(1, len(every))
         if "transactions" in r:
-            print(f"\nPostgreSQL transactions per page: {r['transactions'] / pages_done:.1f}")
-        print("\nwhere the 2 cores went (CPU seconds over the section, and per page):\n")
-        print("| process | CPU s | share of the section | CPU ms per page |")
-        print("| --- | ---: | ---: | ---: |")
-        for role, used in sorted(cpu.items(), key=lambda kv: -kv[1]):
-            print(
-                f"| {role} | {used:.1f} | {used / r['seconds']:.0%} of a core "
-                f"| {1000 * used / pages_done:.1f} |"
-            )
+            print(f"\nPostgreSQL transactions per page: {r['transactions'] / len(every):.1f}")
+        cpu_table(r.get("cpu", {}), len(every), "page", r["seconds"])
     if "websocket" in results:
         r = results["websocket"]
         print(
@@ -739,6 +747,7 @@ def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> N
             f"| {ms(pct(r['acks'], 0.95))} | {ms(pct(r['acks'], 0.99))} | {ms(max(r['acks']))} | {r['burst_s']:.1f} s "
             f"| {r['stored']} | {r['answered_once']} | {r['answered_twice']} |"
         )
+        cpu_table(r.get("cpu", {}), r["sent"], "delivery", r["burst_s"])
     if "pg" in results:
         r = results["pg"]
         print(

@@ -78,3 +78,34 @@ def test_serving_every_page_imports_neither_torch_nor_transformers(db):
     assert len(report["fetched"]) > 20, report["fetched"]
     assert report["errors"] == []
     assert report["heavy"] == [], f"a web process imported {report['heavy']}"
+
+
+FREEZE_SCRIPT = textwrap.dedent(
+    """
+    import gc, json, os, threading
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    before = gc.get_freeze_count()
+    import portal.asgi  # the application every web process serves
+    for thread in threading.enumerate():
+        if thread.name == "gc-freeze":
+            thread.join(timeout=120)
+    print(json.dumps({"before": before, "frozen": gc.get_freeze_count()}))
+    """
+)
+
+
+def test_a_web_process_freezes_what_start_up_built_out_of_the_garbage_collector():
+    """Full collections no longer walk the start-up objects (they stalled every request of
+    the process for about half a second in bench/load.py's Feishu burst)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", FREEZE_SCRIPT],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["before"] == 0
+    assert report["frozen"] > 100_000, report  # Django and the apps: far more than this
