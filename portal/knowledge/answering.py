@@ -24,7 +24,7 @@ from portal.knowledge import conf
 from portal.knowledge import text as kbtext
 from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
 from portal.knowledge.retrieval import Hit, hybrid_search
-from portal.knowledge.structured import Focus, focus_of, names_a_part_of_the_plan
+from portal.knowledge.structured import Focus, focus_of, names_a_part_of_the_plan, normalise
 from portal.knowledge.verify import supported
 
 log = logging.getLogger(__name__)
@@ -620,7 +620,7 @@ def answer_question(
     question's language suits it; `None` forces quoting. Reads only: answering
     never writes a document.
     """
-    question = question.strip()[:MAX_QUESTION_CHARS]
+    question = normalise(question.strip()[:MAX_QUESTION_CHARS])
     focus = focus_of(question)
     indexing = _indexing()
     hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)

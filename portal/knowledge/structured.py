@@ -58,6 +58,24 @@ TIME_SPLIT_WORDS = ("时间分配", "时间如何分配", "time split", "split m
 FAQ_WORDS = ("常见问题", "faq")
 
 
+_NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo)", re.IGNORECASE)
+_DEMO_CN = re.compile(rf"(demo)\s*({_CN_NUMBER})(?![\u4e00-\u9fff]*[个周])", re.IGNORECASE)
+
+
+def normalise(question: str) -> str:
+    """The plan's names for numbered things: 第一个 Demo / Demo一 → Demo 1."""
+
+    def nth(match: re.Match[str]) -> str:
+        number = _number(match.group(1))
+        return f"{match.group(2)} {number}" if number else match.group(0)
+
+    def cn(match: re.Match[str]) -> str:
+        number = _number(match.group(2))
+        return f"{match.group(1)} {number}" if number else match.group(0)
+
+    return _DEMO_CN.sub(cn, _NTH_DEMO.sub(nth, question))
+
+
 def week_number(text: str) -> int | None:
     """The week a text names (第10周, 第十周, week 10, W10), 1-99; None when it names none."""
     for pattern in _WEEK:

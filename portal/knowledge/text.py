@@ -137,6 +137,15 @@ _STOPWORDS = frozenset(
     "using need needs want when where whom whose much many also than then so if us our we "
     "they them your plan please tell me list give cover covers covered too very "
     "planned handles handle does".split()
+    # The rest of NLTK's English stop words, and the filler of spoken questions ("worth
+    # joining", "supposed to set up", "according to the plan"): counted as concepts they
+    # diluted an English question's coverage below the bar.
+    + "myself ours ourselves yours yourself yourselves him his himself her hers herself "
+    "itself theirs themselves am were having doing but because until while against between "
+    "through during before after above below up down out off over under again further "
+    "once here all both each few more most other such no nor not only own same just don "
+    "now s t one ones according worth supposed meant listed exactly actually really "
+    "anything something thing things whats who's what's i'm".split()
 )
 
 

@@ -62,10 +62,10 @@ SCRIPT = textwrap.dedent(
 ).replace("HEAVY_MODULES", repr(HEAVY))
 
 
-@pytest.mark.django_db(transaction=True)
-def test_serving_every_page_imports_neither_torch_nor_transformers(db):
+def run_web_process(script: str) -> dict:
+    """Run `script` in a fresh interpreter, as a web process starts; its last line is JSON."""
     proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=child_env(),
         capture_output=True,
@@ -73,7 +73,12 @@ def test_serving_every_page_imports_neither_torch_nor_transformers(db):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serving_every_page_imports_neither_torch_nor_transformers(db):
+    report = run_web_process(SCRIPT)
     assert "/dashboard/" in report["fetched"] and "/labs/" in report["fetched"]
     assert len(report["fetched"]) > 20, report["fetched"]
     assert report["errors"] == []
@@ -97,15 +102,6 @@ FREEZE_SCRIPT = textwrap.dedent(
 def test_a_web_process_freezes_what_start_up_built_out_of_the_garbage_collector():
     """Full collections no longer walk the start-up objects (they stalled every request of
     the process for about half a second in bench/load.py's Feishu burst)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", FREEZE_SCRIPT],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = run_web_process(FREEZE_SCRIPT)
     assert report["before"] == 0
     assert report["frozen"] > 100_000, report  # Django and the apps: far more than this

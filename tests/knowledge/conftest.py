@@ -48,6 +48,18 @@ def plan(db) -> None:  # noqa: ANN001
 
 
 @pytest.fixture
+def indexed_plan(plan) -> None:  # noqa: ANN001
+    """The plan and the curriculum ingested and embedded, as start-up indexing leaves them."""
+    from portal.knowledge import services
+    from portal.knowledge.models import Document, Source
+    from portal.knowledge.sources import sync_sources
+
+    sync_sources()
+    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
+        services.embed_document(doc.pk)
+
+
+@pytest.fixture
 def core_papers(db) -> None:  # noqa: ANN001
     """The study plan's 28 core papers, loaded by the papers app's own command (offline)."""
     from django.core.management import call_command

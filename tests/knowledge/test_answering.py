@@ -8,10 +8,11 @@ from django.urls import reverse
 from portal.knowledge import services
 from portal.knowledge.answering import answer_question, choose_quotes
 from portal.knowledge.models import Document, DocumentStatus, Source
-from portal.knowledge.sources import plan_sections, render_infographic, sync_sources
+from portal.knowledge.sources import plan_sections, render_infographic
 from portal.knowledge.structured import (
     chinese_number,
     focus_of,
+    normalise,
     phase_number,
     week_number,
     week_span,
@@ -45,6 +46,22 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("第13-16周做什么项目？").phase == 4
     assert focus_of("前四周学什么").phase == 1
     assert not focus_of("第3-6周").phase  # across two phases: no focus
+
+
+def test_the_nth_demo_is_named_as_the_plan_names_it():
+    assert normalise("第一个 Demo 拿哪个模型做量化部署？") == "Demo 1 拿哪个模型做量化部署？"
+    assert normalise("第二个Demo用了什么向量库") == "Demo 2用了什么向量库"
+    assert normalise("Demo三 用什么可视化") == "Demo 3 用什么可视化"
+    assert normalise("第一周的第一个项目是什么？") == "第一周的第一个项目是什么？"  # not a Demo
+
+
+def test_an_english_questions_filler_words_are_not_concepts():
+    from portal.knowledge.text import concepts, gloss
+
+    found = concepts("Any Discord servers worth joining according to the plan?")
+    assert {"worth", "according", "any", "plan"}.isdisjoint(set().union(*found))
+    assert frozenset({"discord"}) in found
+    assert (gloss("visualizing"), gloss("trained"), gloss("buses")) == ("可视化", "训练", None)
 
 
 def test_chinese_numerals_are_normalised():
@@ -93,10 +110,7 @@ def test_a_pie_chart_becomes_percentages_in_the_plans_own_words():
 
 
 @pytest.mark.django_db
-def test_a_week_question_is_answered_from_that_weeks_document_with_a_link(plan):
-    sync_sources()
-    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
-        services.embed_document(doc.pk)
+def test_a_week_question_is_answered_from_that_weeks_document_with_a_link(indexed_plan):
     for question in (
         "第10周的实践项目是什么？",
         "第十周的实践项目是什么？",
@@ -201,10 +215,7 @@ def test_the_numbers_a_question_asks_about_choose_the_sentence():
 
 
 @pytest.mark.django_db
-def test_a_question_naming_only_a_week_gets_that_weeks_overview(plan):
-    sync_sources()
-    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
-        services.embed_document(doc.pk)
+def test_a_question_naming_only_a_week_gets_that_weeks_overview(indexed_plan):
     answer = answer_question("第五周学什么？", user=None, llm=None)
     assert answer.found and answer.focus.week == 5
     assert answer.quotes[0].text.startswith("第5周")
@@ -212,10 +223,7 @@ def test_a_question_naming_only_a_week_gets_that_weeks_overview(plan):
 
 
 @pytest.mark.django_db
-def test_a_week_the_plan_does_not_have_is_not_found(plan):
-    sync_sources()
-    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
-        services.embed_document(doc.pk)
+def test_a_week_the_plan_does_not_have_is_not_found(indexed_plan):
     answer = answer_question("第20周要学什么内容？", user=None, llm=None)
     assert answer.focus.week == 20
     assert not answer.found and answer.citations == []
@@ -224,10 +232,7 @@ def test_a_week_the_plan_does_not_have_is_not_found(plan):
 
 
 @pytest.mark.django_db
-def test_a_phase_question_is_answered_from_the_phase_in_the_plans_own_words(plan):
-    sync_sources()
-    for doc in Document.objects.filter(source__in=[Source.CURRICULUM, Source.PLAN]):
-        services.embed_document(doc.pk)
+def test_a_phase_question_is_answered_from_the_phase_in_the_plans_own_words(indexed_plan):
     project = answer_question("基础阶段做什么实践项目？", user=None, llm=None)
     assert project.focus.phase == 1
     assert "PyTorch自定义算子" in project.text  # not the time split's "实践项目：40%"
