@@ -7,6 +7,7 @@ each rule and expect the harness to catch it.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
@@ -191,19 +192,26 @@ class CacheFlusher:
 
 
 def llc_bytes() -> int:
-    """The largest CPU cache level from sysfs (16 MiB if unknown)."""
+    """The largest CPU cache level (16 MiB if unknown)."""
+    return last_level_cache_bytes() or 16 * 2**20
+
+
+@functools.cache
+def last_level_cache_bytes() -> int | None:
+    """The largest CPU cache of cpu0 from sysfs, e.g. 32 MiB for an L3; None where unknown."""
     from pathlib import Path
 
-    best = 0
+    sizes = []
     for size_file in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
-        raw = size_file.read_text().strip().upper()
         try:
-            mult = {"K": 2**10, "M": 2**20, "G": 2**30}.get(raw[-1], 1)
-            value = int(raw[:-1]) * mult if raw[-1] in "KMG" else int(raw)
-        except ValueError:
+            raw = size_file.read_text().strip().upper()
+        except OSError:
             continue
-        best = max(best, value)
-    return best or 16 * 2**20
+        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(raw[-1:], 1)
+        digits = raw.rstrip("KMG")
+        if digits.isdigit():
+            sizes.append(int(digits) * unit)
+    return max(sizes, default=None)
 
 
 def time_kernel(

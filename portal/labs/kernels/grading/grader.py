@@ -10,8 +10,6 @@ eager, torch.compile) are timed here, once before and once after the candidate
 from __future__ import annotations
 
 import dataclasses
-import functools
-import glob
 import math
 import secrets
 import shutil
@@ -28,7 +26,12 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save_file
 
-from portal.labs.kernels.engine.harness import CacheFlusher, check_output, time_kernel
+from portal.labs.kernels.engine.harness import (
+    CacheFlusher,
+    check_output,
+    last_level_cache_bytes,
+    time_kernel,
+)
 from portal.labs.kernels.engine.peaks import DevicePeaks
 from portal.labs.kernels.engine.suite import DTYPES
 from portal.labs.kernels.grading.checks import CHECKS
@@ -666,22 +669,6 @@ class Grader:
         self.emit(
             "timing", "ok", summary, score_ms=self.result.score_ms, baselines=self.result.baselines
         )
-
-
-@functools.cache
-def last_level_cache_bytes() -> int | None:
-    """The largest CPU cache of cpu0 (sysfs), e.g. 32 MiB for an L3; None where unknown."""
-    sizes = []
-    for path in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*/size"):
-        try:
-            text = Path(path).read_text().strip().upper()
-        except OSError:
-            continue
-        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
-        digits = text.rstrip("KMG")
-        if digits.isdigit():
-            sizes.append(int(digits) * unit)
-    return max(sizes, default=None)
 
 
 def grade(cfg: GradeConfig, emit: Emit | None = None) -> GradeResult:
