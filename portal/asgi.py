@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 
 from django.core.asgi import get_asgi_application
 
@@ -27,8 +29,7 @@ from portal.routing import websocket_urlpatterns  # noqa: E402
 
 # Slow first-use loads happen now, in the background, not inside the first request:
 # the knowledge base's question embedder, and lark-oapi for the Feishu event endpoint.
-warm_knowledge_base()
-warm_feishu_events()
+warm_ups = [t for t in (warm_knowledge_base(), warm_feishu_events()) if t is not None]
 
 
 def _freeze_after_warm_up() -> None:
@@ -36,17 +37,11 @@ def _freeze_after_warm_up() -> None:
     the garbage collector's sight. A web process holds some million long-lived objects; every
     full collection walked them all, stopping every request of the process for about half
     a second, in the middle of a burst of Feishu deliveries."""
-    import gc
-    import threading
-
-    for thread in threading.enumerate():
-        if thread.name in {"feishu-warm-up", "kb-warm-up"}:
-            thread.join(timeout=120)
+    for thread in warm_ups:
+        thread.join(timeout=120)
     gc.collect()
     gc.freeze()
 
-
-import threading  # noqa: E402
 
 threading.Thread(target=_freeze_after_warm_up, name="gc-freeze", daemon=True).start()
 

@@ -156,13 +156,16 @@ def _credentials() -> Any:
 
 
 @lru_cache(maxsize=1)
-def start_warm_up() -> None:
+def start_warm_up() -> threading.Thread | None:
     """Import lark-oapi (seconds of CPU, ~100 MB) when a web process starts, in the background,
     rather than inside the first Feishu delivery it receives: Feishu retries an event whose
-    acknowledgement takes over 3 s. Only where the event endpoint is configured."""
+    acknowledgement takes over 3 s. Only where the event endpoint is configured; returns the
+    thread doing it, if any."""
     if not (conf.encrypt_key() or conf.verification_token()):
-        return
-    threading.Thread(target=dispatcher, name="feishu-warm-up", daemon=True).start()
+        return None
+    thread = threading.Thread(target=dispatcher, name="feishu-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def dispatcher() -> Any:

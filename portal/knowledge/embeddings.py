@@ -213,6 +213,10 @@ def warm_up() -> None:
         logging.getLogger(__name__).warning("knowledge base warm-up failed", exc_info=True)
 
 
-def start_warm_up() -> None:
-    if conf.warm_up():
-        threading.Thread(target=warm_up, name="kb-warm-up", daemon=True).start()
+def start_warm_up() -> threading.Thread | None:
+    """Load the question embedder in the background; returns the thread doing it, if any."""
+    if not conf.warm_up():
+        return None
+    thread = threading.Thread(target=warm_up, name="kb-warm-up", daemon=True)
+    thread.start()
+    return thread
