@@ -146,11 +146,11 @@ def names_a_part_of_the_plan(focus: Focus) -> bool:
 
     # Without a curriculum loaded (a knowledge base of uploads only) nothing is ruled out.
     if focus.week:
-        weeks = Week.objects.active()
-        return not weeks.exists() or weeks.filter(number=focus.week).exists()
+        numbers = set(Week.objects.active().values_list("number", flat=True))
+        return not numbers or focus.week in numbers
     if focus.phase:
-        phases = Phase.objects.filter(archived=False)
-        return not phases.exists() or phases.filter(number=focus.phase).exists()
+        numbers = set(Phase.objects.filter(archived=False).values_list("number", flat=True))
+        return not numbers or focus.phase in numbers
     return True
 
 
