@@ -164,16 +164,17 @@ def review_submission(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("no flagged submission")
     error = ""
     if request.method == "POST":
-        decision = request.POST.get("decision", "")
-        if decision in {"accept", "reject"}:
+        try:
             submission_services.review_submission(
                 submission_id=sub.pk,
                 reviewer=request.user,
-                decision=decision,
+                decision=request.POST.get("decision", ""),
                 note=request.POST.get("note", ""),
             )
+        except ValueError:  # the service names the decisions it takes
+            error = _("Choose accept or reject.")
+        else:
             return redirect("kernels:review")
-        error = _("Choose accept or reject.")
     result = sub.result or {}
     context = {"submission": sub, "result": result, "error": error}
     return render(
