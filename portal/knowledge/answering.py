@@ -308,14 +308,45 @@ def names_of(question: str) -> set[str]:
     }
 
 
-def _concept_score(concepts: list[tuple[frozenset[str], float]], text: str, context: str) -> float:
-    """Each concept counts once: fully when the sentence says it, CONTEXT_WEIGHT when
+def _concept_score(
+    concepts: list[tuple[frozenset[str], float]],
+    text: str,
+    context: str,
+    context_weight: float = 0.8,
+) -> float:
+    """Each concept counts once: fully when the sentence says it, `context_weight` when
     only its lead-in line or heading does."""
     own = _words(text)
     around = _words(context)
     return sum(
-        weight if members & own else CONTEXT_WEIGHT * weight if members & around else 0.0
+        weight if members & own else context_weight * weight if members & around else 0.0
         for members, weight in concepts
+    )
+
+
+# A plan section that is one short list under its heading ("学习社群": Reddit, Discord, 微信群,
+# 知乎): the heading is what every item is about, so it counts as fully as the item's own
+# words, and the answer quotes the items (up to LIST_QUOTES) rather than one of them.
+SHORT_LIST = 8
+
+
+def _short_list(hit: Hit, cands: list[Candidate]) -> bool:
+    heading = f"{hit.title} {heading_of(hit)}".strip()
+    return 2 <= len(cands) <= SHORT_LIST and all(c.context == heading for c in cands)
+
+
+def _heading_answers(
+    hit: Hit, cands: list[Candidate], top: Candidate, concepts: list[tuple[frozenset[str], float]]
+) -> bool:
+    """Whether a short section's heading, not its best sentence, is what the question asks
+    about: the sentence says none of the question's concepts itself, its heading does.
+    Then every item under it answers ("有哪些学习社群？"); a sentence that names what was
+    asked ("第5-8周：硬件优化" for "第5-8周学什么") answers alone."""
+    if not _short_list(hit, cands):
+        return False
+    heading, own = _words(top.context), _words(top.text)
+    return any(members & heading for members, _w in concepts) and not any(
+        members & own for members, _w in concepts
     )
 
 
@@ -418,6 +449,7 @@ def choose_quotes(
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
         bonus *= chunk_factor(hit, entities, plan=plan)
         named = _about_entity(hit, entities)
+        context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
         for cand in cands:
             own = _weight(weights, cand.text)
             if not (own or cand.context) or not _novel(terms, cand.text):
@@ -425,7 +457,7 @@ def choose_quotes(
             said = _squash(f"{cand.context} {cand.text}")
             if any(_names_other(said, e) for e in entities):
                 continue  # about Demo 1 when Demo 2 was asked
-            score = _concept_score(concepts, cand.text, cand.context) * bonus
+            score = _concept_score(concepts, cand.text, cand.context, context_weight) * bonus
             if not named and any(_names_entity(said, e) for e in entities):
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):
@@ -455,13 +487,15 @@ def choose_quotes(
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    return _with_siblings(chosen)
+    return _with_siblings(chosen, concepts)
 
 
 _DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
 
 
-def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
+def _with_siblings(
+    chosen: list[tuple[Hit, str]], concepts: list[tuple[frozenset[str], float]]
+) -> list[tuple[Hit, str]]:
     """The best quote's whole list: when it is an item under a lead-in line ("**部署**："),
     its sibling items are the rest of the answer ("Docker容器化", "内网穿透测试", ...)."""
     if not chosen:
@@ -469,7 +503,10 @@ def _with_siblings(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     hit, sentence = chosen[0]
     cands = candidates_of(hit)
     top = next((c for c in cands if c.text == sentence), None)
-    if top is None or top.context == f"{hit.title} {heading_of(hit)}".strip():
+    if top is None:
+        return chosen
+    under_heading = top.context == f"{hit.title} {heading_of(hit)}".strip()
+    if under_heading and not _heading_answers(hit, cands, top, concepts):
         return chosen
     siblings = [c for c in cands if c.context == top.context]
     if len(siblings) < 2:
@@ -498,6 +535,16 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
     first = min(own, key=lambda h: h.chunk_id)
     texts = [first.title, *(c.text for c in candidates_of(first) if c.text != first.title)]
     return [(first, t) for t in texts[:QUOTES]]
+
+
+def _titled(chosen: list[tuple[Hit, str]], focused: set[int]) -> list[tuple[Hit, str]]:
+    """An answer from the week or phase the question names starts with that item's title
+    ("第二阶段 硬件优化（第5-8周）"): the quotes under it ("学习重点：GPU架构/CUDA/优化") do not
+    say which week or phase they belong to."""
+    hit = chosen[0][0]
+    if hit.chunk_id not in focused or any(text == hit.title for _h, text in chosen):
+        return chosen
+    return [(hit, hit.title), *chosen]
 
 
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
@@ -652,6 +699,8 @@ def answer_question(
     chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
     if not chosen and (focus.week or focus.phase):
         chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
+    elif chosen and (focus.week or focus.phase):
+        chosen = _titled(chosen, focused)
     if not chosen:
         return _not_found(question, hits, focus, indexing)
     citations, quotes = _citations(chosen)

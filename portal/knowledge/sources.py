@@ -236,6 +236,40 @@ def render_infographic(block: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+_FENCE = re.compile(r"^\s*(`{3,})(.*)$")
+
+
+def close_unclosed_fence(text: str) -> str:
+    """Close a code fence the author left open, at its first double blank line.
+
+    The plan's weekly-review template opens a ```markdown sample and never closes it, so
+    every heading after it ("## 🎯 最终目标", "## 📄 文档维护") would read as sample text
+    and their sections would be lost inside the template's. A fence closes on a line of
+    backticks alone (an info string, as in ```infographic, only opens one). When one is
+    still open at the end, it ends where the author evidently meant it to: before the
+    first two blank lines in a row. Well-formed Markdown is returned unchanged.
+    """
+    lines = text.splitlines()
+    opened: tuple[int, int] | None = None  # (line index, backtick count)
+    for i, line in enumerate(lines):
+        match = _FENCE.match(line)
+        if not match:
+            continue
+        ticks, info = len(match.group(1)), match.group(2).strip()
+        if opened is None:
+            opened = (i, ticks)
+        elif not info and ticks >= opened[1]:
+            opened = None
+    if opened is None:
+        return text
+    start, ticks = opened
+    for i in range(start + 1, len(lines) - 1):
+        if not lines[i].strip() and not lines[i + 1].strip():
+            lines.insert(i, "`" * ticks)
+            return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+    return text
+
+
 def plan_sections(text: str | None = None) -> list[tuple[str, str]]:
     """The study plan split at its headings into (title, Markdown), skipping empty sections.
 
@@ -243,7 +277,7 @@ def plan_sections(text: str | None = None) -> list[tuple[str, str]]:
     at the whole plan.
     """
     text = PLAN_PATH.read_text(encoding="utf-8") if text is None else text
-    text = _INFOGRAPHIC.sub(lambda m: render_infographic(m.group(1)), text)
+    text = close_unclosed_fence(_INFOGRAPHIC.sub(lambda m: render_infographic(m.group(1)), text))
     sections: list[tuple[str, list[str]]] = []
     in_fence = False
     for line in text.splitlines():

@@ -327,6 +327,17 @@ SYNONYMS = {
     "skill": "技能",
     "portfolio": "作品",
     "create": "创建",
+    # round 5: words of the dev split's English misses that the plan states in Chinese
+    "document": "文档",
+    "maintain": "维护",
+    "compatible": "兼容",
+    "join": "加入",
+    "update": "更新",
+    "format": "格式",
+    "export": "导出",
+    "chinese": "中文",
+    "minimum": "至少",
+    "repo": "仓库",
 }
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from portal.knowledge import services
 from portal.knowledge.answering import answer_question, choose_quotes
 from portal.knowledge.models import Document, DocumentStatus, Source
-from portal.knowledge.sources import plan_sections, render_infographic
+from portal.knowledge.sources import close_unclosed_fence, plan_sections, render_infographic
 from portal.knowledge.structured import (
     chinese_number,
     focus_of,
@@ -95,6 +95,27 @@ def test_a_paper_is_named_only_by_a_whole_word(core_papers):
     assert not focus_of("Trips to Europe this summer")
     assert focus_of("讲讲RoPE").paper_id == "2104.09864"
     assert focus_of("What is vLLM?").paper_id == "2309.06180"
+
+
+def test_a_fence_left_open_ends_at_its_first_double_blank_line():
+    text = (
+        "### 模板\n\n```markdown\n## 第X周复盘\n- [ ] 任务1\n\n\n## 📄 文档维护\n- 维护者：Alma\n"
+    )
+    closed = close_unclosed_fence(text)
+    assert closed == text.replace("任务1\n", "任务1\n```\n", 1)
+    well_formed = "```python\nprint(1)\n```\n\n\n## 下一节\n"
+    assert close_unclosed_fence(well_formed) == well_formed
+    # an info string only opens a fence: "```infographic" inside a sample does not close it
+    nested = "```markdown\n# 样例\n```infographic\n```\n\n\n## 后记\n"
+    assert close_unclosed_fence(nested) == nested
+
+
+def test_the_plans_sections_after_its_unclosed_review_template_are_their_own():
+    sections = dict(plan_sections())
+    assert "维护者：AI Assistant (Alma)" in sections["📄 文档维护"]
+    assert "创建日期：2026-01-07" in sections["📄 文档维护"]
+    assert "岗位匹配：完全符合曦望sunrise要求" in sections["🎯 最终目标"]
+    assert "文档维护" not in sections["每周复盘模板"]
 
 
 @pytest.mark.django_db
@@ -240,3 +261,29 @@ def test_a_phase_question_is_answered_from_the_phase_in_the_plans_own_words(inde
     assert "优化能力获得" in milestone.text
     focus = answer_question("硬件阶段主要学些什么？", user=None, llm=None)
     assert "GPU架构/CUDA/优化" in focus.text
+
+
+def test_a_section_that_is_one_short_list_is_quoted_as_a_list():
+    from portal.knowledge.retrieval import Hit
+
+    communities = Hit(
+        1, 1, "学习社群", "学习社群",
+        "- **Reddit**: r/MachineLearning\n- **Discord**: CUDA Programming\n- **知乎**: 关注AI芯片话题",
+        "plan", "",
+    )  # fmt: skip
+    advice = Hit(
+        2, 2, "使用本方案建议", "使用本方案建议", "4. **寻求反馈**：加入学习社群", "plan", ""
+    )
+    quotes = [s for _h, s in choose_quotes("有哪些学习社群？", [communities, advice])]
+    assert quotes == [
+        "学习社群",
+        "Reddit: r/MachineLearning",
+        "Discord: CUDA Programming",
+        "知乎: 关注AI芯片话题",
+    ]
+    # a long section is not a list to quote whole: its heading stays a lead-in of weight < 1
+    long_text = "\n".join(f"- 条目{i}: 内容{i}" for i in range(12))
+    long = Hit(3, 3, "学习社群", "学习社群", long_text, "plan", "")
+    assert [s for _h, s in choose_quotes("有哪些学习社群？", [long, advice])] == [
+        "寻求反馈：加入学习社群"
+    ]
