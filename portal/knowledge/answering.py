@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from django.urls import reverse
@@ -135,9 +135,10 @@ _FUNCTION_CHARS = frozenset(
 
 
 def strip_focus(question: str) -> str:
-    from portal.knowledge.structured import _PHASE, _WEEK, PHASE_NAMES
+    from portal.knowledge.structured import _FIRST_WEEKS, _PHASE, _WEEK, _WEEK_SPAN, PHASE_NAMES
 
-    for pattern in (*_WEEK, *_PHASE):
+    # spans first: "第1周到第4周" is one span, not two weeks
+    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE):
         question = pattern.sub(" ", question)
     for name in PHASE_NAMES:
         question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)
@@ -409,10 +410,20 @@ def _about_entity(hit: Hit, entities: list[tuple[str, str]]) -> bool:
     return any(_names_entity(about, e) for e in entities)
 
 
-def chunk_factor(hit: Hit, entities: list[tuple[str, str]], *, plan: bool) -> float:
+# A question that names a phase but no week ("大模型阶段的里程碑") is about the phase as a
+# whole: the phase's own document counts this many times more than its weeks' documents
+# ("第12周 ……（阶段里程碑）").
+PHASE_DOC_BONUS = 1.5
+
+
+def chunk_factor(
+    hit: Hit, entities: list[tuple[str, str]], *, plan: bool, focus: Focus | None = None
+) -> float:
     factor = PLAN_BONUS if hit.source == "plan" else 1.0
     if _about_entity(hit, entities):
         factor *= ENTITY_BONUS
+    if focus and focus.phase and not focus.week and hit.kind == "phase":
+        factor *= PHASE_DOC_BONUS
     return factor
 
 
@@ -447,7 +458,7 @@ def choose_quotes(
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
-        bonus *= chunk_factor(hit, entities, plan=plan)
+        bonus *= chunk_factor(hit, entities, plan=plan, focus=focus)
         named = _about_entity(hit, entities)
         context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
         for cand in cands:
@@ -542,7 +553,7 @@ def _titled(chosen: list[tuple[Hit, str]], focused: set[int]) -> list[tuple[Hit,
     ("第二阶段 硬件优化（第5-8周）"): the quotes under it ("学习重点：GPU架构/CUDA/优化") do not
     say which week or phase they belong to."""
     hit = chosen[0][0]
-    if hit.chunk_id not in focused or any(text == hit.title for _h, text in chosen):
+    if hit.chunk_id not in focused or any(text.startswith(hit.title) for _h, text in chosen):
         return chosen
     return [(hit, hit.title), *chosen]
 
@@ -677,6 +688,15 @@ def answer_question(
         # The question names a week/phase/paper: that item's chunks are searched on their
         # own and preferred; the rest of the knowledge base still competes.
         within = hybrid_search(question, user=user, sources=sources, k=FOCUS_K, focus=focus)
+        if focus.phase and not focus.week:
+            # The phase's own document always competes: among its weeks' many chunks it
+            # would often miss the top k although it states the phase's focus and milestone.
+            own = hybrid_search(
+                question, user=user, sources=sources, k=FOCUS_K,
+                focus=replace(focus, kinds=("phase",)),
+            )  # fmt: skip
+            ids = {h.chunk_id for h in within}
+            within += [h for h in own if h.chunk_id not in ids]
         if not within and not names_a_part_of_the_plan(focus):
             # A week or phase the plan does not have (第20周 of a 16-week plan): whatever
             # else matches the words is about another week, so the answer is "not found".

@@ -56,6 +56,7 @@ class Hit:
     matched_terms: list[str] = field(default_factory=list)
     score: float = 0.0
     relevant: bool = False
+    kind: str = ""  # what the chunk is about: "week", "phase", "plan", "paper", ...
 
 
 def _base(user: object, sources: Iterable[str] | None, focus: Focus | None = None) -> object:
@@ -85,6 +86,7 @@ def _hit(chunk: Chunk) -> Hit:
         source=chunk.document.source,
         url=chunk.document.url,
         owner_id=chunk.document.owner_id,
+        kind=chunk.kind,
     )
 
 

@@ -338,6 +338,10 @@ SYNONYMS = {
     "chinese": "中文",
     "minimum": "至少",
     "repo": "仓库",
+    "tech": "技术",
+    "recommend": "推荐",
+    "website": "网站",
+    "site": "网站",
 }
 
 
@@ -360,12 +364,24 @@ def gloss(word: str) -> str | None:
     return None
 
 
+# Chinese question words: "哪几种", "几个", "多少", "有没有" ask; they name nothing a
+# passage would say, so they are not concepts a passage must cover.
+QUESTION_WORDS = frozenset("多少 一共 总共 有没有 是不是 是否 能否 一项 一下".split())
+
+
+def is_question_word(word: str) -> bool:
+    return word in QUESTION_WORDS or (len(word) > 1 and word[0] in "哪几")
+
+
 def concepts(question: str) -> list[frozenset[str]]:
     """The question's search words as concepts: an English word we know together with its
     Chinese counterpart (either one found in a passage covers the concept), any other word
-    on its own. Coverage counts concepts, so translating a word does not dilute it."""
+    on its own. Coverage counts concepts, so translating a word does not dilute it.
+    Question words (is_question_word) are not concepts."""
     seen: dict[str, frozenset[str]] = {}
     for word in query_terms(question):
+        if is_question_word(word):
+            continue
         if len(word) > 1 or not word.isascii():
             seen.setdefault(word, frozenset({word, gloss(word) or word}))
     return list(seen.values())

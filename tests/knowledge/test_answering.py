@@ -253,6 +253,24 @@ def test_a_week_the_plan_does_not_have_is_not_found(indexed_plan):
 
 
 @pytest.mark.django_db
+def test_a_span_of_weeks_is_answered_from_its_phases_own_document_under_its_title(indexed_plan):
+    answer = answer_question("第5到8周主要学什么？", user=None, llm=None)
+    assert answer.focus.phase == 2
+    assert answer.quotes[0].text == "第二阶段 硬件优化（第5-8周）"
+    assert "学习重点：GPU架构/CUDA/优化" in answer.text  # the phase's, not week 5's CS149 notes
+    milestone = answer_question("大模型阶段结束时的里程碑是什么？", user=None, llm=None)
+    assert "里程碑：Demo 1完成" in milestone.text  # not week 12's "（阶段里程碑）" heading
+
+
+def test_question_words_are_not_concepts_a_passage_must_cover():
+    from portal.knowledge.text import concepts
+
+    words = {w for c in concepts("模型导出这一项，要求会导成哪几种格式？一共多少？") for w in c}
+    assert {"模型", "导出", "格式"} <= words
+    assert not words & {"哪几种", "几种", "哪几", "一项", "一共", "多少"}
+
+
+@pytest.mark.django_db
 def test_a_phase_question_is_answered_from_the_phase_in_the_plans_own_words(indexed_plan):
     project = answer_question("基础阶段做什么实践项目？", user=None, llm=None)
     assert project.focus.phase == 1
