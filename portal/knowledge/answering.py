@@ -548,6 +548,30 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
     return [(first, t) for t in texts[:QUOTES]]
 
 
+# The type of answer a question asks for, and what a quote must hold to be one. A price
+# needs an amount of money and a "when" needs a date or a number (第8周, 2026-01-07): quotes
+# that merely share the question's names ("曦望sunrise", "飞书") are not an answer to
+# "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
+_ASKS_PRICE = re.compile(
+    r"多少钱|价格|价钱|售价|费用|会员费|年费|工资|薪资|薪水|薪酬|年薪|月薪|"
+    r"\b(?:salary|salaries|price|prices|cost|costs|fee|fees|pay)\b",
+    re.IGNORECASE,
+)
+_AMOUNT = re.compile(r"\d\s*(?:元|块|万|千|[kK]\b|美元|USD|RMB)|[￥¥$]\s*\d")
+_ASKS_WHEN = re.compile(
+    r"什么时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|\bwhen\b|\bwhat date\b", re.IGNORECASE
+)
+
+
+def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
+    said = "\n".join(quotes)
+    if _ASKS_PRICE.search(question) and not _AMOUNT.search(said):
+        return False
+    if _ASKS_WHEN.search(question) and not re.search(r"\d", said):
+        return False
+    return True
+
+
 def _titled(chosen: list[tuple[Hit, str]], focused: set[int]) -> list[tuple[Hit, str]]:
     """An answer from the week or phase the question names starts with that item's title
     ("第二阶段 硬件优化（第5-8周）"): the quotes under it ("学习重点：GPU架构/CUDA/优化") do not
@@ -721,7 +745,7 @@ def answer_question(
         chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
     elif chosen and (focus.week or focus.phase):
         chosen = _titled(chosen, focused)
-    if not chosen:
+    if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
         return _not_found(question, hits, focus, indexing)
     citations, quotes = _citations(chosen)
     text = quoted_text(quotes)

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from portal.knowledge import services
-from portal.knowledge.answering import answer_question, choose_quotes
+from portal.knowledge.answering import answer_question, answers_the_type_asked, choose_quotes
 from portal.knowledge.models import Document, DocumentStatus, Source
 from portal.knowledge.sources import close_unclosed_fence, plan_sections, render_infographic
 from portal.knowledge.structured import (
@@ -305,3 +305,21 @@ def test_a_section_that_is_one_short_list_is_quoted_as_a_list():
     assert [s for _h, s in choose_quotes("有哪些学习社群？", [long, advice])] == [
         "寻求反馈：加入学习社群"
     ]
+
+
+def test_an_answer_must_be_of_the_type_asked():
+    goals = ["岗位匹配：完全符合曦望sunrise要求"]
+    assert not answers_the_type_asked("曦望sunrise这个岗位年薪大概多少？", goals)
+    assert not answers_the_type_asked("What salary does the role pay?", goals)
+    assert answers_the_type_asked("实习工资大概多少？", ["日薪 300 元"])
+    assert not answers_the_type_asked("下一届竞赛什么时候报名？", ["LLM应用竞赛"])
+    assert answers_the_type_asked("量化项目什么时候完成？", ["第8周 模型量化与 LLM 量化部署"])
+    assert answers_the_type_asked("岗位要求是什么？", goals)  # no type asked: any quote
+
+
+@pytest.mark.django_db
+def test_a_price_the_plan_does_not_state_is_not_found_although_the_company_is_named(
+    indexed_plan,
+):
+    answer = answer_question("曦望sunrise这个岗位年薪大概多少？", user=None, llm=None)
+    assert not answer.found and answer.citations == []
