@@ -416,10 +416,30 @@ def _about_entity(hit: Hit, entities: list[tuple[str, str]]) -> bool:
 PHASE_DOC_BONUS = 1.5
 
 
+# "飞书机器人哪周做？", "when is the quantization project due?": the curriculum's week
+# documents say which week; their titles name it ("第14周 Demo 2：飞书AI知识库问答机器人").
+_ASKS_WEEK = re.compile(
+    # one week: "哪几周" / "which weeks" ask for a span, which the plan's phases state
+    r"哪周|哪一周|第几周|什么时候|何时|\b(?:which|what) week\b|\bwhen\b",
+    re.IGNORECASE,
+)
+
+
+def asks_which_week(question: str) -> bool:
+    return bool(_ASKS_WEEK.search(question))
+
+
 def chunk_factor(
-    hit: Hit, entities: list[tuple[str, str]], *, plan: bool, focus: Focus | None = None
+    hit: Hit,
+    entities: list[tuple[str, str]],
+    *,
+    plan: bool,
+    focus: Focus | None = None,
+    asks_week: bool = False,
 ) -> float:
-    factor = PLAN_BONUS if hit.source == "plan" else 1.0
+    """How much a chunk's sentences count: the plan's own sections (PLAN_BONUS), and as
+    much a week's document when the question asks which week."""
+    factor = PLAN_BONUS if hit.source == "plan" or (asks_week and hit.kind == "week") else 1.0
     if _about_entity(hit, entities):
         factor *= ENTITY_BONUS
     if focus and focus.phase and not focus.week and hit.kind == "phase":
@@ -455,10 +475,11 @@ def choose_quotes(
     weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
     concepts = _concepts(weights)
     wants_number = bool(_QUANTITY.search(question))
+    asks_week = asks_which_week(question) and not (focus and focus.week)
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
-        bonus *= chunk_factor(hit, entities, plan=plan, focus=focus)
+        bonus *= chunk_factor(hit, entities, plan=plan, focus=focus, asks_week=asks_week)
         named = _about_entity(hit, entities)
         context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
         for cand in cands:
@@ -736,8 +757,12 @@ def answer_question(
         plan_hits = hybrid_search(
             question, user=user, sources=sources, k=PLAN_K, focus=Focus(kinds=("plan",))
         )
+        if asks_which_week(question):
+            plan_hits += hybrid_search(
+                question, user=user, sources=sources, k=PLAN_K, focus=Focus(kinds=("week",))
+            )
         seen_ids = {h.chunk_id for h in hits}
-        extra = [h for h in plan_hits if h.chunk_id not in seen_ids]
+        extra = list({h.chunk_id: h for h in plan_hits if h.chunk_id not in seen_ids}.values())
         relevant += [h for h in extra if h.relevant]
         hits += extra
     chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
@@ -745,6 +770,8 @@ def answer_question(
         chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
     elif chosen and (focus.week or focus.phase):
         chosen = _titled(chosen, focused)
+    elif chosen and asks_which_week(question) and chosen[0][0].kind == "week":
+        chosen = _titled(chosen, {chosen[0][0].chunk_id})  # its title names the week
     if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
         return _not_found(question, hits, focus, indexing)
     citations, quotes = _citations(chosen)

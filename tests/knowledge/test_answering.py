@@ -323,3 +323,10 @@ def test_a_price_the_plan_does_not_state_is_not_found_although_the_company_is_na
 ):
     answer = answer_question("曦望sunrise这个岗位年薪大概多少？", user=None, llm=None)
     assert not answer.found and answer.citations == []
+
+
+@pytest.mark.django_db
+def test_which_week_is_answered_by_the_week_whose_document_holds_the_project(indexed_plan):
+    answer = answer_question("LLM量化部署项目应该什么时候完成？", user=None, llm=None)
+    assert answer.found and answer.quotes[0].text.startswith("第8周")
+    assert reverse("curriculum:week", args=[8]) in [c.url for c in answer.citations]
