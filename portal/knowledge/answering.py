@@ -367,18 +367,24 @@ OTHER_CHUNK_RATIO = 1.01
 
 # "里程碑：优化能力获得" answers "里程碑是什么" directly: the question's term is the label of
 # a label：value line. Such a line counts this many times.
+# A label the question names only in part ("项目" of "实践项目") counts less: the question
+# may be about another 项目 ("哪个项目可以不做").
 LABEL_BONUS = 1.3
+PARTIAL_LABEL_BONUS = 1.15
 _LABEL = re.compile(r"^([^:：，,。]{1,12})[:：]\s*\S")
 
 
-def _labels_term(text: str, weights: dict[str, float]) -> bool:
+def label_bonus(text: str, weights: dict[str, float]) -> float:
     match = _LABEL.match(text)
     if not match:
-        return False
+        return 1.0
     if re.search(r"\d", match.group(1)):
-        return False  # "第1-4周：..." is a row of a list, not a named field
+        return 1.0  # "第1-4周：..." is a row of a list, not a named field
     label = set(kbtext.query_terms(match.group(1)))
-    return bool(label) and 2 * len(label & weights.keys()) >= len(label)
+    named = len(label & weights.keys())
+    if label and named == len(label):
+        return LABEL_BONUS
+    return PARTIAL_LABEL_BONUS if label and 2 * named >= len(label) else 1.0
 
 
 _ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?![\d.])")
@@ -494,8 +500,7 @@ def choose_quotes(
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
-            if _labels_term(cand.text, weights):
-                score *= LABEL_BONUS
+            score *= label_bonus(cand.text, weights)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
     if focus and (focus.week or focus.phase) and focused:

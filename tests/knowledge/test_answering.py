@@ -330,3 +330,18 @@ def test_which_week_is_answered_by_the_week_whose_document_holds_the_project(ind
     answer = answer_question("LLM量化部署项目应该什么时候完成？", user=None, llm=None)
     assert answer.found and answer.quotes[0].text.startswith("第8周")
     assert reverse("curriculum:week", args=[8]) in [c.url for c in answer.citations]
+
+
+def test_a_label_the_question_names_in_full_counts_more_than_one_it_names_in_part():
+    from portal.knowledge.answering import (
+        LABEL_BONUS,
+        PARTIAL_LABEL_BONUS,
+        key_terms,
+        label_bonus,
+    )
+
+    weights = dict.fromkeys(key_terms("里程碑和项目分别是什么？"), 1.0)
+    assert label_bonus("里程碑：优化能力获得", weights) == LABEL_BONUS
+    assert label_bonus("实践项目：40%", weights) == PARTIAL_LABEL_BONUS  # 项目 of 实践项目
+    assert label_bonus("第1-4周：基础强化", weights) == 1.0  # a list row, not a field
+    assert label_bonus("论文阅读：15%", weights) == 1.0
