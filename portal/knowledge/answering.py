@@ -589,8 +589,50 @@ _ASKS_WHEN = re.compile(
 )
 
 
+# "vLLM和TensorRT-LLM相比哪个更强", "飞书和钉钉比起来": a comparison needs both sides; an
+# answer that quotes only the one the plan mentions compares nothing.
+_COMPARISON = re.compile(
+    r"相比|比起来|比较|哪个更|谁更|哪个好|区别|差别|对比|"
+    r"\bvs\.?(?!\w)|\bversus\b|\bcompared?\b|\bbetter than\b|\bdifference between\b",
+    re.IGNORECASE,
+)
+_CONJUNCTION = re.compile(r"和|与|跟|\band\b|\bvs\.?(?!\w)|\bversus\b", re.IGNORECASE)
+_LATIN_NAME = r"[A-Za-z][A-Za-z0-9.+\-]*(?:\s+\d+(?:\.\d+)*)?"
+
+
+def _compared(question: str) -> tuple[str, str] | None:
+    """The two things a comparison question compares, or None when it compares nothing."""
+    if not _COMPARISON.search(question):
+        return None
+    conjunction = _CONJUNCTION.search(question)
+    if not conjunction:
+        return None
+    left, right = question[: conjunction.start()], question[conjunction.end() :]
+    latin_left = re.search(rf"({_LATIN_NAME})\s*$", left)
+    latin_right = re.match(rf"\s*({_LATIN_NAME})", right)
+    a = latin_left.group(1) if latin_left else _chinese_side(left, last=True)
+    b = latin_right.group(1) if latin_right else _chinese_side(right, last=False)
+    return (a.strip(), b.strip()) if a and b else None
+
+
+def _chinese_side(text: str, *, last: bool) -> str:
+    """The Chinese word next to the conjunction: jieba's, or two characters when jieba
+    cuts a name it does not know (飞书 → 飞 + 书)."""
+    words = [w for w in kbtext._jieba().cut(text) if w.strip()]
+    if not words:
+        return ""
+    word = words[-1] if last else words[0]
+    if len(word) >= 2 or not re.match(r"[\u4e00-\u9fff]", word):
+        return word if re.search(r"[\w\u4e00-\u9fff]", word) else ""
+    run = re.search(r"[\u4e00-\u9fff]{2}$", text) if last else re.match(r"[\u4e00-\u9fff]{2}", text)
+    return run.group(0) if run else word
+
+
 def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     said = "\n".join(quotes)
+    compared = _compared(question)
+    if compared and not all(side.lower() in said.lower() for side in compared):
+        return False
     if _ASKS_PRICE.search(question) and not _AMOUNT.search(said):
         return False
     if _ASKS_WHEN.search(question) and not re.search(r"\d", said):

@@ -315,6 +315,12 @@ def test_an_answer_must_be_of_the_type_asked():
     assert not answers_the_type_asked("下一届竞赛什么时候报名？", ["LLM应用竞赛"])
     assert answers_the_type_asked("量化项目什么时候完成？", ["第8周 模型量化与 LLM 量化部署"])
     assert answers_the_type_asked("岗位要求是什么？", goals)  # no type asked: any quote
+    # a comparison needs both sides
+    demo1 = ["vLLM推理加速（3x吞吐量提升）"]
+    assert not answers_the_type_asked("vLLM和TensorRT-LLM相比，哪个推理性能更强？", demo1)
+    assert not answers_the_type_asked("飞书和钉钉比起来哪个更好用？", ["飞书AI机器人"])
+    assert answers_the_type_asked("GPTQ和AWQ有什么区别？", ["GPTQ/AWQ | 模型量化"])
+    assert answers_the_type_asked("理论学习和实践项目的时间如何分配？", ["理论学习：30%"])
 
 
 @pytest.mark.django_db
