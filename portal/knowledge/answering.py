@@ -249,6 +249,10 @@ def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
     }
 
 
+_BARE_URL = re.compile(r"^<?https?://\S+>?$")
+_ASKS_LINK = re.compile(
+    r"链接|网址|网站|地址|官网|主页|\b(?:link|links|url|urls|website|site|homepage)\b", re.I
+)
 _QUANTITY = re.compile(r"多少|几|比例|占|how (?:many|much)|percent", re.IGNORECASE)
 QUANTITY_BONUS = 1.3
 
@@ -482,6 +486,7 @@ def choose_quotes(
     concepts = _concepts(weights)
     wants_number = bool(_QUANTITY.search(question))
     asks_week = asks_which_week(question) and not (focus and focus.week)
+    asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
@@ -492,6 +497,8 @@ def choose_quotes(
             own = _weight(weights, cand.text)
             if not (own or cand.context) or not _novel(terms, cand.text):
                 continue
+            if not asks_link and _BARE_URL.match(cand.text):
+                continue  # a link alone says nothing, unless a link was asked for
             said = _squash(f"{cand.context} {cand.text}")
             if any(_names_other(said, e) for e in entities):
                 continue  # about Demo 1 when Demo 2 was asked

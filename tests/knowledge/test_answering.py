@@ -351,3 +351,13 @@ def test_a_label_the_question_names_in_full_counts_more_than_one_it_names_in_par
     assert label_bonus("实践项目：40%", weights) == PARTIAL_LABEL_BONUS  # 项目 of 实践项目
     assert label_bonus("第1-4周：基础强化", weights) == 1.0  # a list row, not a field
     assert label_bonus("论文阅读：15%", weights) == 1.0
+
+
+def test_a_bare_link_is_quoted_only_when_a_link_is_asked_for():
+    from portal.knowledge.retrieval import Hit
+
+    blog = Hit(1, 1, "博客 / 机器之心", "机器之心", "https://www.jiqizhixin.com/", "plan", "")
+    assert choose_quotes("机器之心有什么好文章？", [blog]) == []
+    assert [s for _h, s in choose_quotes("机器之心的网址是什么？", [blog])] == [
+        "https://www.jiqizhixin.com/"
+    ]
