@@ -20,6 +20,13 @@ from portal.knowledge.structured import (
 from portal.knowledge.verify import supported, unsupported_sentences
 
 
+def plan_hit(chunk_id: int, title: str, text: str, source: str = "plan"):  # noqa: ANN201
+    """A retrieved chunk of one section (its section is its title), for choose_quotes."""
+    from portal.knowledge.retrieval import Hit
+
+    return Hit(chunk_id, chunk_id, title, title, text, source, "")
+
+
 @pytest.mark.parametrize(
     ("text", "number"),
     [("第10周的项目", 10), ("第十周的项目", 10), ("week 10 project", 10), ("W10 做什么", 10),
@@ -200,22 +207,11 @@ def test_a_generated_sentence_with_a_number_or_name_not_in_the_passage_is_unsupp
 
 
 def test_a_list_answer_quotes_the_whole_list_under_its_lead_in_from_one_chunk():
-    from portal.knowledge.retrieval import Hit
-
-    demo2 = Hit(
-        1, 1, "Demo 2: 飞书AI智能助手", "Demo 2: 飞书AI智能助手",
+    demo2 = plan_hit(
+        1, "Demo 2: 飞书AI智能助手",
         "**技术实现**：\n- FAISS向量数据库\n- FastAPI服务\n\n**部署**：\n- Docker容器化\n- 云服务器部署",
-        "plan", "",
     )  # fmt: skip
-    demo1 = Hit(
-        2,
-        2,
-        "第12周 Demo 1",
-        "第12周 Demo 1",
-        "部署 Demo 1：用 vLLM 部署量化模型。",
-        "curriculum",
-        "",
-    )
+    demo1 = plan_hit(2, "第12周 Demo 1", "部署 Demo 1：用 vLLM 部署量化模型。", "curriculum")
     quotes = choose_quotes("Demo 2 如何部署？", [demo1, demo2])
     assert [s for _h, s in quotes] == [
         "Demo 2: 飞书AI智能助手 部署：",
@@ -282,16 +278,11 @@ def test_a_phase_question_is_answered_from_the_phase_in_the_plans_own_words(inde
 
 
 def test_a_section_that_is_one_short_list_is_quoted_as_a_list():
-    from portal.knowledge.retrieval import Hit
-
-    communities = Hit(
-        1, 1, "学习社群", "学习社群",
+    communities = plan_hit(
+        1, "学习社群",
         "- **Reddit**: r/MachineLearning\n- **Discord**: CUDA Programming\n- **知乎**: 关注AI芯片话题",
-        "plan", "",
     )  # fmt: skip
-    advice = Hit(
-        2, 2, "使用本方案建议", "使用本方案建议", "4. **寻求反馈**：加入学习社群", "plan", ""
-    )
+    advice = plan_hit(2, "使用本方案建议", "4. **寻求反馈**：加入学习社群")
     quotes = [s for _h, s in choose_quotes("有哪些学习社群？", [communities, advice])]
     assert quotes == [
         "学习社群",
@@ -301,7 +292,7 @@ def test_a_section_that_is_one_short_list_is_quoted_as_a_list():
     ]
     # a long section is not a list to quote whole: its heading stays a lead-in of weight < 1
     long_text = "\n".join(f"- 条目{i}: 内容{i}" for i in range(12))
-    long = Hit(3, 3, "学习社群", "学习社群", long_text, "plan", "")
+    long = plan_hit(3, "学习社群", long_text)
     assert [s for _h, s in choose_quotes("有哪些学习社群？", [long, advice])] == [
         "寻求反馈：加入学习社群"
     ]
@@ -354,9 +345,7 @@ def test_a_label_the_question_names_in_full_counts_more_than_one_it_names_in_par
 
 
 def test_a_bare_link_is_quoted_only_when_a_link_is_asked_for():
-    from portal.knowledge.retrieval import Hit
-
-    blog = Hit(1, 1, "博客 / 机器之心", "机器之心", "https://www.jiqizhixin.com/", "plan", "")
+    blog = plan_hit(1, "机器之心", "https://www.jiqizhixin.com/")
     assert choose_quotes("机器之心有什么好文章？", [blog]) == []
     assert [s for _h, s in choose_quotes("机器之心的网址是什么？", [blog])] == [
         "https://www.jiqizhixin.com/"
