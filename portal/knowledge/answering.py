@@ -317,7 +317,7 @@ def _concept_score(
     concepts: list[tuple[frozenset[str], float]],
     text: str,
     context: str,
-    context_weight: float = 0.8,
+    context_weight: float,
 ) -> float:
     """Each concept counts once: fully when the sentence says it, `context_weight` when
     only its lead-in line or heading does."""
@@ -587,7 +587,8 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
 # "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
 _ASKS_PRICE = re.compile(
     r"多少钱|价格|价钱|售价|费用|会员费|年费|工资|薪资|薪水|薪酬|年薪|月薪|"
-    r"\b(?:salary|salaries|price|prices|cost|costs|fee|fees|pay)\b",
+    # not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
+    r"\b(?:salary|salaries|price|prices|fee|fees)\b",
     re.IGNORECASE,
 )
 _AMOUNT = re.compile(r"\d\s*(?:元|块|万|千|[kK]\b|美元|USD|RMB)|[￥¥$]\s*\d")
@@ -599,7 +600,8 @@ _ASKS_WHEN = re.compile(
 # "vLLM和TensorRT-LLM相比哪个更强", "飞书和钉钉比起来": a comparison needs both sides; an
 # answer that quotes only the one the plan mentions compares nothing.
 _COMPARISON = re.compile(
-    r"相比|比起来|比较|哪个更|谁更|哪个好|区别|差别|对比|"
+    # not 比较 alone: "哪些网站比较好" uses it as "rather"
+    r"相比|比起来|哪个更|谁更|哪个好|区别|差别|对比|"
     r"\bvs\.?(?!\w)|\bversus\b|\bcompared?\b|\bbetter than\b|\bdifference between\b",
     re.IGNORECASE,
 )

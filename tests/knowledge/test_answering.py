@@ -306,6 +306,8 @@ def test_an_answer_must_be_of_the_type_asked():
     assert not answers_the_type_asked("下一届竞赛什么时候报名？", ["LLM应用竞赛"])
     assert answers_the_type_asked("量化项目什么时候完成？", ["第8周 模型量化与 LLM 量化部署"])
     assert answers_the_type_asked("岗位要求是什么？", goals)  # no type asked: any quote
+    assert answers_the_type_asked("What should I pay attention to?", goals)
+    assert answers_the_type_asked("平时找论文去哪些网站比较好？", ["arXiv, Google Scholar"])
     # a comparison needs both sides
     demo1 = ["vLLM推理加速（3x吞吐量提升）"]
     assert not answers_the_type_asked("vLLM和TensorRT-LLM相比，哪个推理性能更强？", demo1)
