@@ -239,30 +239,37 @@ def render_infographic(block: str) -> str:
 _FENCE = re.compile(r"^\s*(`{3,})(.*)$")
 
 
+def _in_fence(lines: list[str]) -> list[bool]:
+    """Whether each line is inside a code fence, its opening line included. A fence opens on
+    three or more backticks (an info string or not) and closes only on at least as many
+    backticks alone: "```infographic" inside an open fence does not close it."""
+    flags: list[bool] = []
+    opened = 0  # the open fence's backtick count; 0 when none is open
+    for line in lines:
+        match = _FENCE.match(line)
+        if match and not opened:
+            opened = len(match.group(1))
+        elif match and not match.group(2).strip() and len(match.group(1)) >= opened:
+            opened = 0
+        flags.append(bool(opened))
+    return flags
+
+
 def close_unclosed_fence(text: str) -> str:
     """Close a code fence the author left open, at its first double blank line.
 
     The plan's weekly-review template opens a ```markdown sample and never closes it, so
     every heading after it ("## 🎯 最终目标", "## 📄 文档维护") would read as sample text
-    and their sections would be lost inside the template's. A fence closes on a line of
-    backticks alone (an info string, as in ```infographic, only opens one). When one is
+    and their sections would be lost inside the template's. When a fence (_in_fence) is
     still open at the end, it ends where the author evidently meant it to: before the
     first two blank lines in a row. Well-formed Markdown is returned unchanged.
     """
     lines = text.splitlines()
-    opened: tuple[int, int] | None = None  # (line index, backtick count)
-    for i, line in enumerate(lines):
-        match = _FENCE.match(line)
-        if not match:
-            continue
-        ticks, info = len(match.group(1)), match.group(2).strip()
-        if opened is None:
-            opened = (i, ticks)
-        elif not info and ticks >= opened[1]:
-            opened = None
-    if opened is None:
+    flags = _in_fence(lines)
+    if not flags or not flags[-1]:
         return text
-    start, ticks = opened
+    start = max(i for i, flag in enumerate(flags) if flag and (i == 0 or not flags[i - 1]))
+    ticks = len(_FENCE.match(lines[start]).group(1))  # type: ignore[union-attr]
     for i in range(start + 1, len(lines) - 1):
         if not lines[i].strip() and not lines[i + 1].strip():
             lines.insert(i, "`" * ticks)
@@ -279,10 +286,8 @@ def plan_sections(text: str | None = None) -> list[tuple[str, str]]:
     text = PLAN_PATH.read_text(encoding="utf-8") if text is None else text
     text = close_unclosed_fence(_INFOGRAPHIC.sub(lambda m: render_infographic(m.group(1)), text))
     sections: list[tuple[str, list[str]]] = []
-    in_fence = False
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            in_fence = not in_fence
+    lines = text.splitlines()
+    for line, in_fence in zip(lines, _in_fence(lines), strict=True):
         match = None if in_fence else _PLAN_HEADING.match(line)
         if match:
             sections.append((match.group(2), [line]))
