@@ -142,6 +142,33 @@ def start_worker(
     return proc
 
 
+def wait_worker_idle(*, name: str, queue: str, timeout: float = 60) -> None:
+    """Block until the worker `name` runs, holds and schedules nothing and `queue` is empty.
+
+    A test whose worker is still writing when the test ends races the database flush that
+    follows it (TRUNCATE against the worker's open transaction can deadlock). A solo-pool
+    worker answers control messages only between tasks, so no answer means busy.
+    """
+    import redis
+
+    from portal.celery import app
+
+    client = redis.Redis.from_url(settings.REDIS_URL)  # the broker, in redis-py spelling
+    inspect = app.control.inspect(destination=[name], timeout=0.5)
+    deadline = time.monotonic() + timeout
+    idle_in_a_row = 0
+    while idle_in_a_row < 2:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"worker {name} still busy after {timeout} s")
+        queued = client.llen(queue)
+        answers = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        idle = queued == 0 and all(a and not a.get(name) for a in answers)
+        idle_in_a_row = idle_in_a_row + 1 if idle else 0
+        if not idle:
+            time.sleep(0.1)
+    client.close()
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(
     django_db_setup, django_db_blocker, tmp_path_factory

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import child_env, start_worker, stop_process
+from tests.conftest import child_env, start_worker, stop_process, wait_worker_idle
 from tests.feishu.fakefeishu import FakeFeishu, start_fake_feishu
 
 APP_ID = "cli_test_app"
@@ -65,20 +65,31 @@ def feishu_settings(settings, fake_feishu_server: FakeFeishu) -> None:
     settings.KB_ASK_RATE_LIMIT = 1000
 
 
+WORKER_NAME = f"{QUEUE}@{socket.gethostname()}"
+
+
 @pytest.fixture(scope="session")
-def feishu_worker(
+def feishu_worker_process(
     django_db_setup, django_db_blocker, fake_feishu_server: FakeFeishu, tmp_path_factory
 ) -> Iterator[subprocess.Popen]:
     """A real Celery worker on the test database, serving only this app's test queue."""
     proc = start_worker(
         queues=QUEUE,
-        name=f"{QUEUE}@{socket.gethostname()}",
+        name=WORKER_NAME,
         log_path=tmp_path_factory.mktemp("feishu-worker") / "worker.log",
         env={**child_env(), **_feishu_env(fake_feishu_server)},
         pool=("-P", "solo"),
     )
     yield proc
     stop_process(proc)
+
+
+@pytest.fixture
+def feishu_worker(feishu_worker_process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """The session's worker; the test ends only once it has finished what the test queued,
+    so nothing it writes races the database flush after the test."""
+    yield feishu_worker_process
+    wait_worker_idle(name=WORKER_NAME, queue=QUEUE)
 
 
 def wait_until(predicate, timeout: float = 60, what: str = "condition"):  # noqa: ANN001, ANN201

@@ -19,7 +19,7 @@ from portal.curriculum.services import save_review, set_item_done, set_start_dat
 from portal.feishu import services
 from portal.feishu.digest import send_due_digests
 from portal.feishu.models import FeishuBinding, Notification, NotificationStatus
-from portal.knowledge.models import Document, Source
+from portal.knowledge.models import Document, DocumentStatus, Source
 from portal.labs import runner
 from portal.labs.models import Run, RunStatus
 from portal.labs.services import finish_run, start_run
@@ -86,6 +86,10 @@ def test_a_finished_lab_run_is_sent_to_its_owner_and_its_report_ingested(
     doc = Document.objects.get(source=Source.LAB_REPORT, source_key=f"run:{run.pk}")
     assert doc.owner == bound_owner
     assert ("events: 5" if status == "succeeded" else "failing on purpose") in doc.content
+    wait_until(
+        lambda: Document.objects.get(pk=doc.pk).status == DocumentStatus.READY,
+        what="the report embedded by the worker",
+    )
 
 
 def _finish(run: Run, status: RunStatus, django_capture_on_commit_callbacks) -> None:  # noqa: ANN001
