@@ -111,7 +111,7 @@ def _database_from_url(url: str) -> dict[str, object]:
     query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
     host = query.pop("host", None) or (unquote(parsed.hostname) if parsed.hostname else "")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "portal.core.db",  # Django's PostgreSQL backend, see portal/core/db
         "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
