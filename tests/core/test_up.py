@@ -183,6 +183,20 @@ def _web_workers(up: subprocess.Popen) -> tuple[psutil.Process, list[psutil.Proc
     raise AssertionError("manage.py up started no uvicorn process")
 
 
+def _celery_worker(up: subprocess.Popen, name: str, required: bool = True) -> psutil.Process | None:
+    """The Celery worker `up` started with `-n <name>...` (its main process)."""
+    for child in psutil.Process(up.pid).children():
+        try:
+            cmd = child.cmdline()
+        except psutil.Error:
+            continue
+        if "celery" in " ".join(cmd) and any(part.startswith(name) for part in cmd):
+            return child
+    if required:
+        raise AssertionError(f"no celery worker {name} under up")
+    return None
+
+
 def test_up_serves_from_several_web_processes_and_replaces_one_that_dies(data_dir):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -231,6 +245,21 @@ def test_up_serves_from_several_web_processes_and_replaces_one_that_dies(data_di
     # The new one serves too: enough requests reach both processes.
     assert all(_healthz(base)[0] == 200 for _ in range(6))
     assert proc.poll() is None and supervisor.is_running()
+
+    # A Celery worker dies (a Redis outage can end one): `up` starts it again, and stays up.
+    feishu = _celery_worker(proc, "feishu@")
+    feishu.kill()
+    feishu.wait(timeout=10)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        again = _celery_worker(proc, "feishu@", required=False)
+        if again is not None and again.pid != feishu.pid:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(f"the feishu worker was not started again:\n{log.read_text()[-3000:]}")
+    assert proc.poll() is None
+    assert "The worker-feishu process exited with status -9; starting it again." in log.read_text()
 
     # Ctrl-C still stops every process, the web processes included.
     proc.send_signal(signal.SIGINT)

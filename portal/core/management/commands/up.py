@@ -96,6 +96,12 @@ def web_command(server: str, host: str, port: int, workers: int) -> list[str]:
     ]
 
 
+# A Celery worker that exits is started again, unless it exited more than MAX_RESTARTS
+# times within RESTART_WINDOW_S (then something is wrong that a restart will not mend).
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+
+
 def worker_commands(schedule: Path) -> list[tuple[str, list[str]]]:
     """The Celery workers `up` starts: one for PORTAL_WORKER_QUEUES (with beat), one for the
     feishu queue (unless listed there), so a bot answer never waits behind a lab run, and
@@ -261,25 +267,40 @@ class Command(BaseCommand):
             self.stdout.write(f"Web: uvicorn with {workers} worker process(es)")
         if with_worker:
             commands.extend(worker_commands(settings.DATA_LAYOUT.root / "celerybeat-schedule"))
-        return [
-            (
-                name,
-                subprocess.Popen(
-                    cmd,
-                    env=web_env if name == "web" else env,
-                    preexec_fn=die_with_parent(new_process_group=True),
-                ),
-            )
-            for name, cmd in commands
-        ]
+        self._commands = {name: (cmd, web_env if name == "web" else env) for name, cmd in commands}
+        return [(name, self._spawn(name)) for name, _cmd in commands]
+
+    def _spawn(self, name: str) -> subprocess.Popen[bytes]:
+        cmd, env = self._commands[name]
+        return subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent(new_process_group=True))
 
     def _watch(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+        """Until Ctrl-C: a Celery worker that exits is started again (a broker outage can
+        end one: kombu gives up restoring its unacknowledged messages when Redis goes away);
+        one that keeps exiting, or the web server's own exit (uvicorn replaces its worker
+        processes itself), stops the portal."""
+        exits: dict[str, list[float]] = {}
         while not self._stopping:
-            for name, proc in children:
-                if proc.poll() is not None:
+            for index, (name, proc) in enumerate(children):
+                if proc.poll() is None:
+                    continue
+                now = time.monotonic()
+                recent = [t for t in exits.get(name, []) if now - t < RESTART_WINDOW_S] + [now]
+                exits[name] = recent
+                if name == "web" or len(recent) > MAX_RESTARTS:
                     raise CommandError(
-                        f"The {name} process exited with status {proc.returncode}; stopping."
+                        f"The {name} process exited with status {proc.returncode}"
+                        + (
+                            f" ({len(recent)} times in {RESTART_WINDOW_S:.0f} s)"
+                            if name != "web"
+                            else ""
+                        )
+                        + "; stopping."
                     )
+                self.stderr.write(
+                    f"The {name} process exited with status {proc.returncode}; starting it again."
+                )
+                children[index] = (name, self._spawn(name))
             time.sleep(0.3)
 
     def _stop_children(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
