@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django (Feishu event deliveries beside it), websockets
+through Channels."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ django_asgi_app = get_asgi_application()
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from portal.feishu.asgi import FeishuEventsApp  # noqa: E402
+
 # daphne does not serve static files; the portal serves its own (small) set.
 http_app = (
     ASGIStaticFilesHandler(django_asgi_app) if settings.PORTAL_SERVE_STATIC else django_asgi_app
 )
+# Feishu's deliveries are acknowledged beside Django, on threads of their own.
+http_app = FeishuEventsApp(http_app)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

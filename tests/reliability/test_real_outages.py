@@ -36,6 +36,8 @@ from tests.conftest import ROOT, free_port
 pytestmark = pytest.mark.slow
 
 HEALTHZ_TOKEN = "outage-test-token"
+FEISHU_KEY = "outage-encrypt-key"
+FEISHU_TOKEN = "outage-verification-token"
 FINAL = {"succeeded", "failed", "cancelled", "lost"}
 
 
@@ -80,6 +82,21 @@ class PrivatePortal:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
+
+    def deliver(self, event_id: str) -> tuple[int, dict[str, str], dict]:
+        """Feishu delivering a signed, encrypted message event to /feishu/events."""
+        from tests.feishu.fakefeishu import message_event, signed_request
+
+        event = message_event(text="/help", token=FEISHU_TOKEN, event_id=event_id)
+        body, headers = signed_request(event, encrypt_key=FEISHU_KEY)
+        request = urllib.request.Request(
+            self.base + "/feishu/events", data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, _headers(response.headers), json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, _headers(exc.headers), json.loads(exc.read() or b"{}")
 
     def manage(self, code: str) -> str:
         result = subprocess.run(
@@ -131,6 +148,13 @@ def private_portal() -> Iterator[PrivatePortal]:
         HEALTHZ_TOKEN=HEALTHZ_TOKEN,
         HEALTHZ_HEARTBEAT_S="1",
         PORTAL_BOOTSTRAP_COMMANDS="registerlabs",
+        # The Feishu event endpoint is open (its replies go nowhere: nothing listens there).
+        FEISHU_APP_ID="cli_outage",
+        FEISHU_APP_SECRET="outage-secret",
+        FEISHU_ENCRYPT_KEY=FEISHU_KEY,
+        FEISHU_VERIFICATION_TOKEN=FEISHU_TOKEN,
+        FEISHU_BOT_OPEN_ID="ou_bot",
+        FEISHU_DOMAIN=f"http://127.0.0.1:{free_port()}",
     )
     log = data_dir / "up.log"
     proc = subprocess.Popen(
@@ -187,6 +211,7 @@ def test_stopping_postgresql_answers_503_with_retry_after_and_the_portal_recover
     web_pid = portal.proc.pid
     assert portal.get("/dashboard/")[0] == 200
     assert portal.get("/api/auth/me", bearer=True)[0] == 200
+    assert portal.deliver("outage-before")[0] == 200
 
     stop_postgres(portal.layout)
     try:
@@ -196,6 +221,10 @@ def test_stopping_postgresql_answers_503_with_retry_after_and_the_portal_recover
             assert headers.get("retry-after") == "5", path
             assert headers.get("content-type", "").startswith("application/json"), path
             assert "unavailable" in json.loads(body)["detail"]
+        # A Feishu delivery (served beside Django) cannot be stored: 503, so Feishu retries.
+        status, headers, answer = portal.deliver("outage-during")
+        assert (status, headers.get("retry-after")) == (503, "5"), answer
+        assert "unavailable" in answer["detail"]
         status, _headers, body = portal.get("/healthz")
         assert (status, json.loads(body)) == (503, {"status": "unavailable"})
     finally:
@@ -212,6 +241,15 @@ def test_stopping_postgresql_answers_503_with_retry_after_and_the_portal_recover
     )
     _wait_for(lambda: portal.get("/healthz")[0] == 200, 60, "/healthz after the restart")
     assert portal.proc.poll() is None and portal.proc.pid == web_pid
+    # Feishu's retry of the refused delivery is stored now, as a first delivery.
+    status, _headers, answer = portal.deliver("outage-during")
+    assert (status, answer.get("msg")) == (200, "success"), answer
+    stored = portal.manage(
+        "from portal.feishu.models import FeishuEvent as E; "
+        "print(sorted(E.objects.filter(event_id__startswith='outage-')"
+        ".values_list('event_id', 'deliveries')))"
+    )
+    assert stored.splitlines()[-1] == "[('outage-before', 1), ('outage-during', 1)]"
 
 
 async def _replay(portal: PrivatePortal, run_id: int) -> list[int]:
