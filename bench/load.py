@@ -211,6 +211,7 @@ def launch(user, params: dict):  # noqa: ANN001
 
 
 async def pages(portal: Portal, users: int, seconds: float) -> dict:
+    import httpx
     from django.utils import timezone
 
     from portal.labs.models import Run, RunEvent
@@ -243,25 +244,27 @@ async def pages(portal: Portal, users: int, seconds: float) -> dict:
     deadline = time.monotonic() + seconds
 
     async def browse(index: int, user) -> None:  # noqa: ANN001
-        client = RawClient(portal.base)
-        cookie = {"Cookie": f"sessionid={session_cookie(user)}"}
-        targets = {
-            kind: f"/labs/runs/{runs[user.pk]}/" if kind == "run page" else kind for kind in kinds
-        }
-        requests = {kind: client.encode("GET", target, cookie) for kind, target in targets.items()}
-        i = index
-        while time.monotonic() < deadline:
-            kind = kinds[i % len(kinds)]
-            i += 1
-            t0 = time.perf_counter()
-            try:
-                status: int | str = await client.send(requests[kind])
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                status = repr(exc)
-            times[kind].append(time.perf_counter() - t0)
-            if status != 200:
-                errors.append(f"{targets[kind]}: {status}")
-        await client.close()
+        # httpx, as in every earlier round (comparable figures). The raw client of the
+        # Feishu burst was tried here too: 56-59 pages/s at 27-28 ms of web CPU per page,
+        # against 55-81 pages/s at 18-26 ms with httpx (docs/operations.md, round 6).
+        cookie = session_cookie(user)
+        async with httpx.AsyncClient(
+            base_url=portal.base, cookies={"sessionid": cookie}, timeout=30
+        ) as client:
+            i = index
+            while time.monotonic() < deadline:
+                kind = kinds[i % len(kinds)]
+                i += 1
+                target = f"/labs/runs/{runs[user.pk]}/" if kind == "run page" else kind
+                t0 = time.perf_counter()
+                try:
+                    response = await client.get(target)
+                    ok = response.status_code == 200
+                except httpx.HTTPError as exc:
+                    ok, response = False, exc
+                times[kind].append(time.perf_counter() - t0)
+                if not ok:
+                    errors.append(f"{target}: {getattr(response, 'status_code', response)}")
 
     before, xacts_before = cpu_by_role(), transactions()
     await asyncio.gather(*(browse(i, u) for i, u in enumerate(people)))
@@ -385,14 +388,13 @@ async def feishu_warm_up(portal: Portal, deliveries: int, in_flight: int, tag: s
 
 
 class RawClient:
-    """A lean HTTP/1.1 client for the load sections: one kept-alive connection, requests
-    encoded once (the Feishu burst's before the clock starts), the response read by its
-    Content-Length (or its chunks).
+    """A lean HTTP/1.1 client for the Feishu burst: one kept-alive connection, requests
+    encoded before the clock starts, the response read by its Content-Length (or chunks).
 
-    httpx cost the load generator 2.7-3 ms of CPU per request, on the same two cores as the
-    portal and inside the measured times (a response waits for the generator's one event
-    loop, shared by every simulated user); the people and Feishu servers sending those
-    requests are not on this machine. This costs about 0.3 ms.
+    httpx cost the load generator about 3 ms of CPU per delivery, on the same two cores as
+    the portal and inside the measured ack time (a response waits for the generator's event
+    loop, shared by 20 requests); Feishu's own senders are not on this machine. This costs
+    about 0.3 ms.
     """
 
     def __init__(self, base: str) -> None:
