@@ -234,7 +234,10 @@ def process_message_event(payload: dict[str, Any]) -> str:
     asker = services.user_for_open_id(event.sender_open_id)
     if is_question(event) and get_verified_llm(user=asker) is not None:
         placeholder = client.reply_message(
-            message_id=event.message_id, card=thinking_card(), in_thread=bool(event.thread_key)
+            message_id=event.message_id,
+            card=thinking_card(),
+            in_thread=bool(event.thread_key),
+            uuid=client.idempotency_key("wait", event.event_id),
         )
     card = handle_message(event)
     if card is None:
@@ -242,8 +245,12 @@ def process_message_event(payload: dict[str, Any]) -> str:
     if placeholder:
         client.update_card(message_id=placeholder, card=card)
     else:
+        # A retried job (the worker lost its database after replying) does not reply twice.
         client.reply_message(
-            message_id=event.message_id, card=card, in_thread=bool(event.thread_key)
+            message_id=event.message_id,
+            card=card,
+            in_thread=bool(event.thread_key),
+            uuid=client.idempotency_key("answer", event.event_id),
         )
     return "done"
 

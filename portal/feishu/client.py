@@ -67,27 +67,44 @@ def _check(resp: Any, what: str) -> str:
     return getattr(data, "message_id", "") or ""
 
 
+# Feishu sends at most one message per `uuid` within an hour: a retried send with the same
+# uuid (after a timeout, or a worker that lost its database after sending) is not a second
+# message. At most 50 characters.
+UUID_MAX = 50
+
+
+def idempotency_key(*parts: object) -> str:
+    """A `uuid` for a send that may be retried: the same parts give the same key."""
+    key = "-".join(str(p) for p in parts)
+    if len(key) <= UUID_MAX:
+        return key
+    return hashlib.sha256(key.encode()).hexdigest()[:UUID_MAX]
+
+
 def send_message(
     *,
     receive_id: str,
     receive_id_type: str,
     text: str | None = None,
     card: dict[str, Any] | None = None,
+    uuid: str = "",
 ) -> str:
     """Send a text or card message from the app bot; returns Feishu's message_id."""
     from lark_oapi.api.im.v1 import CreateMessageRequest, CreateMessageRequestBody
 
     msg_type = "interactive" if card is not None else "text"
+    body = (
+        CreateMessageRequestBody.builder()
+        .receive_id(receive_id)
+        .msg_type(msg_type)
+        .content(_content(msg_type, text, card))
+    )
+    if uuid:
+        body = body.uuid(uuid)
     request = (
         CreateMessageRequest.builder()
         .receive_id_type(receive_id_type)
-        .request_body(
-            CreateMessageRequestBody.builder()
-            .receive_id(receive_id)
-            .msg_type(msg_type)
-            .content(_content(msg_type, text, card))
-            .build()
-        )
+        .request_body(body.build())
         .build()
     )
     try:
@@ -103,21 +120,21 @@ def reply_message(
     text: str | None = None,
     card: dict[str, Any] | None = None,
     in_thread: bool = False,
+    uuid: str = "",
 ) -> str:
     from lark_oapi.api.im.v1 import ReplyMessageRequest, ReplyMessageRequestBody
 
     msg_type = "interactive" if card is not None else "text"
+    body = (
+        ReplyMessageRequestBody.builder()
+        .msg_type(msg_type)
+        .content(_content(msg_type, text, card))
+        .reply_in_thread(in_thread)
+    )
+    if uuid:
+        body = body.uuid(uuid)
     request = (
-        ReplyMessageRequest.builder()
-        .message_id(message_id)
-        .request_body(
-            ReplyMessageRequestBody.builder()
-            .msg_type(msg_type)
-            .content(_content(msg_type, text, card))
-            .reply_in_thread(in_thread)
-            .build()
-        )
-        .build()
+        ReplyMessageRequest.builder().message_id(message_id).request_body(body.build()).build()
     )
     try:
         resp = lark_client().im.v1.message.reply(request)

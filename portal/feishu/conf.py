@@ -99,6 +99,11 @@ def retry_base_s() -> float:
     return _float("FEISHU_RETRY_BASE_S", 30.0)
 
 
+def db_retry_s() -> float:
+    """Delay before answering an event again after PostgreSQL went away midway."""
+    return _float("FEISHU_DB_RETRY_S", 5.0)
+
+
 def absolute(url: str) -> str:
     """An absolute URL for a portal path (Feishu cards open outside the portal)."""
     return url if url.startswith(("http://", "https://")) else portal_base_url() + url

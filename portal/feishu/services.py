@@ -223,7 +223,14 @@ def deliver_notification(notification: Notification) -> None:
         if binding is None or not binding.open_id:
             raise client.FeishuError("the user is no longer bound to a Feishu account")
         client.send_message(
-            receive_id=binding.open_id, receive_id_type="open_id", text=text, card=card
+            receive_id=binding.open_id,
+            receive_id_type="open_id",
+            text=text,
+            card=card,
+            # its retries are one message; the time tells apart ids a restored database reuses
+            uuid=client.idempotency_key(
+                "notify", notification.pk, int(notification.created_at.timestamp() * 1000)
+            ),
         )
     else:
         url = (binding.webhook_url if binding else "") or conf.webhook_url()

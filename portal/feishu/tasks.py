@@ -20,9 +20,30 @@ def _retry_base() -> float:
     return conf.retry_base_s()
 
 
+# A database outage while an event is answered: tried again every conf.db_retry_s() (5 s),
+# this many times (about two minutes), instead of leaving it received and never answered.
+DB_RETRIES = 24
+
+
 @shared_task(bind=True, acks_late=True, max_retries=3, soft_time_limit=600, time_limit=660)
 def process_event_task(self, event_pk: int) -> str:  # noqa: ANN001
-    """Answer one stored Feishu event; a second run of a finished event does nothing."""
+    """Answer one stored Feishu event; a second run of a finished event does nothing.
+
+    Losing PostgreSQL midway retries the job: the event stays `received`, and the reply
+    carries an idempotency key, so a job retried after it replied does not reply twice.
+    """
+    from django.db import InterfaceError, OperationalError
+
+    try:
+        return _process_event(self, event_pk)
+    except (OperationalError, InterfaceError) as exc:
+        log.warning("event %s: database unavailable, retrying: %s", event_pk, exc)
+        raise self.retry(
+            exc=exc, countdown=conf.db_retry_s(), max_retries=DB_RETRIES, queue=conf.queue()
+        ) from exc
+
+
+def _process_event(self, event_pk: int) -> str:  # noqa: ANN001
     from portal.feishu.bot import process_message_event
     from portal.feishu.client import FeishuError
     from portal.feishu.models import EventStatus, FeishuEvent

@@ -40,6 +40,7 @@ def _feishu_env(fake: FakeFeishu) -> dict[str, str]:
         "FEISHU_BOT_OPEN_ID": BOT_OPEN_ID,
         "FEISHU_QUEUE": QUEUE,
         "FEISHU_RETRY_BASE_S": "0.2",
+        "FEISHU_DB_RETRY_S": "0.3",
         "KB_EMBEDDER": "fake",
         "KB_QUEUE": QUEUE,
         "KB_LLM_BACKEND": "extractive",
@@ -66,6 +67,7 @@ def feishu_settings(settings, fake_feishu_server: FakeFeishu) -> None:
 
 
 WORKER_NAME = f"{QUEUE}@{socket.gethostname()}"
+WORKER_APP = f"aicp-{QUEUE}"
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +79,8 @@ def feishu_worker_process(
         queues=QUEUE,
         name=WORKER_NAME,
         log_path=tmp_path_factory.mktemp("feishu-worker") / "worker.log",
-        env={**child_env(), **_feishu_env(fake_feishu_server)},
+        # PGAPPNAME: a test can find (and end) the worker's own PostgreSQL connection
+        env={**child_env(), **_feishu_env(fake_feishu_server), "PGAPPNAME": WORKER_APP},
         pool=("-P", "solo"),
     )
     yield proc

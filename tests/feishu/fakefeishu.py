@@ -46,14 +46,33 @@ class FakeFeishu:
     webhook_secret: str = ""
     # What GET /open-apis/bot/v3/info answers as the app bot's own open_id.
     bot_open_id: str = "ou_bot"
+    # Message sends that carried a `uuid` already sent within the hour: Feishu answers them
+    # with the first message and sends nothing (they are not in `received`).
+    duplicates: list[Received] = field(default_factory=list)
+    sent_uuids: dict[str, str] = field(default_factory=dict)
+    # path prefix -> (entered, release): the next such request waits until released
+    holds: dict[str, tuple[threading.Event, threading.Event]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
         with self.lock:
             self.received.clear()
             self.failures.clear()
+            self.duplicates.clear()
+            self.sent_uuids.clear()
+            for _entered, release in self.holds.values():
+                release.set()
+            self.holds.clear()
             self.webhook_secret = ""
             self.bot_open_id = "ou_bot"
+
+    def hold_next(self, path_prefix: str) -> tuple[threading.Event, threading.Event]:
+        """The next request to `path_prefix` waits (up to 60 s) until `release` is set;
+        `entered` is set once it is waiting."""
+        entered, release = threading.Event(), threading.Event()
+        with self.lock:
+            self.holds[path_prefix] = (entered, release)
+        return entered, release
 
     def fail_next(self, path_prefix: str, times: int) -> None:
         with self.lock:
@@ -156,14 +175,23 @@ def _handler(fake: FakeFeishu) -> type[BaseHTTPRequestHandler]:
                         401, {"code": 99991663, "msg": "invalid tenant access token"}
                     )
                 with fake.lock:
-                    fake.received.append(received)
+                    hold = next((p for p in fake.holds if url.path.startswith(p)), None)
+                    entered, release = fake.holds.pop(hold) if hold else (None, None)
+                if entered is not None and release is not None:
+                    entered.set()
+                    release.wait(timeout=60)
+                key = body.get("uuid") if isinstance(body, dict) else None
+                with fake.lock:
+                    if key and key in fake.sent_uuids:
+                        fake.duplicates.append(received)
+                        message_id = fake.sent_uuids[key]
+                    else:
+                        fake.received.append(received)
+                        message_id = f"om_{uuid.uuid4().hex[:12]}"
+                        if key:
+                            fake.sent_uuids[key] = message_id
                 return self._reply(
-                    200,
-                    {
-                        "code": 0,
-                        "msg": "success",
-                        "data": {"message_id": f"om_{uuid.uuid4().hex[:12]}"},
-                    },
+                    200, {"code": 0, "msg": "success", "data": {"message_id": message_id}}
                 )
             return self._reply(404, {"code": 404, "msg": "not found"})
 

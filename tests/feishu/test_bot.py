@@ -302,3 +302,12 @@ def test_when_the_bots_open_id_cannot_be_learned_no_group_message_is_answered(
     assert not bot.is_addressed_to_bot(mentioned)
     assert bot.is_addressed_to_bot(event(text="hi"))  # private chats need no open_id
     client._own_open_ids.clear()
+
+
+def test_idempotency_keys_are_stable_and_fit_feishus_50_characters():
+    from portal.feishu.client import UUID_MAX, idempotency_key
+
+    assert idempotency_key("answer", "ev-1") == "answer-ev-1"
+    long = idempotency_key("answer", "e" * 80)
+    assert len(long) == UUID_MAX and long == idempotency_key("answer", "e" * 80)
+    assert long != idempotency_key("wait", "e" * 80)

@@ -6,6 +6,7 @@ import json
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
 
 from portal.feishu import services
 from portal.feishu.models import (
@@ -19,7 +20,7 @@ from portal.feishu.models import (
 )
 from portal.knowledge import services as kb_services
 from portal.knowledge.models import Document, DocumentStatus, Source
-from tests.feishu.conftest import ENCRYPT_KEY, VERIFICATION_TOKEN, wait_until
+from tests.feishu.conftest import ENCRYPT_KEY, VERIFICATION_TOKEN, WORKER_APP, wait_until
 from tests.feishu.fakefeishu import bot_mention, message_event, signed_request
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("feishu_worker")]
@@ -233,3 +234,32 @@ def test_a_notification_that_keeps_failing_is_recorded_as_failed(fake_feishu, ow
     assert notification.attempts == 6
     assert "19021" in notification.last_error
     assert "sign match fail" not in notification.last_error
+
+
+def test_an_event_is_answered_once_when_the_worker_loses_its_database_after_replying(
+    client, fake_feishu
+):
+    """PostgreSQL ends the worker's connection (pg_terminate_backend: the server closes it)
+    while the worker's reply is on its way. The job is tried again, the event ends done, and
+    the second reply carries the first one's uuid, so Feishu sends one message."""
+    entered, release = fake_feishu.hold_next("/open-apis/im/v1/messages")
+    event = message_event(text="/help", token=VERIFICATION_TOKEN, event_id="ev-db-lost")
+    assert post_event(client, event).status_code == HTTPStatus.OK
+    assert entered.wait(30), "the worker never replied"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            [WORKER_APP],
+        )
+        ended = cursor.fetchall()
+    assert ended and all(ok for (ok,) in ended)  # the worker's connections, ended
+    release.set()
+
+    wait_until(
+        lambda: FeishuEvent.objects.get(event_id="ev-db-lost").status == EventStatus.DONE,
+        what="the event answered by the retried job",
+    )
+    assert len(fake_feishu.messages()) == 1
+    assert len(fake_feishu.duplicates) == 1
+    first, again = fake_feishu.messages()[0], fake_feishu.duplicates[0]
+    assert first.body["uuid"] == again.body["uuid"] == "answer-ev-db-lost"

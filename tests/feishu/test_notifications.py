@@ -78,6 +78,9 @@ def test_a_finished_lab_run_is_sent_to_its_owner_and_its_report_ingested(
     assert button_urls(card) == [f"http://portal.test/labs/runs/{run.pk}/"]
     notification = Notification.objects.get(user=bound_owner)
     assert notification.kind == f"lab_run_{'finished' if status == 'succeeded' else 'failed'}"
+    # Feishu's idempotency key: a retry of this send would not be a second message
+    created_ms = int(notification.created_at.timestamp() * 1000)
+    assert sent.body["uuid"] == f"notify-{notification.pk}-{created_ms}"
     wait_until(
         lambda: Notification.objects.get(pk=notification.pk).status == NotificationStatus.SENT,
         what="notification marked sent",
