@@ -153,20 +153,20 @@ def wait_worker_idle(*, name: str, queue: str, timeout: float = 60) -> None:
 
     from portal.celery import app
 
-    client = redis.Redis.from_url(settings.REDIS_URL)  # the broker, in redis-py spelling
     inspect = app.control.inspect(destination=[name], timeout=0.5)
     deadline = time.monotonic() + timeout
     idle_in_a_row = 0
-    while idle_in_a_row < 2:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"worker {name} still busy after {timeout} s")
-        queued = client.llen(queue)
-        answers = [inspect.active(), inspect.reserved(), inspect.scheduled()]
-        idle = queued == 0 and all(a and not a.get(name) for a in answers)
-        idle_in_a_row = idle_in_a_row + 1 if idle else 0
-        if not idle:
-            time.sleep(0.1)
-    client.close()
+    # the broker, in redis-py spelling
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        while idle_in_a_row < 2:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"worker {name} still busy after {timeout} s")
+            queued = client.llen(queue)
+            answers = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+            idle = queued == 0 and all(a and not a.get(name) for a in answers)
+            idle_in_a_row = idle_in_a_row + 1 if idle else 0
+            if not idle:
+                time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -97,11 +97,16 @@ class DatabaseUnavailableMiddleware:
         return database_unavailable_response(request, exception)
 
 
+# What a request answers while PostgreSQL is unavailable (pages, the API, Feishu deliveries).
+DATABASE_UNAVAILABLE = {"detail": "The database is unavailable; try again in a few seconds."}
+DATABASE_RETRY_AFTER = {"Retry-After": "5"}
+
+
+def log_database_unavailable(path: str, exception: Exception) -> None:
+    log.warning("database unavailable for %s: %s", path, exception)
+
+
 def database_unavailable_response(request: HttpRequest, exception: Exception) -> HttpResponse:
     """503 with Retry-After; also used by the API, whose own handlers see the exception first."""
-    log.warning("database unavailable for %s: %s", request.path, exception)
-    response = JsonResponse(
-        {"detail": "The database is unavailable; try again in a few seconds."}, status=503
-    )
-    response["Retry-After"] = "5"
-    return response
+    log_database_unavailable(request.path, exception)
+    return JsonResponse(DATABASE_UNAVAILABLE, status=503, headers=DATABASE_RETRY_AFTER)

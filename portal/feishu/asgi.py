@@ -26,7 +26,13 @@ from django.core import signals
 from django.db import InterfaceError, OperationalError
 from django.http.request import split_domain_port, validate_host
 
+from portal.core.middleware import (
+    DATABASE_RETRY_AFTER,
+    DATABASE_UNAVAILABLE,
+    log_database_unavailable,
+)
 from portal.feishu import conf
+from portal.feishu.events import NOT_STORED, TOO_LARGE, handle_event_request
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +55,12 @@ class FeishuEventsApp:
         if not self._mine(scope):
             await self.inner(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared > conf.EVENT_MAX_BODY_BYTES:
-            await _respond(send, 413, _too_large())
+        if _content_length(scope) > conf.EVENT_MAX_BODY_BYTES:
+            await _respond(send, TOO_LARGE.status, TOO_LARGE.body)
             return
         body = await _read_body(receive, limit=conf.EVENT_MAX_BODY_BYTES)
         if body is None:
-            await _respond(send, 413, _too_large())
+            await _respond(send, TOO_LARGE.status, TOO_LARGE.body)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         loop = asyncio.get_running_loop()
@@ -86,20 +91,17 @@ class FeishuEventsApp:
 def _handle(body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any], dict[str, str]]:
     """One delivery on a pool thread, framed like a Django request: the request_started and
     request_finished signals (which hand the thread's database connection back) around it."""
-    from portal.feishu.events import handle_event_request
-
     signals.request_started.send(sender=FeishuEventsApp)
     try:
         result = handle_event_request(body=body, headers=headers, path=PATH)
         return int(result.status), result.body, {}
     except (OperationalError, InterfaceError) as exc:
         # As DatabaseUnavailableMiddleware answers a page: Feishu retries later.
-        log.warning("database unavailable for %s: %s", PATH, exc)
-        detail = "The database is unavailable; try again in a few seconds."
-        return 503, {"detail": detail}, {"Retry-After": "5"}
+        log_database_unavailable(PATH, exc)
+        return 503, DATABASE_UNAVAILABLE, DATABASE_RETRY_AFTER
     except Exception:
         log.exception("a Feishu delivery failed")
-        return 500, {"detail": "could not store the event"}, {}
+        return int(NOT_STORED.status), NOT_STORED.body, {}
     finally:
         signals.request_finished.send(sender=FeishuEventsApp)
 
@@ -145,10 +147,6 @@ async def _read_body(receive: Any, *, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _too_large() -> dict[str, str]:
-    return {"detail": f"the body is larger than {conf.EVENT_MAX_BODY_BYTES} bytes"}
 
 
 async def _respond(

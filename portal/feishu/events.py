@@ -56,6 +56,15 @@ class EventResult:
     body: dict[str, Any]
 
 
+# Answered before a body is parsed (the view and the web process's fast path).
+TOO_LARGE = EventResult(
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    {"detail": f"the body is larger than {conf.EVENT_MAX_BODY_BYTES} bytes"},
+)
+# Storing failed for another reason than the database being down: Feishu will retry.
+NOT_STORED = EventResult(HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "could not store the event"})
+
+
 _UPSERT_EVENT = f"""
     INSERT INTO {FeishuEvent._meta.db_table}
         (event_id, event_type, payload, status, deliveries, error, received_at)
@@ -274,9 +283,7 @@ def handle_event_request(
             # DatabaseUnavailableMiddleware does for any page.
             raise delivery.failure
         log.error("storing a Feishu event failed: %r", delivery.failure)
-        return EventResult(
-            HTTPStatus.INTERNAL_SERVER_ERROR, {"detail": "could not store the event"}
-        )
+        return NOT_STORED
     if any(marker in message for marker in _AUTH_ERRORS):
         return EventResult(HTTPStatus.UNAUTHORIZED, {"detail": message})
     if "processor not found" in message:

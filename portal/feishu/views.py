@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.feishu import conf, services
-from portal.feishu.events import handle_event_request
+from portal.feishu.events import TOO_LARGE, handle_event_request
 from portal.feishu.forms import NotificationSettingsForm
 from portal.feishu.models import FeishuBinding, Notification
 
@@ -93,10 +93,7 @@ def events(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": "Not Found"}, status=HTTPStatus.NOT_FOUND)
     if request.method != "POST":
         return JsonResponse({"detail": "POST only"}, status=HTTPStatus.METHOD_NOT_ALLOWED)
-    too_large = JsonResponse(
-        {"detail": f"the body is larger than {conf.EVENT_MAX_BODY_BYTES} bytes"},
-        status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-    )
+    too_large = JsonResponse(TOO_LARGE.body, status=TOO_LARGE.status)
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

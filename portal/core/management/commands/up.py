@@ -287,19 +287,14 @@ class Command(BaseCommand):
                 now = time.monotonic()
                 recent = [t for t in exits.get(name, []) if now - t < RESTART_WINDOW_S] + [now]
                 exits[name] = recent
-                if name == "web" or len(recent) > MAX_RESTARTS:
+                status = f"The {name} process exited with status {proc.returncode}"
+                if name == "web":
+                    raise CommandError(f"{status}; stopping.")
+                if len(recent) > MAX_RESTARTS:
                     raise CommandError(
-                        f"The {name} process exited with status {proc.returncode}"
-                        + (
-                            f" ({len(recent)} times in {RESTART_WINDOW_S:.0f} s)"
-                            if name != "web"
-                            else ""
-                        )
-                        + "; stopping."
+                        f"{status} ({len(recent)} times in {RESTART_WINDOW_S:.0f} s); stopping."
                     )
-                self.stderr.write(
-                    f"The {name} process exited with status {proc.returncode}; starting it again."
-                )
+                self.stderr.write(f"{status}; starting it again.")
                 children[index] = (name, self._spawn(name))
             time.sleep(0.3)
 
