@@ -16,8 +16,13 @@ Loopback only; stops by itself and removes its data directory. Sections (all by 
 daphne (the former single process), or both: the same sections against daphne, then
 uvicorn, in one run, with a side-by-side table and the ratios, and each web process's RSS.
 
+--page-cache on|off|both sets PAGE_CACHE for the portal (both: off, then on, compared in one
+run); the pages section counts each page's X-Page-Cache (hit, miss, bypass). --toggle-every N
+makes each user tick a checklist item before every Nth page (a write that invalidates pages).
+
 Run: .venv/bin/python bench/load.py [--users 50 --seconds 60 --clients 100 --events 200]
      [--only pages,websocket,feishu,pg,redis] [--server uvicorn|daphne|both] [--web-workers N]
+     [--page-cache on|off|both] [--toggle-every N]
 The comparison the operations page reports:
      .venv/bin/python bench/load.py --only pages,feishu --seconds 30 --server both
 """
@@ -96,9 +101,12 @@ def healthz(base: str) -> int:
 
 
 class Portal:
-    def __init__(self, server: str = "uvicorn", web_workers: int | None = None) -> None:
+    def __init__(
+        self, server: str = "uvicorn", web_workers: int | None = None, page_cache: str = ""
+    ) -> None:
         self.server = server
         self.web_workers = web_workers
+        self.page_cache = page_cache  # "on" / "off": PAGE_CACHE for the portal; "": inherited
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = DATA_DIR / "up.log"
@@ -109,6 +117,8 @@ class Portal:
         env = {**os.environ, "PORTAL_PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         if self.web_workers:
             env["PORTAL_WEB_WORKERS"] = str(self.web_workers)
+        if self.page_cache:
+            env["PAGE_CACHE"] = "1" if self.page_cache == "on" else "0"
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--server", self.server],
             cwd=ROOT,
@@ -210,13 +220,17 @@ def launch(user, params: dict):  # noqa: ANN001
 # --- pages ---------------------------------------------------------------------------------------
 
 
-async def pages(portal: Portal, users: int, seconds: float) -> dict:
+async def pages(portal: Portal, users: int, seconds: float, toggle_every: int = 0) -> dict:
     import httpx
     from django.utils import timezone
 
+    from portal.curriculum.models import Item
     from portal.labs.models import Run, RunEvent
 
     people = make_users(users)
+    # --toggle-every N: each user ticks (or unticks) a week-1 checklist item before every Nth
+    # page, as a learner working through the week does; the write invalidates cached pages.
+    items = list(Item.objects.filter(week__number=1, kind="task").values_list("pk", flat=True)[:5])
     runs = {}
     for user in people:  # a finished run with 200 metric events each, for the run page
         run = Run.objects.create(
@@ -240,7 +254,13 @@ async def pages(portal: Portal, users: int, seconds: float) -> dict:
         runs[user.pk] = run.pk
     kinds = ["/dashboard/", "/curriculum/", "/papers/", "/labs/", "run page"]
     times: dict[str, list[float]] = {k: [] for k in kinds}
+    cache_states: dict[str, int] = {}
+    writes: list[float] = []
     errors: list[str] = []
+    started = time.perf_counter()
+    # (seconds since the section started, page time): the first seconds are every user's
+    # first visit to every page, rendered before anything is cached.
+    timeline: list[tuple[float, float]] = []
     deadline = time.monotonic() + seconds
 
     async def browse(index: int, user) -> None:  # noqa: ANN001
@@ -255,14 +275,33 @@ async def pages(portal: Portal, users: int, seconds: float) -> dict:
             while time.monotonic() < deadline:
                 kind = kinds[i % len(kinds)]
                 i += 1
+                if (
+                    toggle_every
+                    and items
+                    and i % toggle_every == 0
+                    and "csrftoken" in client.cookies
+                ):
+                    item = items[(i // toggle_every) % len(items)]
+                    t0 = time.perf_counter()
+                    response = await client.post(
+                        f"/curriculum/items/{item}/toggle/",
+                        data={"done": "on"} if (i // toggle_every) % 2 else {},
+                        headers={"X-CSRFToken": client.cookies["csrftoken"], "HX-Request": "true"},
+                    )
+                    writes.append(time.perf_counter() - t0)
+                    if response.status_code != 200:
+                        errors.append(f"toggle {item}: {response.status_code}")
                 target = f"/labs/runs/{runs[user.pk]}/" if kind == "run page" else kind
                 t0 = time.perf_counter()
                 try:
                     response = await client.get(target)
                     ok = response.status_code == 200
+                    state = response.headers.get("X-Page-Cache", "none")
+                    cache_states[state] = cache_states.get(state, 0) + 1
                 except httpx.HTTPError as exc:
                     ok, response = False, exc
                 times[kind].append(time.perf_counter() - t0)
+                timeline.append((t0 - started, time.perf_counter() - t0))
                 if not ok:
                     errors.append(f"{target}: {getattr(response, 'status_code', response)}")
 
@@ -273,7 +312,7 @@ async def pages(portal: Portal, users: int, seconds: float) -> dict:
     every = [t for ts in times.values() for t in ts]
     return {
         "times": times, "all": every, "errors": errors, "seconds": seconds, "cpu": cpu,
-        "transactions": xacts,
+        "transactions": xacts, "cache": cache_states, "writes": writes, "timeline": timeline,
     }  # fmt: skip
 
 
@@ -663,15 +702,35 @@ def main() -> None:
         help="both: daphne (one process, the former setup), then uvicorn, compared",
     )
     parser.add_argument("--web-workers", type=int, help="PORTAL_WEB_WORKERS for uvicorn")
+    parser.add_argument(
+        "--page-cache",
+        choices=["on", "off", "both"],
+        default="",
+        help="PAGE_CACHE of the portal (default: the environment's, on); both: off, then on, "
+        "compared in one run",
+    )
+    parser.add_argument(
+        "--toggle-every",
+        type=int,
+        default=0,
+        help="pages section: each user ticks a checklist item before every Nth page (0: never)",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
-    servers = ["daphne", "uvicorn"] if args.server == "both" else [args.server]
+    if args.server == "both" and args.page_cache == "both":
+        parser.error("compare servers or page caches in one run, not both")
+    if args.server == "both":
+        variants = [(s, s, args.page_cache) for s in ("daphne", "uvicorn")]
+    elif args.page_cache == "both":
+        variants = [(f"cache {c}", args.server, c) for c in ("off", "on")]
+    else:
+        variants = [(args.server, args.server, args.page_cache)]
 
     every: dict[str, dict[str, dict]] = {}
     try:
-        for server in servers:
-            every[server] = run_one(server, args, only)
-            report(server, every[server], args)
+        for label, server, page_cache in variants:
+            every[label] = run_one(server, args, only, page_cache, label)
+            report(label, every[label], args)
     finally:
         FAKE_SERVER.shutdown()
         if os.environ.get("LOAD_KEEP_LOG"):
@@ -681,9 +740,11 @@ def main() -> None:
         compare(every, args)
 
 
-def run_one(server: str, args: argparse.Namespace, only: set[str]) -> dict[str, dict]:
+def run_one(
+    server: str, args: argparse.Namespace, only: set[str], page_cache: str = "", label: str = ""
+) -> dict[str, dict]:
     """Start `manage.py up --server <server>`, run the chosen sections, stop it."""
-    portal = Portal(server, args.web_workers)
+    portal = Portal(server, args.web_workers, page_cache)
     results: dict[str, dict] = {}
     try:
         started = portal.start()
@@ -692,11 +753,12 @@ def run_one(server: str, args: argparse.Namespace, only: set[str]) -> dict[str, 
         print(f"\n# {server}: manage.py up on {DATA_DIR}: healthy after {started:.1f} s")
         indexed = wait_for_indexing()
         print(f"# start-up indexing of the knowledge base done {indexed:.1f} s later")
-        tag = f"{server}-"
+        # Event ids and chats unique to this variant: both halves of a run share one database.
+        tag = f"{(label or server).replace(' ', '_')}-"
 
         async def everything() -> None:
             if "pages" in only:
-                results["pages"] = await pages(portal, args.users, args.seconds)
+                results["pages"] = await pages(portal, args.users, args.seconds, args.toggle_every)
                 results["rss"] = {"processes": portal.web_processes()}
             if "websocket" in only:
                 results["websocket"] = await websocket_fanout(portal, args.clients)
@@ -737,14 +799,14 @@ def mib(n: int) -> str:
 
 
 def compare(every: dict[str, dict[str, dict]], args: argparse.Namespace) -> None:
-    """One table, the two servers side by side, from this run."""
-    old, new = every["daphne"], every["uvicorn"]
+    """One table, the two variants (servers or page caches) side by side, from this run."""
+    (old_label, old), (new_label, new) = list(every.items())[:2]
     rows: list[tuple[str, str, str, str]] = []
 
     def add(name: str, a: float | None, b: float | None, fmt, higher_is_better: bool) -> None:  # noqa: ANN001
         if a is None or b is None:
             return
-        # Always "how many times better uvicorn is": > 1 better, < 1 worse.
+        # Always "how many times better the second is": > 1 better, < 1 worse.
         if higher_is_better:
             ratio = f"{b / a:.2f}" if a else "-"
         else:
@@ -762,6 +824,8 @@ def compare(every: dict[str, dict[str, dict]], args: argparse.Namespace) -> None
                 add(f"{kind} p50", statistics.median(po["times"][kind]),
                     statistics.median(pn["times"][kind]), ms, False)  # fmt: skip
         rows.append(("page errors", str(len(po["errors"])), str(len(pn["errors"])), ""))
+        rows.append(("page cache hit / miss / bypass", cache_mix(po), cache_mix(pn), ""))
+        add("web CPU per page", web_cpu_per_page(po), web_cpu_per_page(pn), ms, False)
     if "feishu" in old and "feishu" in new:
         fo, fn = old["feishu"], new["feishu"]
         for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
@@ -779,13 +843,23 @@ def compare(every: dict[str, dict[str, dict]], args: argparse.Namespace) -> None
         procs = results.get("rss", {}).get("processes", [])
         results["_rss"] = ", ".join(f"{role} {mib(rss)}" for role, rss in procs) or "-"
     rows.append(("web processes (RSS)", old["_rss"], new["_rss"], ""))
-    workers = args.web_workers or "PORTAL_WEB_WORKERS"
-    print(f"\n## daphne (one process) vs uvicorn ({workers} workers), same run\n")
-    print("ratio: how many times better uvicorn is (> 1 better, < 1 worse)\n")
-    print("| measure | daphne | uvicorn | ratio |")
+    print(f"\n## {old_label} vs {new_label}, same run\n")
+    print(f"ratio: how many times better {new_label} is (> 1 better, < 1 worse)\n")
+    print(f"| measure | {old_label} | {new_label} | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+def cache_mix(pages_result: dict) -> str:
+    states = pages_result.get("cache", {})
+    total = sum(states.values()) or 1
+    return " / ".join(f"{states.get(s, 0) / total:.0%}" for s in ("hit", "miss", "bypass"))
+
+
+def web_cpu_per_page(pages_result: dict) -> float | None:
+    used = pages_result.get("cpu", {}).get("web")
+    return used / len(pages_result["all"]) if used is not None and pages_result["all"] else None
 
 
 def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> None:
@@ -813,6 +887,20 @@ def report(server: str, results: dict[str, dict], args: argparse.Namespace) -> N
             f"{ms(statistics.median(every))} | {ms(pct(every, 0.95))} | {ms(max(every))} |"
         )
         print(f"\nerrors: {len(r['errors'])} {r['errors'][:5]}")
+        print(f"\npage cache (hit / miss / bypass): {cache_mix(r)} of {len(every)} pages")
+        for start in (5, 10):
+            late = [t for at, t in r.get("timeline", []) if at >= start]
+            if late:
+                print(
+                    f"pages started after the first {start} s: {len(late)}, "
+                    f"p50 {ms(statistics.median(late))}, p95 {ms(pct(late, 0.95))}"
+                )
+        if r.get("writes"):
+            w = r["writes"]
+            print(
+                f"\nchecklist ticks: {len(w)} ({len(w) / r['seconds']:.1f}/s), "
+                f"p50 {ms(statistics.median(w))}, p95 {ms(pct(w, 0.95))}"
+            )
         if "transactions" in r:
             print(f"\nPostgreSQL transactions per page: {r['transactions'] / len(every):.1f}")
         cpu_table(r.get("cpu", {}), len(every), "page", r["seconds"])

@@ -180,6 +180,11 @@ CACHES = {
     }
 }
 
+# Rendered pages per user in Redis, invalid once a table they read is written
+# (portal/core/pagecache.py); PAGE_CACHE=0 renders every page afresh.
+PAGE_CACHE = env_bool("PAGE_CACHE", True)
+PAGE_CACHE_TTL_S = env_int("PAGE_CACHE_TTL_S", 300)
+
 CELERY_BROKER_URL = _redis_url_for_kombu(REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {

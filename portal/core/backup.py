@@ -28,6 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from portal.core import pagecache
+
 FORMAT_VERSION = 1
 
 
@@ -196,6 +198,7 @@ def restore_backup(source: Path) -> Manifest:
             env,
             "pg_restore",
         )
+        pagecache.invalidate_all()  # pg_restore's writes do not go through Django
         staged = Path(tmp) / "media"
         if media_root.exists():
             shutil.rmtree(media_root)

@@ -20,6 +20,7 @@ from portal.core.forms import SignUpForm, ThrottledAuthenticationForm, TokenForm
 from portal.core.health import run_checks
 from portal.core.htmx import HtmxHttpRequest
 from portal.core.models import ApiToken
+from portal.core.pagecache import cached_page
 from portal.core.services import issue_api_token, revoke_api_token
 
 SECTIONS = {
@@ -40,6 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@cached_page
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     rendered = [(panel, panel.context(request)) for panel in panels()]
     return render(request, "core/dashboard.html", {"panels": rendered})

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count
 
+from portal.core import pagecache
 from portal.curriculum.models import Item, Phase, Week
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class PlanStructure:
     weeks: list[Week]  # active weeks, in order, with their phase
     # Active items counted per (kind, week number, phase number, phase title).
     item_totals: list[dict[str, Any]]
+    # The tables read to build it: a page shown from this copy depends on them all the same.
+    tables: frozenset[str] = frozenset()
 
     def week(self, number: int) -> Week | None:
         return next((w for w in self.weeks if w.number == number), None)
@@ -54,15 +57,18 @@ def _shared_version() -> str | None:
 
 
 def _load(version: str) -> PlanStructure:
-    phases = list(Phase.objects.filter(archived=False))
-    weeks = list(Week.objects.active().select_related("phase"))
-    totals = list(
-        Item.objects.active()
-        .values("kind", "week__number", "week__phase__number", "week__phase__title")
-        .annotate(total=Count("id"))
-        .order_by()
+    with pagecache.recording() as tables:
+        phases = list(Phase.objects.filter(archived=False))
+        weeks = list(Week.objects.active().select_related("phase"))
+        totals = list(
+            Item.objects.active()
+            .values("kind", "week__number", "week__phase__number", "week__phase__title")
+            .annotate(total=Count("id"))
+            .order_by()
+        )
+    return PlanStructure(
+        version=version, phases=phases, weeks=weeks, item_totals=totals, tables=frozenset(tables)
     )
-    return PlanStructure(version=version, phases=phases, weeks=weeks, item_totals=totals)
 
 
 def plan_structure() -> PlanStructure:
@@ -79,6 +85,7 @@ def plan_structure() -> PlanStructure:
         return _load("")
     current = _local
     if current is not None and current.version == version:
+        pagecache.depends_on(*current.tables)
         return current
     current = _load(version)
     _local = current

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.core.htmx import HtmxHttpRequest
+from portal.core.pagecache import cached_page
 from portal.curriculum.evidence import lab_link, paper_url
 from portal.curriculum.exports import portfolio_markdown, review_markdown, reviews_markdown
 from portal.curriculum.forms import ItemToggleForm, ReviewForm, StartDateForm
@@ -102,6 +103,7 @@ def _decorate(items: list[Item]) -> list[Item]:
 
 @require_GET
 @login_required
+@cached_page
 def index(request: HtmxHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     progress = _progress_context(request)
@@ -146,6 +148,7 @@ def start(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@cached_page
 def week_detail(request: HtmxHttpRequest, number: int) -> HttpResponse:
     week = _get_week(number)
     items = _decorate(list(checklist(request.user, kind=ItemKind.TASK, week=number)))

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.core.htmx import HtmxHttpRequest
+from portal.core.pagecache import cached_page
 from portal.labs.api_runs import get_run_for_user
 from portal.labs.compare import compare_rows
 from portal.labs.forms import LabParamsForm, params_form
@@ -126,8 +127,13 @@ def _log_page(run: Run, before: int | None) -> tuple[list[str], int | None]:
     return lines, older
 
 
+def _queues_served(request: HttpRequest) -> list[str]:
+    return sorted(served_queues())  # a queued run's page says whether a worker will take it
+
+
 @require_GET
 @login_required
+@cached_page(vary=_queues_served)
 def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Everything stored so far; the page's script then follows the socket from `last_seq`."""
     run = get_run_for_user(request, pk)

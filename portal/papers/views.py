@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.core.htmx import HtmxHttpRequest
+from portal.core.pagecache import cached_page
 from portal.papers.arxiv_api import ArxivError
 from portal.papers.forms import AddPaperForm, LibraryFilterForm, ReadingForm, WatchForm
 from portal.papers.models import InboxItem, Paper, Reading, SyncRun, WatchQuery
@@ -105,6 +106,7 @@ def _index_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @require_GET
 @login_required
+@cached_page
 def index(request: HtmxHttpRequest) -> HttpResponse:
     template = "papers/index.html"
     if request.htmx and request.htmx.target == "paper-list":

@@ -18,6 +18,7 @@ from portal.papers.models import (
     WatchQuery,
 )
 from portal.papers.services import sync_papers, update_reading
+from tests.conftest import tasks_on_commit
 from tests.papers.fake_arxiv import core_entries
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +131,7 @@ def test_sync_button_queues_a_run_and_htmx_gets_the_polling_status(
     assert response.status_code == HTTPStatus.OK
     assert 'id="sync-status"' in html and 'hx-trigger="every 3s"' in html
     assert SyncRun.objects.get().status == SyncStatus.QUEUED
-    assert len(callbacks) == 1
+    assert len(tasks_on_commit(callbacks)) == 1
 
 
 def test_the_detail_page_shows_the_paper_links_weeks_lab_and_versions(owner_client, synced_core):
