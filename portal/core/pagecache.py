@@ -1,7 +1,6 @@
 """Rendered pages kept per user in Redis, invalid as soon as a table they read changes.
 
-A page decorated with `cached_page` is rendered once per user, path, language, day and CSRF
-secret, and served from Redis until PostgreSQL data it read changes. Invalidation does not rely
+A page decorated with `cached_page` is rendered once per user, path, language and day, and served from Redis until PostgreSQL data it read changes. Invalidation does not rely
 on model signals (a queryset `update()`, `bulk_create()` or raw SQL sends none): every database
 connection of every process (web, Celery workers, management commands) runs each statement
 through `track_statement`, which
@@ -15,9 +14,12 @@ An entry stores the versions of the tables its render read, taken *before* the r
 bumps its table *after* its commit. So a page can hold newer data than its versions say (and is
 rendered again at the next request), never older data under a newer version.
 
+The viewer's CSRF tokens are cut out of a stored page and a fresh one is put in on each hit,
+so an entry does not depend on the CSRF cookie.
+
 Never cached: anything but a 200 HTML response to a signed-in GET; a request inside a
-transaction (tests' `TestCase`); a request with pending flash messages or without a CSRF
-cookie; a response that sets a cookie other than the CSRF one. If Redis is unavailable the page
+transaction (tests' `TestCase`); a request with pending flash messages; a response that sets
+a cookie other than the CSRF one. If Redis is unavailable the page
 is rendered as if there were no cache; a version bump that fails is retried every second from a
 background thread, and until it succeeds this process serves no entry. Entries expire after
 PAGE_CACHE_TTL_S (300 s) in any case, which bounds what a bump lost with its process can leave.
@@ -44,7 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
+from django.middleware.csrf import CSRF_TOKEN_LENGTH, _unmask_cipher_token, get_token
 from django.utils import timezone
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,15 @@ ALWAYS_DEPENDS_ON = ("auth_user",)
 MAX_ENTRY_BYTES = 1 << 20
 # The htmx request headers that change what a view renders.
 HTMX_HEADERS = ("HX-Request", "HX-Target", "HX-Boosted", "HX-History-Restore-Request")
+
+# Where a cached page had the viewer's CSRF token (see _without_csrf_tokens).
+CSRF_SLOT = b"\x00pagecache-csrf\x00"
+# Parts rendered afresh on every hit (cached_page(holes=...)): marked in the page, a slot in
+# the stored copy.
+_HOLE = re.compile(rb"<!--pagecache:hole (\w+)-->.*?<!--/pagecache:hole-->", re.DOTALL)
+HOLE_SLOT_START = b"\x00pagecache-hole:"
+_HOLE_SLOT = re.compile(rb"\x00pagecache-hole:(\w+)\x00")
+_TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{%d}(?![A-Za-z0-9])" % CSRF_TOKEN_LENGTH)
 
 READ, WRITE, OTHER, UNKNOWN = "read", "write", "other", "unknown"
 _TABLES_READ = re.compile(r'\b(?:FROM|JOIN)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.IGNORECASE)
@@ -141,6 +152,17 @@ def depends_on(*tables: str) -> None:
     reads = _reads.get()
     if reads is not None:
         reads.update(tables)
+
+
+@contextmanager
+def fresh_part() -> Iterator[None]:
+    """Reads for a part of the page that `cached_page(holes=...)` renders afresh on every
+    hit: the stored page does not depend on them."""
+    token = _reads.set(None)
+    try:
+        yield
+    finally:
+        _reads.reset(token)
 
 
 @contextmanager
@@ -243,16 +265,12 @@ def _code_fingerprint() -> str:
     return f"{newest:.0f}"
 
 
-def _entry_key(request: HttpRequest, vary: Callable[[HttpRequest], object] | None) -> str | None:
-    secret = request.META.get("CSRF_COOKIE")
-    if not secret:
-        return None
+def _entry_key(request: HttpRequest, vary: Callable[[HttpRequest], object] | None) -> str:
     parts = [
         repr(vary(request)) if vary is not None else "",
         str(request.user.pk),
         getattr(request, "LANGUAGE_CODE", "") or "",
         timezone.localdate().isoformat(),
-        hashlib.sha256(secret.encode()).hexdigest()[:16],
         request.get_full_path(),
         *(request.headers.get(name, "") for name in HTMX_HEADERS),
         _code_fingerprint(),
@@ -285,8 +303,40 @@ def _cacheable(response: HttpResponse) -> bool:
     return not cookies and len(response.content) <= MAX_ENTRY_BYTES
 
 
-def _from_entry(entry: dict[str, Any]) -> HttpResponse:
-    response = HttpResponse(entry["content"], status=entry["status"])
+def _without_csrf_tokens(request: HttpRequest, content: bytes) -> bytes:
+    """The page with each CSRF token of this viewer replaced by CSRF_SLOT.
+
+    Tokens are masked afresh for every form, so a page holds several; each is recognised by
+    unmasking to the viewer's secret. A hit puts a fresh token in every slot: the entry does
+    not depend on the CSRF cookie, which a sign-in rotates.
+    """
+    secret = request.META.get("CSRF_COOKIE")
+    if not secret:
+        return content
+
+    def slot(match: re.Match[bytes]) -> bytes:
+        token = match.group(0).decode()
+        return CSRF_SLOT if _unmask_cipher_token(token) == secret else match.group(0)
+
+    return _TOKEN.sub(slot, content)
+
+
+def _from_entry(
+    request: HttpRequest, entry: dict[str, Any], holes: dict[str, Callable[[HttpRequest], str]]
+) -> HttpResponse | None:
+    """The stored page with its holes and CSRF tokens filled in; None if it has a hole this
+    view no longer fills."""
+    content = entry["content"]
+    if HOLE_SLOT_START in content:
+        names = {name.decode() for name in _HOLE_SLOT.findall(content)}
+        if not names <= holes.keys():
+            return None
+        content = _HOLE_SLOT.sub(lambda m: holes[m.group(1).decode()](request).encode(), content)
+    if CSRF_SLOT in content:
+        content = content.replace(CSRF_SLOT, get_token(request).encode())
+    else:
+        get_token(request)  # the CSRF cookie is refreshed as on a render
+    response = HttpResponse(content, status=entry["status"])
     for name, value in entry["headers"]:
         response.headers[name] = value
     return response
@@ -296,17 +346,25 @@ def cached_page(
     view: Callable[..., HttpResponse] | None = None,
     *,
     vary: Callable[[HttpRequest], object] | None = None,
+    holes: dict[str, Callable[[HttpRequest], str]] | None = None,
+    unless: Callable[[HttpRequest], bool] | None = None,
 ) -> Any:
     """Serve `view`'s page from the cache while the tables it read are unchanged.
 
     `vary(request)`: what else, outside PostgreSQL, the page shows (part of the key).
+    `holes`: parts of the page rendered afresh for every response (live telemetry), by name;
+    the template wraps each in `<!--pagecache:hole NAME-->` … `<!--/pagecache:hole-->`, and
+    the view reads their data inside `fresh_part()`.
+    `unless(request)`: true for requests never cached (e.g. an htmx poll of a live part).
     """
     if view is None:
-        return functools.partial(cached_page, vary=vary)
+        return functools.partial(cached_page, vary=vary, holes=holes, unless=unless)
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        reason = _bypass_reason(request)
+        reason = _bypass_reason(request) or (
+            "live part" if unless is not None and unless(request) else None
+        )
         key = _entry_key(request, vary) if reason is None else None
         versions: dict[bytes, bytes] | None = None
         if key is not None:
@@ -326,9 +384,12 @@ def cached_page(
                     versions = _start_epoch()
                 if raw is not None:
                     entry = pickle.loads(raw)  # noqa: S301 - written by this module only
-                    if _still_valid(entry, versions):
-                        get_token(request)  # the CSRF cookie is refreshed as on a render
-                        response = _from_entry(entry)
+                    response = (
+                        _from_entry(request, entry, holes or {})
+                        if _still_valid(entry, versions)
+                        else None
+                    )
+                    if response is not None:
                         response[HEADER] = "hit"
                         return response
         token = _reads.set(set()) if key is not None else None
@@ -343,7 +404,7 @@ def cached_page(
         if key is None or versions is None or read is None or not _cacheable(response):
             response[HEADER] = "bypass" if key is None else "miss"
             return response
-        _store(key, response, read | set(ALWAYS_DEPENDS_ON), versions)
+        _store(request, key, response, read | set(ALWAYS_DEPENDS_ON), versions)
         response[HEADER] = "miss"
         return response
 
@@ -367,14 +428,21 @@ def _still_valid(entry: dict[str, Any], versions: dict[bytes, bytes]) -> bool:
 
 
 def _store(
-    key: str, response: HttpResponse, tables: set[str], versions: dict[bytes, bytes]
+    request: HttpRequest,
+    key: str,
+    response: HttpResponse,
+    tables: set[str],
+    versions: dict[bytes, bytes],
 ) -> None:
     entry = {
         "epoch": _version(versions, EPOCH_FIELD),
         "depends": {t: _version(versions, t) for t in sorted(tables)},
         "status": response.status_code,
         "headers": [(k, v) for k, v in response.headers.items() if k.lower() != "set-cookie"],
-        "content": response.content,
+        "content": _HOLE.sub(
+            lambda m: HOLE_SLOT_START + m.group(1) + b"\x00",
+            _without_csrf_tokens(request, response.content),
+        ),
     }
     try:
         _client().set(key, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL), ex=ttl_s())

@@ -7,12 +7,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal.core.htmx import HtmxHttpRequest
-from portal.core.pagecache import cached_page
+from portal.core.pagecache import cached_page, fresh_part
 from portal.labs.api_runs import get_run_for_user
 from portal.labs.compare import compare_rows
 from portal.labs.forms import LabParamsForm, params_form
@@ -36,12 +37,20 @@ def _get_lab(lab_id: str) -> Lab:
     return lab
 
 
+def _workers_html(request: HttpRequest) -> str:
+    return render_to_string(
+        "labs/index.html#workers", {"workers": workers_with_devices()}, request=request
+    )
+
+
 @require_GET
 @login_required
+@cached_page(holes={"workers": _workers_html}, unless=lambda request: bool(request.htmx))
 def index(request: HtmxHttpRequest) -> HttpResponse:
     """The labs, the user's latest runs and the workers with their devices' live telemetry
-    (htmx polls the workers partial)."""
-    workers = workers_with_devices()
+    (htmx polls the workers partial; a cached page renders it afresh)."""
+    with fresh_part():
+        workers = workers_with_devices()
     if request.htmx:
         return render(request, "labs/index.html#workers", {"workers": workers})
     runs = Run.objects.filter(owner=request.user)[:10]
