@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ from django.conf import settings
 from django.db import connection
 
 from portal.core import pagecache
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 
@@ -163,6 +166,18 @@ def database_is_empty() -> bool:
     return not any(table_counts().values())
 
 
+def _invalidate_pages() -> None:
+    try:
+        pagecache.send_epoch()
+    except Exception as exc:  # noqa: BLE001 - the restore itself succeeded
+        log.warning(
+            "restored, but Redis refused the page-cache epoch (%s): cached pages may show the "
+            "old data for up to PAGE_CACHE_TTL_S; run `manage.py invalidate_pages` once Redis "
+            "is back",
+            exc,
+        )
+
+
 def restore_backup(source: Path) -> Manifest:
     """Replace the database and the media files with the backup's; returns its manifest.
 
@@ -198,7 +213,7 @@ def restore_backup(source: Path) -> Manifest:
             env,
             "pg_restore",
         )
-        pagecache.invalidate_all()  # pg_restore's writes do not go through Django
+        _invalidate_pages()  # pg_restore's writes do not go through Django
         staged = Path(tmp) / "media"
         if media_root.exists():
             shutil.rmtree(media_root)

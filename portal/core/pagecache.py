@@ -59,6 +59,9 @@ HEADER = "X-Page-Cache"
 # authentication middleware before the view starts recording.
 ALWAYS_DEPENDS_ON = ("auth_user",)
 MAX_ENTRY_BYTES = 1 << 20
+# Tables written on every Feishu delivery (the acknowledgement path) and shown by no cached
+# page: a write to one bumps no version, and a page whose render reads one is not stored.
+UNWATCHED = frozenset({"feishu_feishuevent"})
 # The htmx request headers that change what a view renders.
 HTMX_HEADERS = ("HX-Request", "HX-Target", "HX-Boosted", "HX-History-Restore-Request")
 
@@ -109,8 +112,8 @@ def track_statement(execute, sql, params, many, context):  # noqa: ANN001, ANN20
     if kind == READ:
         depends_on(*tables)
     result = execute(sql, params, many, context)
-    if kind == WRITE:
-        _after_commit(context["connection"], tables)
+    if kind == WRITE and not tables <= UNWATCHED:
+        _after_commit(context["connection"], tables - UNWATCHED)
     elif kind == UNKNOWN:
         _after_commit(context["connection"], frozenset({EPOCH_FIELD}))
     return result
@@ -251,6 +254,11 @@ def _retry_pending() -> None:
 def invalidate_all() -> None:
     """Every cached page is stale (after writes Django did not make, e.g. pg_restore)."""
     bump((EPOCH_FIELD,))
+
+
+def send_epoch() -> None:
+    """invalidate_all, raising if Redis refuses (for a command that ends at once)."""
+    _send_bumps({EPOCH_FIELD})
 
 
 @functools.cache
@@ -401,7 +409,13 @@ def cached_page(
             read = _reads.get() if token is not None else None
             if token is not None:
                 _reads.reset(token)
-        if key is None or versions is None or read is None or not _cacheable(response):
+        if (
+            key is None
+            or versions is None
+            or read is None
+            or read & UNWATCHED
+            or not _cacheable(response)
+        ):
             response[HEADER] = "bypass" if key is None else "miss"
             return response
         _store(request, key, response, read | set(ALWAYS_DEPENDS_ON), versions)

@@ -129,10 +129,16 @@ def test_a_page_is_served_from_the_cache_until_any_write_to_a_table_it_read(
 
 
 def test_a_write_to_a_table_the_page_did_not_read_keeps_it(learner, browser_client) -> None:
-    from portal.feishu.models import FeishuEvent
+    from portal.feishu.models import FeishuBinding, FeishuEvent
 
     _get(browser_client)
+    FeishuBinding.objects.create(user=learner, open_id="ou_x")  # not on the week page
+    assert _get(browser_client)[0] == "hit"
+    # A Feishu delivery's row bumps nothing at all (UNWATCHED: the acknowledgement path).
+    client = cache._cache.get_client(write=True)
+    versions = client.hgetall(pagecache._key(pagecache.VERSIONS_KEY))
     FeishuEvent.objects.create(event_id="e-1", event_type="im.message.receive_v1", payload={})
+    assert client.hgetall(pagecache._key(pagecache.VERSIONS_KEY)) == versions
     assert _get(browser_client)[0] == "hit"
     pagecache.invalidate_all()
     assert _get(browser_client)[0] == "miss"
@@ -318,3 +324,33 @@ def test_live_parts_are_rendered_afresh_in_a_cached_page(learner, browser_client
         cache.delete(_CACHE_KEY)
     state, labs = _get(browser_client, "/labs/")
     assert state == "hit" and "ghost@pagecache-test" not in labs
+
+
+def test_invalidate_pages_renders_every_page_afresh(learner, browser_client) -> None:
+    from django.core.management import call_command
+
+    _get(browser_client)
+    assert _get(browser_client)[0] == "hit"
+    call_command("invalidate_pages", verbosity=0)
+    assert _get(browser_client)[0] == "miss"
+
+
+def test_a_page_reading_an_unwatched_table_is_never_stored(learner) -> None:
+    from django.http import HttpResponse as Page
+    from django.test import RequestFactory
+
+    from portal.feishu.models import FeishuEvent
+
+    @pagecache.cached_page
+    def events_page(request):
+        return Page(f"<p>{FeishuEvent.objects.count()} events</p>", content_type="text/html")
+
+    def get() -> Page:
+        request = RequestFactory().get("/events-page/")
+        request.user = learner
+        return events_page(request)
+
+    assert get()["X-Page-Cache"] == "miss"
+    FeishuEvent.objects.create(event_id="e-2", event_type="im.message.receive_v1", payload={})
+    response = get()
+    assert (response["X-Page-Cache"], response.content) == ("miss", b"<p>1 events</p>")
