@@ -28,13 +28,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from portal.core.warmup import start_warm_up as warm_pages  # noqa: E402
 from portal.feishu.events import start_warm_up as warm_feishu_events  # noqa: E402
 from portal.knowledge.embeddings import start_warm_up as warm_knowledge_base  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
 # Slow first-use loads happen now, in the background, not inside the first request:
-# the knowledge base's question embedder, and lark-oapi for the Feishu event endpoint.
-warm_ups = [t for t in (warm_knowledge_base(), warm_feishu_events()) if t is not None]
+# the templates, translations and URLs of the pages, the knowledge base's question
+# embedder, and lark-oapi for the Feishu event endpoint.
+warm_ups = [
+    t for t in (warm_pages(), warm_knowledge_base(), warm_feishu_events()) if t is not None
+]
 
 
 def _freeze_after_warm_up() -> None:

@@ -36,6 +36,7 @@ import logging
 import pickle
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -236,12 +237,14 @@ def _start_retrier() -> None:
 
 
 def _retry_pending() -> None:
-    stop = threading.Event()
-    while not stop.wait(1.0):
+    global _retrier
+    while True:
+        time.sleep(1.0)
         with _pending_lock:
             tables = set(_pending)
-        if not tables:
-            return
+            if not tables:
+                _retrier = None  # under the lock: a failure after this starts a new thread
+                return
         try:
             _send_bumps(tables)
         except Exception:  # noqa: BLE001, S112 - still down: try again in a second

@@ -94,7 +94,14 @@ FREEZE_SCRIPT = textwrap.dedent(
     for thread in threading.enumerate():
         if thread.name == "gc-freeze":
             thread.join(timeout=120)
-    print(json.dumps({"before": before, "frozen": gc.get_freeze_count()}))
+    from django.template import engines
+    from portal.core.warmup import compiled, template_names
+    # template_partials wraps Django's cached loader
+    loader = engines["django"].engine.template_loaders[0].loaders[0]
+    print(json.dumps({
+        "before": before, "frozen": gc.get_freeze_count(), "compiled": compiled,
+        "templates": template_names(), "loader_cache": len(loader.get_template_cache),
+    }))
     """
 )
 
@@ -105,3 +112,12 @@ def test_a_web_process_freezes_what_start_up_built_out_of_the_garbage_collector(
     report = run_web_process(FREEZE_SCRIPT)
     assert report["before"] == 0
     assert report["frozen"] > 100_000, report  # Django and the apps: far more than this
+
+
+def test_a_web_process_compiles_its_templates_before_the_first_request():
+    """A cohort's first pages are not also each process's first template compilations."""
+    report = run_web_process(FREEZE_SCRIPT)
+    for page in ("core/dashboard.html", "labs/index.html", "papers/index.html"):
+        assert page in report["compiled"]
+    assert len(report["compiled"]) >= len(report["templates"]) - 5, report
+    assert report["loader_cache"] >= len(report["compiled"])
