@@ -8,8 +8,11 @@ in one learner with some activity, then for each page: a warm-up request, N time
 With --baseline REF (a git commit, e.g. main), the same measurement runs first on an export
 of REF (`git archive`, in a temporary folder) and the table shows both with the ratio.
 
+Each request renders its page: the page cache is off unless --page-cache on (then the timed
+requests are hits, and the table is the cost of serving a cached page).
+
 Run: .venv/bin/python bench/page_profile.py [--runs 30] [--baseline main] [--profile]
-     [--html /tmp/profiles] [--pages /labs/,/papers/]
+     [--html /tmp/profiles] [--pages /labs/,/papers/] [--page-cache on]
 """
 
 from __future__ import annotations
@@ -70,7 +73,15 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="print each page's queries")
     parser.add_argument("--baseline", help="a git commit to measure first, for the ratio")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--page-cache",
+        choices=["off", "on"],
+        default="off",
+        help="off (default): every request renders its page, the cost this bench is about; "
+        "on: the timed requests are page-cache hits",
+    )
     args = parser.parse_args()
+    os.environ["PAGE_CACHE"] = "1" if args.page_cache == "on" else "0"
     baseline = run_baseline(args) if args.baseline else None
 
     import django

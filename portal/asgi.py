@@ -36,9 +36,7 @@ from portal.routing import websocket_urlpatterns  # noqa: E402
 # Slow first-use loads happen now, in the background, not inside the first request:
 # the templates, translations and URLs of the pages, the knowledge base's question
 # embedder, and lark-oapi for the Feishu event endpoint.
-warm_ups = [
-    t for t in (warm_pages(), warm_knowledge_base(), warm_feishu_events()) if t is not None
-]
+warm_ups = [t for t in (warm_pages(), warm_knowledge_base(), warm_feishu_events()) if t is not None]
 
 
 def _freeze_after_warm_up() -> None:

@@ -99,6 +99,12 @@ def retry_base_s() -> float:
     return _float("FEISHU_RETRY_BASE_S", 30.0)
 
 
+def requeue_after_s() -> float:
+    """A delivery of an event stored this long ago and still unanswered queues it again (its
+    first queueing failed, e.g. Redis was down; Feishu retries after 15 s, 5 min, 1 h, 6 h)."""
+    return _float("FEISHU_REQUEUE_AFTER_S", 10.0)
+
+
 def db_retry_s() -> float:
     """Delay before answering an event again after PostgreSQL went away midway."""
     return _float("FEISHU_DB_RETRY_S", 5.0)

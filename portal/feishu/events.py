@@ -70,7 +70,7 @@ _UPSERT_EVENT = f"""
         (event_id, event_type, payload, status, deliveries, error, received_at)
     VALUES (%s, %s, %s::jsonb, %s, 1, '', %s)
     ON CONFLICT (event_id) DO UPDATE SET deliveries = {FeishuEvent._meta.db_table}.deliveries + 1
-    RETURNING id, (xmax = 0) AS inserted
+    RETURNING id, (xmax = 0) AS inserted, status, received_at
 """
 
 
@@ -79,6 +79,11 @@ def record_event(payload: dict[str, Any]) -> tuple[int, str, bool]:
 
     One statement (insert, or count another delivery) keeps the acknowledgement fast
     and race-free when Feishu's retries arrive concurrently. Returns (pk, event_id, is_new).
+
+    A later delivery of an event still `received` FEISHU_REQUEUE_AFTER_S after it was stored
+    queues it again: its first queueing failed (Redis down: that delivery got a 500, the row
+    stayed), and Feishu's retry would otherwise be a duplicate nobody answers. A second job
+    for an event already answered does nothing, and replies carry an idempotency key.
     """
     header = payload.get("header") or {}
     event_id = str(header.get("event_id") or "")
@@ -95,8 +100,15 @@ def record_event(payload: dict[str, Any]) -> tuple[int, str, bool]:
                 timezone.now(),
             ],
         )
-        pk, created = cursor.fetchone()
-    if created:
+        pk, created, status, received_at = cursor.fetchone()
+    stuck = (
+        not created
+        and status == EventStatus.RECEIVED
+        and (timezone.now() - received_at).total_seconds() >= conf.requeue_after_s()
+    )
+    if created or stuck:
+        if stuck:
+            log.warning("event %s: still unanswered, queued again", event_id)
         from portal.feishu.tasks import process_event_task
 
         transaction.on_commit(lambda: process_event_task.apply_async(args=[pk], queue=conf.queue()))

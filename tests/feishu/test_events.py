@@ -73,6 +73,33 @@ def test_a_retried_event_is_stored_once_and_queued_once(client, django_capture_o
     assert len(tasks_on_commit(callbacks)) == 1
 
 
+def test_a_retry_of_an_event_long_unanswered_queues_it_again(
+    client, django_capture_on_commit_callbacks
+):
+    """Its first queueing failed (Redis down: a 500, the row kept); Feishu retries 15 s on."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    event = message_event(text="hello", token=VERIFICATION_TOKEN, event_id="ev-stuck")
+
+    def deliver() -> int:
+        body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)
+        with django_capture_on_commit_callbacks() as callbacks:
+            assert post(client, body, headers).status_code == HTTPStatus.OK
+        return len(tasks_on_commit(callbacks))
+
+    assert deliver() == 1
+    assert deliver() == 0  # a retry seconds later: the first job is still to come
+    FeishuEvent.objects.filter(event_id="ev-stuck").update(
+        received_at=timezone.now() - timedelta(seconds=20)
+    )
+    assert deliver() == 1  # still `received` 20 s on: queued again
+    FeishuEvent.objects.filter(event_id="ev-stuck").update(status=EventStatus.DONE)
+    assert deliver() == 0  # answered: a retry is only counted
+    assert FeishuEvent.objects.get(event_id="ev-stuck").deliveries == 4
+
+
 def test_header_names_in_any_case_are_accepted(client):
     event = message_event(text="hi", token=VERIFICATION_TOKEN, event_id="ev-case")
     body, headers = signed_request(event, encrypt_key=ENCRYPT_KEY)

@@ -138,8 +138,11 @@ print(session.session_key, issue_api_token(user=user, name="outage")[1])
 
 @pytest.fixture(scope="module")
 def private_portal() -> Iterator[PrivatePortal]:
+    from tests.feishu.fakefeishu import start_fake_feishu
+
     data_dir = Path(tempfile.mkdtemp(prefix="aicp-fault-", dir="/tmp"))
     port = free_port()
+    _fake, fake_server = start_fake_feishu()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(
         PORTAL_DATA_DIR=str(data_dir),
@@ -148,13 +151,14 @@ def private_portal() -> Iterator[PrivatePortal]:
         HEALTHZ_TOKEN=HEALTHZ_TOKEN,
         HEALTHZ_HEARTBEAT_S="1",
         PORTAL_BOOTSTRAP_COMMANDS="registerlabs",
-        # The Feishu event endpoint is open (its replies go nowhere: nothing listens there).
+        # The Feishu event endpoint is open; its replies go to a local fake of Feishu.
         FEISHU_APP_ID="cli_outage",
         FEISHU_APP_SECRET="outage-secret",
         FEISHU_ENCRYPT_KEY=FEISHU_KEY,
         FEISHU_VERIFICATION_TOKEN=FEISHU_TOKEN,
         FEISHU_BOT_OPEN_ID="ou_bot",
-        FEISHU_DOMAIN=f"http://127.0.0.1:{free_port()}",
+        FEISHU_DOMAIN=_fake.base_url,
+        FEISHU_REQUEUE_AFTER_S="0",  # Feishu's own retry comes 15 s later; no need to wait
     )
     log = data_dir / "up.log"
     proc = subprocess.Popen(
@@ -202,6 +206,7 @@ def private_portal() -> Iterator[PrivatePortal]:
         shutil.rmtree(data_dir, ignore_errors=True)
         if portal.layout.runtime != data_dir:
             shutil.rmtree(portal.layout.runtime, ignore_errors=True)
+        fake_server.shutdown()
 
 
 def test_stopping_postgresql_answers_503_with_retry_after_and_the_portal_recovers_alone(
@@ -295,7 +300,10 @@ def test_restarting_redis_under_a_streaming_run_loses_no_event(private_portal):
     stop_redis(portal.layout)
     time.sleep(3)  # the lab keeps emitting into the database meanwhile
     status, _h, body = portal.get(f"/api/runs/{run_id}/events?after=0&limit=1000", bearer=True)
+    # A Feishu delivery is stored but cannot be queued: 500, so Feishu retries it.
+    feishu_status, _h, answer = portal.deliver("redis-during")
     start_redis(portal.layout)
+    assert feishu_status == 500, answer
 
     assert status == 200  # reading stored events needs no Redis
     during = [e["seq"] for e in json.loads(body)["events"]]
@@ -316,3 +324,17 @@ def test_restarting_redis_under_a_streaming_run_loses_no_event(private_portal):
     assert f"not published to labs.run.{run_id}" in logged
     # After the restart the channel layer works again and a late joiner misses nothing.
     assert asyncio.run(_replay(portal, run_id)) == stored
+
+    # Feishu's retry finds the event stored and still unanswered: it is queued again, and
+    # answered (it used to be counted a duplicate, and nobody ever answered it).
+    status, _h, answer = portal.deliver("redis-during")
+    assert status == 200, answer
+
+    def event_status() -> str | None:
+        found = portal.manage(
+            "from portal.feishu.models import FeishuEvent as E; "
+            "print(E.objects.get(event_id='redis-during').status)"
+        ).splitlines()[-1]
+        return found if found != "received" else None
+
+    assert _wait_for(event_status, 60, "the retried event to be answered", portal.log) == "done"
