@@ -60,9 +60,8 @@ HEADER = "X-Page-Cache"
 # authentication middleware before the view starts recording.
 ALWAYS_DEPENDS_ON = ("auth_user",)
 MAX_ENTRY_BYTES = 1 << 20
-# Tables written on every Feishu delivery (the acknowledgement path) and shown by no cached
-# page: a write to one bumps no version, and a page whose render reads one is not stored.
-UNWATCHED = frozenset({"feishu_feishuevent"})
+# Tables an app declared unwatched (`unwatch`): written on a hot path, shown by no cached page.
+UNWATCHED: set[str] = set()
 # The htmx request headers that change what a view renders.
 HTMX_HEADERS = ("HX-Request", "HX-Target", "HX-Boosted", "HX-History-Restore-Request")
 
@@ -148,6 +147,13 @@ def _after_commit(connection: Any, tables: frozenset[str]) -> None:
             if not missing:
                 return
     connection.on_commit(VersionBump(frozenset(missing)), robust=True)
+
+
+def unwatch(*tables: str) -> None:
+    """Writes to `tables` bump no version, and a page whose render reads one is never stored:
+    for tables written on a path that must stay fast and that no cached page shows (Feishu's
+    deliveries, stored in their acknowledgement)."""
+    UNWATCHED.update(tables)
 
 
 def depends_on(*tables: str) -> None:
@@ -387,22 +393,21 @@ def cached_page(
                     .hgetall(_key(VERSIONS_KEY))
                     .execute()
                 )
+                if EPOCH_FIELD.encode() not in versions:
+                    versions = _start_epoch()
             except Exception as exc:  # noqa: BLE001 - Redis down: render as if uncached
                 log.warning("page cache unavailable: %s", exc)
                 key = None
             else:
-                if EPOCH_FIELD.encode() not in versions:
-                    versions = _start_epoch()
-                if raw is not None:
-                    entry = pickle.loads(raw)  # noqa: S301 - written by this module only
-                    response = (
-                        _from_entry(request, entry, holes or {})
-                        if _still_valid(entry, versions)
-                        else None
-                    )
-                    if response is not None:
-                        response[HEADER] = "hit"
-                        return response
+                entry = _load_entry(raw)
+                response = (
+                    _from_entry(request, entry, holes or {})
+                    if entry is not None and _still_valid(entry, versions)
+                    else None
+                )
+                if response is not None:
+                    response[HEADER] = "hit"
+                    return response
         token = _reads.set(set()) if key is not None else None
         try:
             response = view(request, *args, **kwargs)
@@ -426,6 +431,16 @@ def cached_page(
         return response
 
     return wrapper
+
+
+def _load_entry(raw: bytes | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        entry = pickle.loads(raw)  # noqa: S301 - written by this module only
+    except Exception:  # noqa: BLE001 - unreadable: rendered again and replaced
+        return None
+    return entry if isinstance(entry, dict) and "depends" in entry else None
 
 
 def _start_epoch() -> dict[bytes, bytes]:

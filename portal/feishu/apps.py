@@ -13,13 +13,17 @@ class FeishuConfig(AppConfig):
 
         from portal.celery import app
         from portal.core.dashboard import Panel, register_panel
+        from portal.core.pagecache import unwatch
         from portal.feishu import (
             checks,  # noqa: F401  (registers the system check)
             receivers,
         )
+        from portal.feishu.models import FeishuEvent
         from portal.feishu.views import dashboard_panel
 
         register_panel(Panel("feishu", "feishu/panel.html", dashboard_panel, order=40))
+        # Stored in every delivery's acknowledgement, shown by no cached page.
+        unwatch(FeishuEvent._meta.db_table)
         receivers.connect()  # lab runs finishing, curriculum phases completed
 
         app.conf.beat_schedule.update(

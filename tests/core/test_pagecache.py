@@ -134,7 +134,8 @@ def test_a_write_to_a_table_the_page_did_not_read_keeps_it(learner, browser_clie
     _get(browser_client)
     FeishuBinding.objects.create(user=learner, open_id="ou_x")  # not on the week page
     assert _get(browser_client)[0] == "hit"
-    # A Feishu delivery's row bumps nothing at all (UNWATCHED: the acknowledgement path).
+    # A Feishu delivery's row bumps nothing at all (unwatched: the acknowledgement path).
+    assert FeishuEvent._meta.db_table in pagecache.UNWATCHED
     client = cache._cache.get_client(write=True)
     versions = client.hgetall(pagecache._key(pagecache.VERSIONS_KEY))
     FeishuEvent.objects.create(event_id="e-1", event_type="im.message.receive_v1", payload={})
