@@ -153,6 +153,7 @@ def test_each_user_and_language_has_its_own_page(learner, browser_client, django
     state, body = _get(other_client, "/dashboard/")
     assert state == "miss"
     assert "someone" in body and "cached" not in body
+    assert _get(other_client, "/dashboard/")[0] == "hit"  # rendering it writes nothing it reads
 
     english = Client()
     english.force_login(learner)
