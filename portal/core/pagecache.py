@@ -1,7 +1,8 @@
 """Rendered pages kept per user in Redis, invalid as soon as a table they read changes.
 
-A page decorated with `cached_page` is rendered once per user, path, language and day, and served from Redis until PostgreSQL data it read changes. Invalidation does not rely
-on model signals (a queryset `update()`, `bulk_create()` or raw SQL sends none): every database
+A page decorated with `cached_page` is rendered once per user, path, language and day, and
+served from Redis until PostgreSQL data it read changes. Invalidation does not rely on model
+signals (a queryset `update()`, `bulk_create()` or raw SQL sends none): every database
 connection of every process (web, Celery workers, management commands) runs each statement
 through `track_statement`, which
 
@@ -19,11 +20,11 @@ so an entry does not depend on the CSRF cookie.
 
 Never cached: anything but a 200 HTML response to a signed-in GET; a request inside a
 transaction (tests' `TestCase`); a request with pending flash messages; a response that sets
-a cookie other than the CSRF one. If Redis is unavailable the page
-is rendered as if there were no cache; a version bump that fails is retried every second from a
-background thread, and until it succeeds this process serves no entry. Entries expire after
-PAGE_CACHE_TTL_S (300 s) in any case, which bounds what a bump lost with its process can leave.
-`manage.py restore` replaces the epoch itself (pg_restore's writes are not Django's).
+a cookie other than the CSRF one. If Redis is unavailable the page is rendered as if there were
+no cache; a version bump that fails is retried every second from a background thread, and
+until it succeeds this process serves no entry. Entries expire after PAGE_CACHE_TTL_S (300 s)
+in any case, which bounds what a bump lost with its process can leave. `manage.py restore`
+replaces the epoch itself (pg_restore's writes are not Django's).
 
 Every response of a decorated view says what happened in `X-Page-Cache`: hit, miss or bypass.
 """
@@ -39,7 +40,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,7 @@ CSRF_SLOT = b"\x00pagecache-csrf\x00"
 # the stored copy.
 _HOLE = re.compile(rb"<!--pagecache:hole (\w+)-->.*?<!--/pagecache:hole-->", re.DOTALL)
 HOLE_SLOT_START = b"\x00pagecache-hole:"
-_HOLE_SLOT = re.compile(rb"\x00pagecache-hole:(\w+)\x00")
+_HOLE_SLOT = re.compile(re.escape(HOLE_SLOT_START) + rb"(\w+)\x00")
 _TOKEN = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{%d}(?![A-Za-z0-9])" % CSRF_TOKEN_LENGTH)
 
 READ, WRITE, OTHER, UNKNOWN = "read", "write", "other", "unknown"
@@ -260,13 +261,9 @@ def _retry_pending() -> None:
         log.warning("page cache: delayed version bump for %s sent", sorted(tables))
 
 
-def invalidate_all() -> None:
-    """Every cached page is stale (after writes Django did not make, e.g. pg_restore)."""
-    bump((EPOCH_FIELD,))
-
-
 def send_epoch() -> None:
-    """invalidate_all, raising if Redis refuses (for a command that ends at once)."""
+    """Every cached page is stale (after writes Django did not make, e.g. pg_restore); raises
+    if Redis refuses, for a command that ends at once and cannot leave a retry behind."""
     _send_bumps({EPOCH_FIELD})
 
 
@@ -408,15 +405,10 @@ def cached_page(
                 if response is not None:
                     response[HEADER] = "hit"
                     return response
-        token = _reads.set(set()) if key is not None else None
-        try:
+        with recording() if key is not None else nullcontext() as read:
             response = view(request, *args, **kwargs)
             if hasattr(response, "render") and not response.is_rendered:
                 response.render()
-        finally:
-            read = _reads.get() if token is not None else None
-            if token is not None:
-                _reads.reset(token)
         if (
             key is None
             or versions is None

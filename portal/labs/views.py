@@ -49,10 +49,10 @@ def _workers_html(request: HttpRequest) -> str:
 def index(request: HtmxHttpRequest) -> HttpResponse:
     """The labs, the user's latest runs and the workers with their devices' live telemetry
     (htmx polls the workers partial; a cached page renders it afresh)."""
+    if request.htmx:
+        return HttpResponse(_workers_html(request))
     with fresh_part():
         workers = workers_with_devices()
-    if request.htmx:
-        return render(request, "labs/index.html#workers", {"workers": workers})
     runs = Run.objects.filter(owner=request.user)[:10]
     return render(
         request,
