@@ -216,6 +216,9 @@ PORTAL_LONG_WORKER_CONCURRENCY = env_int("PORTAL_LONG_WORKER_CONCURRENCY", 1)
 # Feishu work (event answers, notifications) has its own queue (FEISHU_QUEUE), served by a
 # worker of its own that `manage.py up` starts, so an answer never waits behind a lab run.
 PORTAL_FEISHU_WORKER_CONCURRENCY = env_int("PORTAL_FEISHU_WORKER_CONCURRENCY", 1)
+# The Celery workers `manage.py up` starts run at this niceness (0: the web's own): on a
+# busy machine the web processes, which someone is waiting on, get the cores first.
+PORTAL_WORKER_NICE = env_int("PORTAL_WORKER_NICE", 10)
 # Web processes `manage.py up` runs (uvicorn workers); one per core by default.
 PORTAL_WEB_WORKERS = env_int(
     "PORTAL_WEB_WORKERS",

@@ -189,6 +189,9 @@ def celery_worker_process(
         queues="cpu,gpu,feishu,long",
         name=f"test-{os.getpid()}@{socket.gethostname()}",
         log_path=tmp_path_factory.mktemp("worker") / "worker.log",
+        # No relay: stored Feishu events are the Feishu tests' worker's to queue (its own
+        # queue, its fake Feishu), and both workers share the test database.
+        env={**child_env(), "FEISHU_RELAY": "0"},
     )
     yield proc
     stop_process(proc)

@@ -10,6 +10,7 @@ class FeishuConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.schedules import crontab
+        from celery.signals import worker_ready, worker_shutdown
 
         from portal.celery import app
         from portal.core.dashboard import Panel, register_panel
@@ -17,6 +18,7 @@ class FeishuConfig(AppConfig):
         from portal.feishu import (
             checks,  # noqa: F401  (registers the system check)
             receivers,
+            relay,
         )
         from portal.feishu.models import FeishuEvent
         from portal.feishu.views import dashboard_panel
@@ -25,6 +27,9 @@ class FeishuConfig(AppConfig):
         # Stored in every delivery's acknowledgement, shown by no cached page.
         unwatch(FeishuEvent._meta.db_table)
         receivers.connect()  # lab runs finishing, curriculum phases completed
+        # Stored events reach the feishu queue through the relay of the worker serving it.
+        worker_ready.connect(relay.on_worker_ready, dispatch_uid="feishu-relay")
+        worker_shutdown.connect(relay.on_worker_shutdown, dispatch_uid="feishu-relay")
 
         app.conf.beat_schedule.update(
             {

@@ -99,10 +99,16 @@ def retry_base_s() -> float:
     return _float("FEISHU_RETRY_BASE_S", 30.0)
 
 
-def requeue_after_s() -> float:
-    """A delivery of an event stored this long ago and still unanswered queues it again (its
-    first queueing failed, e.g. Redis was down; Feishu retries after 15 s, 5 min, 1 h, 6 h)."""
-    return _float("FEISHU_REQUEUE_AFTER_S", 10.0)
+def relay_enabled() -> bool:
+    """Whether a worker consuming the feishu queue runs the relay (FEISHU_RELAY=0: not this
+    one, e.g. a second deployment's worker on the same database)."""
+    return _str("FEISHU_RELAY", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def sweep_s() -> float:
+    """How often the relay queues every stored event not yet queued (one stored while no
+    relay listened, or whose queueing failed because Redis was down)."""
+    return _float("FEISHU_SWEEP_S", 5.0)
 
 
 def db_retry_s() -> float:

@@ -70,20 +70,17 @@ _UPSERT_EVENT = f"""
         (event_id, event_type, payload, status, deliveries, error, received_at)
     VALUES (%s, %s, %s::jsonb, %s, 1, '', %s)
     ON CONFLICT (event_id) DO UPDATE SET deliveries = {FeishuEvent._meta.db_table}.deliveries + 1
-    RETURNING id, (xmax = 0) AS inserted, status, received_at
+    RETURNING id, (xmax = 0) AS inserted
 """
 
 
 def record_event(payload: dict[str, Any]) -> tuple[int, str, bool]:
-    """Store an event once per `event_id` and queue its processing on commit.
+    """Store an event once per `event_id`; returns (pk, event_id, is_new).
 
-    One statement (insert, or count another delivery) keeps the acknowledgement fast
-    and race-free when Feishu's retries arrive concurrently. Returns (pk, event_id, is_new).
-
-    A later delivery of an event still `received` FEISHU_REQUEUE_AFTER_S after it was stored
-    queues it again: its first queueing failed (Redis down: that delivery got a 500, the row
-    stayed), and Feishu's retry would otherwise be a duplicate nobody answers. A second job
-    for an event already answered does nothing, and replies carry an idempotency key.
+    One statement (insert, or count another delivery) keeps the acknowledgement fast and
+    race-free when Feishu's retries arrive concurrently. It is all the acknowledgement does:
+    the insert's trigger notifies the relay (`portal.feishu.relay`), which queues the job
+    that answers the event, in a Celery worker, once the insert commits.
     """
     header = payload.get("header") or {}
     event_id = str(header.get("event_id") or "")
@@ -100,18 +97,7 @@ def record_event(payload: dict[str, Any]) -> tuple[int, str, bool]:
                 timezone.now(),
             ],
         )
-        pk, created, status, received_at = cursor.fetchone()
-    stuck = (
-        not created
-        and status == EventStatus.RECEIVED
-        and (timezone.now() - received_at).total_seconds() >= conf.requeue_after_s()
-    )
-    if created or stuck:
-        if stuck:
-            log.warning("event %s: still unanswered, queued again", event_id)
-        from portal.feishu.tasks import process_event_task
-
-        transaction.on_commit(lambda: process_event_task.apply_async(args=[pk], queue=conf.queue()))
+        pk, created = cursor.fetchone()
     return pk, event_id, created
 
 
@@ -272,8 +258,8 @@ def handle_event_request(
     token = _delivery.set(delivery)
     try:
         # No transaction around the dispatch: a message is stored by one statement (which
-        # commits or fails alone) and queued right after; a card action opens its own.
-        # Two round trips to PostgreSQL fewer per acknowledgement.
+        # commits or fails alone); a card action opens its own. Two round trips to
+        # PostgreSQL fewer per acknowledgement.
         resp = dispatcher().do(raw)
     finally:
         _delivery.reset(token)

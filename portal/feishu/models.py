@@ -80,10 +80,21 @@ class FeishuEvent(models.Model):
     deliveries = models.PositiveIntegerField(default=1)
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # Set by the relay (portal.feishu.relay) when it queues the event's job; empty again if
+    # queueing failed. The table is the outbox: an event with none is still to be queued.
+    queued_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [
+            # The relay's sweep: the few events stored and not yet queued, among all.
+            models.Index(
+                fields=["id"],
+                name="feishu_event_to_queue",
+                condition=models.Q(status="received", queued_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.event_id

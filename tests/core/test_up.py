@@ -226,6 +226,10 @@ def test_up_serves_from_several_web_processes_and_replaces_one_that_dies(data_di
         if "celery" in " ".join(c.cmdline()) and "-Q" in c.cmdline()
     ]
     assert any("feishu" in q for q in queues), f"no worker for the feishu queue: {queues}"
+    # The workers yield the two cores to the web processes (PORTAL_WORKER_NICE, 10).
+    assert supervisor.nice() == 0 and all(w.nice() == 0 for w in workers)
+    assert _celery_worker(proc, "feishu@").nice() == 10
+    assert _celery_worker(proc, "cpu@").nice() == 10
 
     # A web process crashes: the others keep answering and the supervisor starts a new one.
     victim = workers[0]

@@ -272,7 +272,17 @@ class Command(BaseCommand):
 
     def _spawn(self, name: str) -> subprocess.Popen[bytes]:
         cmd, env = self._commands[name]
-        return subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent(new_process_group=True))
+        preexec = die_with_parent(new_process_group=True)
+        # Workers yield the cores to the web processes (a page, a Feishu acknowledgement).
+        nice = 0 if name == "web" else settings.PORTAL_WORKER_NICE
+
+        def start() -> None:
+            if preexec is not None:
+                preexec()
+            if nice:
+                os.nice(nice)
+
+        return subprocess.Popen(cmd, env=env, preexec_fn=start)
 
     def _watch(self, children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
         """Until Ctrl-C: a Celery worker that exits is started again (a broker outage can
