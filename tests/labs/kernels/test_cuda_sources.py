@@ -4,10 +4,17 @@ A GPU worker builds them with `torch.utils.cpp_extension.load` on first use; a s
 API error would surface only there. This compiles both sources to objects (-c, no link)
 for Hopper machine code (sm_90) and for portable PTX (compute_80, which the driver
 JIT-compiles for any newer GPU), with torch's own include paths and nvcc flags.
+
+nvcc takes over a minute on two cores, so the objects are kept, like ccache does, under
+~/.cache/aicp/nvcc, keyed by every input: the sources (every file of csrc), the command line,
+nvcc's version and torch's (its headers). Any change compiles again; PORTAL_NVCC_CACHE=0
+always compiles.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sysconfig
@@ -24,7 +31,7 @@ NVCC = shutil.which("nvcc") or (
 )
 
 pytestmark = [
-    pytest.mark.slow,  # about a minute and a half of nvcc on two busy cores
+    pytest.mark.slow,  # over a minute of nvcc on two busy cores, unless kept (below)
     pytest.mark.skipif(NVCC is None, reason="nvcc (the CUDA compiler) is not installed here"),
 ]
 
@@ -54,10 +61,32 @@ def test_the_cuda_kernels_and_the_cpp_op_compile_for_sm90_and_portable_ptx(tmp_p
     (shim / "c10/cuda/impl").mkdir(parents=True)
     (shim / "c10/cuda/impl/cuda_cmake_macros.h").write_text(CMAKE_MACROS)
     sources = [CSRC / "portal_kernels_cuda.cu", CSRC / "portal_kernels.cpp"]
+    cache = _cache_dir()
+    if cache is not None and all((cache / f"{src.name}.o").exists() for src in sources):
+        for src in sources:  # built from these exact inputs before
+            shutil.copyfile(cache / f"{src.name}.o", tmp_path / f"{src.name}.o")
+    else:
+        _compile(sources, tmp_path, shim)
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            for src in sources:  # whole files only: copied aside, then renamed
+                partial = cache / f"{src.name}.o.{os.getpid()}"
+                shutil.copyfile(tmp_path / f"{src.name}.o", partial)
+                partial.replace(cache / f"{src.name}.o")
+
+    cuda_object = (tmp_path / "portal_kernels_cuda.cu.o").read_bytes()
+    # The fat binary holds the sm_90 cubin (ptxas ran: registers, shared memory and the
+    # Hopper ISA checked) beside the compute_80 PTX.
+    assert b".nv_fatbin" in cuda_object
+    assert b"-arch sm_90" in cuda_object
+    assert (tmp_path / "portal_kernels.cpp.o").stat().st_size > 0
+
+
+def _compile(sources: list[Path], out: Path, shim: Path) -> None:
     # Both at once: each nvcc is one process, and two cores halve the wait.
     jobs = {
         src: subprocess.Popen(
-            nvcc_command(src, tmp_path / f"{src.name}.o", shim),
+            nvcc_command(src, out / f"{src.name}.o", shim),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -68,9 +97,17 @@ def test_the_cuda_kernels_and_the_cpp_op_compile_for_sm90_and_portable_ptx(tmp_p
         output, _ = job.communicate(timeout=600)
         assert job.returncode == 0, f"nvcc failed on {src.name}:\n{output[-4000:]}"
 
-    cuda_object = (tmp_path / "portal_kernels_cuda.cu.o").read_bytes()
-    # The fat binary holds the sm_90 cubin (ptxas ran: registers, shared memory and the
-    # Hopper ISA checked) beside the compute_80 PTX.
-    assert b".nv_fatbin" in cuda_object
-    assert b"-arch sm_90" in cuda_object
-    assert (tmp_path / "portal_kernels.cpp.o").stat().st_size > 0
+
+def _cache_dir() -> Path | None:
+    """Where objects built from exactly these inputs are kept; None: always compile."""
+    if os.environ.get("PORTAL_NVCC_CACHE", "1") == "0":
+        return None
+    key = hashlib.sha256()
+    for path in sorted(p for p in CSRC.rglob("*") if p.is_file()):
+        key.update(path.name.encode() + b"\0" + path.read_bytes())
+    for src in sorted(CSRC.glob("*.c*")):
+        key.update(" ".join(nvcc_command(src, Path("OUT"), Path("SHIM"))).encode())
+    version = subprocess.run([str(NVCC), "--version"], capture_output=True, text=True, check=True)
+    key.update(version.stdout.encode() + torch.__version__.encode() + CMAKE_MACROS.encode())
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return home / "aicp" / "nvcc" / key.hexdigest()[:32]
