@@ -531,7 +531,34 @@ def choose_quotes(
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    return _with_siblings(chosen, concepts)
+    return _complemented(_with_siblings(chosen, concepts), concepts, terms)
+
+
+def _complemented(
+    chosen: list[tuple[Hit, str]], concepts: list[tuple[frozenset[str], float]], terms: set[str]
+) -> list[tuple[Hit, str]]:
+    """The best chunk's sentence that says what the quotes leave out.
+
+    A question names its subject and asks about one thing of it ("飞书问答机器人的向量检索
+    用的是什么库"): the sentence that names the subject best ("项目：飞书知识库问答机器人")
+    often wins, and the one that answers ("FAISS向量数据库") says the rest. Of the best
+    chunk's other sentences, the one that says most of the concepts no quote says yet is
+    added (none when every concept is said, or none of the rest says any)."""
+    if not chosen:
+        return chosen
+    hit = chosen[0][0]
+    quoted = {t for _h, t in chosen}
+    said = set().union(*(_words(t) for t in quoted))
+    missing = [(members, weight) for members, weight in concepts if not members & said]
+    best: tuple[float, int, str] | None = None
+    for cand in candidates_of(hit):
+        if cand.text in quoted or not _novel(terms, cand.text) or _BARE_URL.match(cand.text):
+            continue
+        own = _words(cand.text)
+        gain = sum(weight for members, weight in missing if members & own)
+        if gain > 0 and (best is None or gain > best[0]):
+            best = (gain, -cand.position, cand.text)
+    return chosen if best is None else [*chosen, (hit, best[2])]
 
 
 _DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")

@@ -117,6 +117,8 @@ def _jieba():  # noqa: ANN202 - the module
 
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
+    for word in USER_WORDS:
+        jieba.add_word(word)
     return jieba
 
 
@@ -342,7 +344,15 @@ SYNONYMS = {
     "recommend": "推荐",
     "website": "网站",
     "site": "网站",
+    # Chinese words a learner says for what the plan calls otherwise.
+    "显卡": "gpu",
+    "独显": "gpu",
+    "独立显卡": "gpu",
+    "白嫖": "免费",
 }
+
+# Words jieba would glue to their neighbours ("没独显" as one word).
+USER_WORDS = ("独显", "白嫖")
 
 
 _SUFFIXES = ("ing", "ed", "es", "s", "er", "ers")

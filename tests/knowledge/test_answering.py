@@ -352,3 +352,28 @@ def test_a_bare_link_is_quoted_only_when_a_link_is_asked_for():
     assert [s for _h, s in choose_quotes("机器之心的网址是什么？", [blog])] == [
         "https://www.jiqizhixin.com/"
     ]
+
+
+def test_the_best_chunks_sentence_that_says_what_the_quotes_leave_out_is_added():
+    """The subject ("飞书知识库问答机器人") wins the first quote; the thing asked about
+    ("向量检索") is said by another sentence of the same chunk, which is quoted too."""
+    demo2 = plan_hit(
+        1, "Demo 2: 飞书AI智能助手",
+        "**项目**：飞书知识库问答机器人\n\n**技术实现**：\n- LangChain RAG\n"
+        "- FAISS向量数据库\n- FastAPI服务",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("飞书问答机器人的向量检索用的是什么库？", [demo2])]
+    assert quotes[0] == "项目：飞书知识库问答机器人"
+    assert "FAISS向量数据库" in quotes
+    assert "FastAPI服务" not in quotes  # says nothing the question asks
+
+
+def test_a_learners_words_for_a_gpu_find_the_plans():
+    from portal.knowledge.text import concepts, segment
+
+    assert "独显" in segment("我的笔记本没独显").split()
+    assert frozenset({"显卡", "gpu"}) in concepts("家里没显卡，怎么跑实验？")
+    faq = plan_hit(1, "常见问题解答", "**Q1: 没有GPU怎么办？**\n- 使用Google Colab（免费GPU）")
+    other = plan_hit(2, "第16周", "- 跑实验：记录每次实验的配置。", "curriculum")
+    quotes = [s for _h, s in choose_quotes("家里没显卡，怎么跑实验？", [other, faq])]
+    assert "使用Google Colab（免费GPU）" in quotes
