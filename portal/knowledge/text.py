@@ -349,6 +349,7 @@ SYNONYMS = {
     "独显": "gpu",
     "独立显卡": "gpu",
     "白嫖": "免费",
+    "没": "没有",  # "没显卡" is "没有GPU"; jieba keeps 没有 whole
 }
 
 # Words jieba would glue to their neighbours ("没独显" as one word).
