@@ -103,7 +103,7 @@ def test_a_wrong_output_fails_correctness_with_its_reason(body, reason):
 def test_an_infinite_loop_is_refused_and_the_grader_keeps_serving():
     result = run(
         "def custom_kernel(data):\n    while True:\n        pass\n",
-        limits=Limits(wall_s=20, cpu_s=15),
+        limits=Limits(wall_s=12, cpu_s=6),  # importing torch takes about 2 s of it
     )
     assert result.verdict == "refused: time limit"
     assert result.reason == "time_limit"
