@@ -17,6 +17,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -106,7 +107,10 @@ def _cache_dir() -> Path | None:
     for path in sorted(p for p in CSRC.rglob("*") if p.is_file()):
         key.update(path.name.encode() + b"\0" + path.read_bytes())
     for src in sorted(CSRC.glob("*.c*")):
-        key.update(" ".join(nvcc_command(src, Path("OUT"), Path("SHIM"))).encode())
+        # where the checkout and its virtualenv lie is no input: CI clones elsewhere
+        command = " ".join(nvcc_command(src, Path("OUT"), Path("SHIM")))
+        command = command.replace(str(CSRC), "<csrc>").replace(sys.prefix, "<venv>")
+        key.update(command.replace(sysconfig.get_paths()["include"], "<python>").encode())
     version = subprocess.run([str(NVCC), "--version"], capture_output=True, text=True, check=True)
     key.update(version.stdout.encode() + torch.__version__.encode() + CMAKE_MACROS.encode())
     home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
