@@ -23,23 +23,25 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from portal.feishu import conf
+from portal.feishu.models import EventStatus, FeishuEvent
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "feishu_events"
-TABLE = "feishu_feishuevent"
+CHANNEL = "feishu_events"  # the trigger of migration 0004 notifies it
+TABLE = FeishuEvent._meta.db_table
+RECEIVED = EventStatus.RECEIVED.value
 
 _CLAIM = f"""
     UPDATE {TABLE} SET queued_at = now()
-    WHERE id = ANY(%s) AND queued_at IS NULL AND status = 'received'
+    WHERE id = ANY(%s) AND queued_at IS NULL AND status = '{RECEIVED}'
     RETURNING id
 """
 _CLAIM_ALL = f"""
     UPDATE {TABLE} SET queued_at = now()
-    WHERE queued_at IS NULL AND status = 'received'
+    WHERE queued_at IS NULL AND status = '{RECEIVED}'
     RETURNING id
 """
-_RELEASE = f"UPDATE {TABLE} SET queued_at = NULL WHERE id = ANY(%s) AND status = 'received'"
+_RELEASE = f"UPDATE {TABLE} SET queued_at = NULL WHERE id = ANY(%s) AND status = '{RECEIVED}'"
 
 Enqueue = Callable[[int], Any]
 

@@ -550,15 +550,15 @@ def _complemented(
     quoted = {t for _h, t in chosen}
     said = set().union(*(_words(t) for t in quoted))
     missing = [(members, weight) for members, weight in concepts if not members & said]
-    best: tuple[float, int, str] | None = None
-    for cand in candidates_of(hit):
+    best, best_gain = None, 0.0
+    for cand in candidates_of(hit):  # the first of equals: the chunk's own order
         if cand.text in quoted or not _novel(terms, cand.text) or _BARE_URL.match(cand.text):
             continue
         own = _words(cand.text)
         gain = sum(weight for members, weight in missing if members & own)
-        if gain > 0 and (best is None or gain > best[0]):
-            best = (gain, -cand.position, cand.text)
-    return chosen if best is None else [*chosen, (hit, best[2])]
+        if gain > best_gain:
+            best, best_gain = cand.text, gain
+    return chosen if best is None else [*chosen, (hit, best)]
 
 
 _DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
