@@ -28,6 +28,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from portal.core import gcpacer  # noqa: E402
 from portal.core.warmup import start_warm_up as warm_pages  # noqa: E402
 from portal.feishu.events import start_warm_up as warm_feishu_events  # noqa: E402
 from portal.knowledge.embeddings import start_warm_up as warm_knowledge_base  # noqa: E402
@@ -48,6 +49,8 @@ def _freeze_after_warm_up() -> None:
         thread.join(timeout=120)
     gc.collect()
     gc.freeze()
+    if settings.PORTAL_GC_PACER:
+        gcpacer.start()  # full collections no longer start inside an acknowledgement
 
 
 threading.Thread(target=_freeze_after_warm_up, name="gc-freeze", daemon=True).start()

@@ -219,6 +219,9 @@ PORTAL_FEISHU_WORKER_CONCURRENCY = env_int("PORTAL_FEISHU_WORKER_CONCURRENCY", 1
 # The Celery workers `manage.py up` starts run at this niceness (0: the web's own): on a
 # busy machine the web processes, which someone is waiting on, get the cores first.
 PORTAL_WORKER_NICE = env_int("PORTAL_WORKER_NICE", 10)
+# Web processes start full garbage collections themselves, never inside a Feishu
+# acknowledgement (portal/core/gcpacer.py); 0: Python's own schedule.
+PORTAL_GC_PACER = env_bool("PORTAL_GC_PACER", True)
 # Web processes `manage.py up` runs (uvicorn workers); one per core by default.
 PORTAL_WEB_WORKERS = env_int(
     "PORTAL_WEB_WORKERS",

@@ -26,6 +26,7 @@ from django.core import signals
 from django.db import InterfaceError, OperationalError
 from django.http.request import split_domain_port, validate_host
 
+from portal.core import gcpacer
 from portal.core.middleware import (
     DATABASE_RETRY_AFTER,
     DATABASE_UNAVAILABLE,
@@ -56,6 +57,10 @@ class FeishuEventsApp:
         if not self._mine(scope):
             await self.inner(scope, receive, send)
             return
+        with gcpacer.latency_critical():  # no full garbage collection starts meanwhile
+            await self._acknowledge(scope, receive, send)
+
+    async def _acknowledge(self, scope: Scope, receive: Any, send: Any) -> None:
         if _content_length(scope) > conf.EVENT_MAX_BODY_BYTES:
             await _respond(send, TOO_LARGE.status, TOO_LARGE.body)
             return
