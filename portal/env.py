@@ -12,8 +12,9 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
+def env_bool(name: str, default: bool = False, *, raw: str | None = None) -> bool:
+    """The environment variable `name` as a bool (or `raw`, a value read elsewhere)."""
+    raw = os.environ.get(name) if raw is None else raw
     if raw is None or raw == "":
         return default
     value = raw.strip().lower()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from portal.env import env_float, env_int, env_str
+from portal.env import env_bool, env_float, env_int, env_str
 
 
 def setting_str(name: str, default: str = "") -> str:
@@ -24,3 +24,14 @@ def setting_int(name: str, default: int) -> int:
 def setting_float(name: str, default: float) -> float:
     value = getattr(settings, name, None)
     return float(value) if value not in (None, "") else env_float(name, default)
+
+
+def setting_bool(name: str, default: bool) -> bool:
+    """A boolean setting: a Django setting (a bool, or a string read as the environment's)
+    first, then the environment (`portal.env.env_bool`: 1/0, true/false, yes/no, on/off)."""
+    value = getattr(settings, name, None)
+    if isinstance(value, bool):
+        return value
+    if value not in (None, ""):
+        return env_bool(name, default, raw=str(value))
+    return env_bool(name, default)

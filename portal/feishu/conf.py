@@ -6,6 +6,7 @@ keeps these knobs out of the shared settings module.
 
 from __future__ import annotations
 
+from portal.core.conf import setting_bool as _bool
 from portal.core.conf import setting_float as _float
 from portal.core.conf import setting_int as _int
 from portal.core.conf import setting_str as _str
@@ -102,7 +103,7 @@ def retry_base_s() -> float:
 def relay_enabled() -> bool:
     """Whether a worker consuming the feishu queue runs the relay (FEISHU_RELAY=0: not this
     one, e.g. a second deployment's worker on the same database)."""
-    return _str("FEISHU_RELAY", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return _bool("FEISHU_RELAY", True)
 
 
 def sweep_s() -> float:
