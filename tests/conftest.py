@@ -30,6 +30,19 @@ def _fresh_login_throttle() -> None:
     reset_all_login_failures()
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """A request that switched the interface's language must not leave it for the next test.
+
+    Django's test client runs requests in the test's own thread, so the language a request's
+    middleware activated stays active there after the response.
+    """
+    from django.utils import translation
+
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 # --- personas -----------------------------------------------------------------------------
 
 
