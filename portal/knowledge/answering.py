@@ -175,12 +175,36 @@ def _clean(sentence: str) -> str:
     return sentence.strip(" *|\t").replace("**", "").strip()
 
 
-def heading_of(hit: Hit) -> str:
-    """The chunk's own heading: its section path without the document's title heading."""
+def _split_section(hit: Hit) -> tuple[str, str]:
+    """(the headings above the document's title, the headings below it) in the chunk's
+    section path: a plan section's path starts with the headings it is part of
+    ("✅ 核心目标检查清单 / 技术能力目标")."""
     section = hit.section or ""
+    if section == hit.title:
+        return "", ""
     if section.startswith(hit.title + " / "):
-        return section[len(hit.title) + 3 :]
-    return "" if section == hit.title else section
+        return "", section[len(hit.title) + 3 :]
+    marker = " / " + hit.title
+    if section.endswith(marker):
+        return section[: -len(marker)], ""
+    at = section.find(marker + " / ")
+    if at >= 0:
+        return section[:at], section[at + len(marker) + 3 :]
+    return "", section
+
+
+def heading_of(hit: Hit) -> str:
+    """The chunk's own heading: its section path without the document's title heading
+    and the headings above it."""
+    return _split_section(hit)[1]
+
+
+def section_context(hit: Hit) -> str:
+    """What every sentence of the chunk is about: the headings above the document's
+    title, the title, and the chunk's own heading."""
+    above, heading = _split_section(hit)
+    own = f"{hit.title} {heading}".strip()
+    return f"{above} / {own}" if above else own
 
 
 def candidates_of(hit: Hit) -> list[Candidate]:
@@ -198,7 +222,7 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
     lines = hit.text.splitlines()
     # The document's title is every sentence's context too: a plan section's title
     # ("学习社群") is often the only place its list items are introduced.
-    heading = f"{hit.title} {heading}".strip()
+    heading = section_context(hit)
     context = heading
     seen = {heading}
     for i, line in enumerate(lines):
@@ -336,7 +360,7 @@ SHORT_LIST = 8
 
 
 def _short_list(hit: Hit, cands: list[Candidate]) -> bool:
-    heading = f"{hit.title} {heading_of(hit)}".strip()
+    heading = section_context(hit)
     return 2 <= len(cands) <= SHORT_LIST and all(c.context == heading for c in cands)
 
 
@@ -561,6 +585,7 @@ def _complemented(
     return chosen if best is None else [*chosen, (hit, best)]
 
 
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
 
 
@@ -576,7 +601,7 @@ def _with_siblings(
     top = next((c for c in cands if c.text == sentence), None)
     if top is None:
         return chosen
-    under_heading = top.context == f"{hit.title} {heading_of(hit)}".strip()
+    under_heading = top.context == section_context(hit)
     if under_heading and not _heading_answers(hit, cands, top, concepts):
         return chosen
     siblings = [c for c in cands if c.context == top.context]
@@ -587,7 +612,7 @@ def _with_siblings(
         picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
     # The list's own heading and lead-in come first ("Demo 2: 飞书AI智能助手 技术实现："):
     # list items alone do not say what they are items of.
-    label = re.sub(r"\s+", " ", _DECORATION.sub("", top.context)).strip()
+    label = re.sub(r"\s+", " ", _DECORATION.sub("", _MD_LINK.sub(r"\1", top.context))).strip()
     if label and label not in {t for _h, t in picked}:
         picked = [(hit, label), *picked]
     texts = {t for _h, t in picked}

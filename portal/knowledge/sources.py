@@ -76,6 +76,16 @@ def _phase_heading(phase: Any) -> str:
     return f"{name} {phase.title}（第{phase.first_week}-{phase.last_week}周）"
 
 
+def _kaggle_row(phase: Any) -> str:
+    """The phase's row of the plan's 16周实践计划 (its Kaggle活动 and the practice beside it;
+    the row's 产出 is listed with the phase's milestone). The row's practice is not the
+    phase's 实践项目 (the milestone project), so it is not labelled as one."""
+    if not phase.kaggle_activity:
+        return ""
+    practice = f"（配合实践：{phase.practice}）" if phase.practice else ""
+    return f"Kaggle活动：{phase.kaggle_activity}{practice}"
+
+
 def _task_lines(items: Iterable[Any]) -> str:
     """Tasks grouped under their day ("Day 1-2") in plan order, one line each."""
     out: list[str] = []
@@ -150,7 +160,7 @@ def curriculum_items() -> Iterator[SourceItem]:
                 f"- 里程碑：{phase.milestone}"
                 + (f"\n- 产出：{phase.output}" if phase.output else ""),
                 phase.summary,
-                _section("Kaggle", phase.kaggle),
+                _section("Kaggle", _join(_kaggle_row(phase), phase.kaggle)),
                 _section("各周", titles),
             ),
             reverse("curriculum:index"),
@@ -285,19 +295,27 @@ def plan_sections(text: str | None = None) -> list[tuple[str, str]]:
     """
     text = PLAN_PATH.read_text(encoding="utf-8") if text is None else text
     text = close_unclosed_fence(_INFOGRAPHIC.sub(lambda m: render_infographic(m.group(1)), text))
-    sections: list[tuple[str, list[str]]] = []
+    sections: list[tuple[str, list[str], list[str]]] = []
+    ancestors: list[tuple[int, str]] = []  # the heading lines above the current one
     lines = text.splitlines()
     for line, in_fence in zip(lines, _in_fence(lines), strict=True):
         match = None if in_fence else _PLAN_HEADING.match(line)
         if match:
-            sections.append((match.group(2), [line]))
+            level = len(match.group(1))
+            ancestors = [(lvl, head) for lvl, head in ancestors if lvl < level]
+            # The document's own title (level 1) is above every section: it says nothing.
+            above = [head for lvl, head in ancestors if lvl > 1]
+            sections.append((match.group(2), above, [line]))
+            ancestors.append((level, line))
         elif sections:
-            sections[-1][1].append(line)
+            sections[-1][2].append(line)
     out = []
-    for title, lines in sections:
+    for title, above, lines in sections:
         body = "\n".join(lines[1:]).strip().strip("-").strip()
         if len(body) > 20:
-            out.append((title, "\n".join(lines)))
+            # The headings above the section come first, so its chunks' section path says
+            # what the section is part of ("核心目标检查清单 / 技术能力目标").
+            out.append((title, "\n".join([*above, *lines])))
     return out
 
 

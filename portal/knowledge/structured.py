@@ -108,6 +108,50 @@ _ENGLISH_NUMBERS = {
 }
 
 
+# Months of the plan, four weeks each (its phases are four weeks long): 第二个月 → weeks 5-8,
+# 前两个月 → 1-8, 最后一个月 → the plan's last four weeks.
+WEEKS_PER_MONTH = 4
+_MONTH = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*月")
+_FIRST_MONTHS = re.compile(rf"(?:前|头)\s*(\d|{_CN_NUMBER})\s*个\s*月")
+# 后两个月 but not 之后两个月 ("the two months after").
+_LAST_MONTHS = re.compile(rf"(?:最后|最末|(?<![之以然])后)\s*(\d|{_CN_NUMBER})\s*个\s*月")
+# "the last month" (not a bare "last month", which is the month before this one).
+_ENGLISH_MONTH = re.compile(
+    r"\bthe\s+(first|second|third|fourth|final|last)\s+month\b", re.IGNORECASE
+)
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+
+
+def _plan_weeks() -> int:
+    """The number of the curriculum's last week (16 when no curriculum is loaded)."""
+    from django.db.models import Max
+
+    from portal.curriculum.models import Week
+
+    return Week.objects.active().aggregate(last=Max("number"))["last"] or 16
+
+
+def month_span(text: str) -> tuple[int, int] | None:
+    """The weeks of the month(s) a text names (第二个月 → (5, 8), 前两个月 → (1, 8),
+    最后一个月 → the last four weeks of the plan, "the final month"); None otherwise."""
+    match = _MONTH.search(text)
+    if match and (n := _number(match.group(1))):
+        return WEEKS_PER_MONTH * (n - 1) + 1, WEEKS_PER_MONTH * n
+    match = _FIRST_MONTHS.search(text)
+    if match and (n := _number(match.group(1))):
+        return 1, WEEKS_PER_MONTH * n
+    match = _LAST_MONTHS.search(text)
+    english = _ENGLISH_MONTH.search(text)
+    if match or (english and english.group(1).lower() in ("final", "last")):
+        n = _number(match.group(1)) if match else 1
+        if n:
+            last = _plan_weeks()
+            return max(1, last - WEEKS_PER_MONTH * n + 1), last
+    if english and (n := _ORDINALS.get(english.group(1).lower())):
+        return WEEKS_PER_MONTH * (n - 1) + 1, WEEKS_PER_MONTH * n
+    return None
+
+
 def week_span(text: str) -> tuple[int, int] | None:
     """The span of weeks a text names (第5-8周, weeks 5-8, 前四周 → (1, 4)); None otherwise."""
     for pattern in _WEEK_SPAN:
@@ -263,7 +307,7 @@ class Focus:
 def focus_of(question: str) -> Focus:
     """The week, phase, core paper or guide section a question names (see the module doc)."""
     lowered = question.lower()
-    span = week_span(question)
+    span = week_span(question) or month_span(question)
     week = None if span else week_number(question)
     if span and span[0] == span[1]:
         week, span = span[0], None

@@ -12,6 +12,7 @@ from portal.knowledge.sources import close_unclosed_fence, plan_sections, render
 from portal.knowledge.structured import (
     chinese_number,
     focus_of,
+    month_span,
     normalise,
     phase_number,
     week_number,
@@ -53,6 +54,24 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("第13-16周做什么项目？").phase == 4
     assert focus_of("前四周学什么").phase == 1
     assert not focus_of("第3-6周").phase  # across two phases: no focus
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [("第二个月学什么", (5, 8)), ("第1个月", (1, 4)), ("前两个月", (1, 8)), ("头一个月", (1, 4)),
+     ("最后一个月在 Kaggle 上做什么", (13, 16)), ("后两个月", (9, 16)),
+     ("What do I do in the final month?", (13, 16)), ("the second month", (5, 8)),
+     ("三个月后的你", None), ("之后两个月", None), ("I started last month", None), ("每个月", None)],
+)  # fmt: skip
+def test_a_month_of_the_plan_is_four_of_its_weeks(plan, text, span):
+    assert month_span(text) == span
+
+
+@pytest.mark.django_db
+def test_a_month_names_the_phase_that_holds_its_weeks(plan):
+    assert focus_of("最后一个月在 Kaggle 上主要做什么？").phase == 4
+    assert focus_of("第二个月的里程碑是什么").phase == 2
 
 
 def test_the_nth_demo_is_named_as_the_plan_names_it():
@@ -123,6 +142,35 @@ def test_the_plans_sections_after_its_unclosed_review_template_are_their_own():
     assert "创建日期：2026-01-07" in sections["📄 文档维护"]
     assert "岗位匹配：完全符合曦望sunrise要求" in sections["🎯 最终目标"]
     assert "文档维护" not in sections["每周复盘模板"]
+
+
+def test_a_plan_section_carries_the_headings_it_is_part_of():
+    """ "技术能力目标" is a part of the plan's checklist: a question about the checklist
+    finds it. The plan's own title, above every section, is not repeated."""
+    sections = dict(plan_sections())
+    skills = sections["技术能力目标"]
+    assert skills.startswith("## ✅ 核心目标检查清单\n### 技术能力目标\n")
+    assert "Docker部署经验" in skills
+    assert "核心目标检查清单" not in sections["🎯 最终目标"]  # a sibling, not a part
+    assert not any(text.startswith("# ") for text in sections.values())
+
+
+def test_a_list_under_a_part_of_the_plan_is_labelled_with_the_headings_it_is_under():
+    from portal.knowledge.retrieval import Hit
+
+    skills = Hit(
+        1, 1, "技术能力目标", "✅ 核心目标检查清单 / 技术能力目标",
+        "- [ ] **深度学习框架**\n- [ ] PyTorch熟练使用\n- [ ] 模型导出（ONNX/TorchScript）", "plan", "",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("模型导出这块，清单里要求会哪些格式", [skills])]
+    assert quotes[0] == "核心目标检查清单 / 技术能力目标 深度学习框架"
+    assert "模型导出（ONNX/TorchScript）" in quotes
+    demo = Hit(
+        2, 2, "Demo 1: 大模型部署优化", "5️⃣ [Demo开发与实验指南](./05.md) / Demo 1: 大模型部署优化",
+        "**优化技术**：\n- INT8量化（节省46%显存）\n- vLLM推理加速", "plan", "",
+    )  # fmt: skip
+    label = choose_quotes("Demo 1 用了哪些优化技术", [demo])[0][1]
+    assert label == "5 Demo开发与实验指南 / Demo 1: 大模型部署优化 优化技术："  # no link markup
 
 
 @pytest.mark.django_db
