@@ -711,6 +711,22 @@ def _titled(chosen: list[tuple[Hit, str]], focused: set[int]) -> list[tuple[Hit,
     return [(hit, hit.title), *chosen]
 
 
+def _headed(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
+    """An answer whose quotes do not say what they are about starts with the heading they
+    stand under: "每周约 40%，是占比最大的一块。" is about "时间分配建议 / 实践项目"."""
+    hit = chosen[0][0]
+    heading = heading_of(hit)
+    if not heading:
+        return chosen
+    said = set().union(*(_words(text) for _h, text in chosen))
+    if _words(heading.split(" / ")[-1]) & said:
+        return chosen
+    label = re.sub(
+        r"\s+", " ", _DECORATION.sub("", _MD_LINK.sub(r"\1", f"{hit.title} / {heading}"))
+    )
+    return [(hit, label.strip()), *chosen]
+
+
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
     citations: dict[int, Citation] = {}
     quotes = []
@@ -880,6 +896,8 @@ def answer_question(
         chosen = _titled(chosen, focused)
     elif chosen and asks_which_week(question) and chosen[0][0].kind == "week":
         chosen = _titled(chosen, {chosen[0][0].chunk_id})  # its title names the week
+    elif chosen:
+        chosen = _headed(chosen)
     if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
         return _not_found(question, hits, focus, indexing)
     citations, quotes = _citations(chosen)

@@ -426,3 +426,20 @@ def test_a_learners_words_for_a_gpu_find_the_plans():
     other = plan_hit(2, "第16周", "- 跑实验：记录每次实验的配置。", "curriculum")
     quotes = [s for _h, s in choose_quotes("家里没显卡，怎么跑实验？", [other, faq])]
     assert "使用Google Colab（免费GPU）" in quotes
+
+
+def test_a_quote_that_does_not_say_what_it_is_about_comes_under_its_heading():
+    from portal.knowledge.answering import _headed
+    from portal.knowledge.retrieval import Hit
+
+    practice = Hit(
+        1, 1, "时间分配建议", "时间分配建议 / 实践项目",
+        "写代码、跑实验、做每周实践项目与 Kaggle。每周约 40%，是占比最大的一块。", "curriculum", "",
+    )  # fmt: skip
+    quote = [(practice, "每周约 40%，是占比最大的一块。")]
+    assert [t for _h, t in _headed(quote)] == ["时间分配建议 / 实践项目", quote[0][1]]
+    # a quote that names its heading already says what it is about
+    named = [(practice, "写代码、跑实验、做每周实践项目与 Kaggle。")]
+    assert _headed(named) == named
+    untitled = Hit(2, 2, "时间分配建议", "时间分配建议", "每周约 40%。", "curriculum", "")
+    assert _headed([(untitled, "每周约 40%。")]) == [(untitled, "每周约 40%。")]
