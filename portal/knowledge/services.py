@@ -28,7 +28,11 @@ class KnowledgeError(ValueError):
 
 
 def content_hash(title: str, content: str) -> str:
-    return hashlib.sha256(f"{title}\n\x00{content}".encode()).hexdigest()
+    """What a document's chunks are made from: its title, its text and the chunker's
+    version, so a new way of chunking re-indexes every document on its next ingest."""
+    return hashlib.sha256(
+        f"{kbtext.CHUNKER_VERSION}\n\x00{title}\n\x00{content}".encode()
+    ).hexdigest()
 
 
 def _enqueue_embedding(document_id: int) -> None:

@@ -10,6 +10,9 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 # Only word characters survive into a tsquery (no operators, no quotes).
 _WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
 
+# Bump when split_text() or the passage format changes: every document is then re-chunked
+# on its next ingest (services.content_hash).
+CHUNKER_VERSION = 1
 CHUNK_CHARS = 500
 OVERLAP_CHARS = 80
 

@@ -77,6 +77,15 @@ def test_a_second_sync_of_unchanged_apps_queues_nothing_and_an_edit_requeues_one
     assert "改过的第3周概述" in _docs(Source.CURRICULUM)["week:3"].content
 
 
+def test_a_new_chunker_version_requeues_every_document(plan, monkeypatch):
+    from portal.knowledge import text as kbtext
+
+    first = sources.sync_sources()
+    monkeypatch.setattr(kbtext, "CHUNKER_VERSION", kbtext.CHUNKER_VERSION + 1)
+    again = sources.sync_sources()
+    assert again["queued"] == first["queued"] and again["unchanged"] == 0
+
+
 def test_an_archived_week_leaves_the_knowledge_base(plan):
     sources.sync_sources()
     Week.objects.filter(number=16).update(archived=True)
