@@ -459,6 +459,15 @@ _ASKS_WEEK = re.compile(
 )
 
 
+_ASKS_PAPER = re.compile(r"论文|\bpaper\b", re.IGNORECASE)
+
+
+def asks_about_the_paper(question: str, focus: Focus | None) -> bool:
+    """ "vLLM 那篇论文讲的是什么": the question is about the core paper it names, not the
+    project of the same name."""
+    return bool(focus and focus.paper_id and _ASKS_PAPER.search(question))
+
+
 def asks_which_week(question: str) -> bool:
     return bool(_ASKS_WEEK.search(question))
 
@@ -534,8 +543,10 @@ def choose_quotes(
             score *= label_bonus(cand.text, weights)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
-    if focus and (focus.week or focus.phase) and focused:
-        # The question names a week or a phase: its own chunks answer it when they can.
+    own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
+    if own_first and focused:
+        # The question names a week, a phase, or a paper it asks about: its own chunks
+        # answer it when they can.
         own_rows = [row for row in scored if row[3].chunk_id in focused]
         scored = own_rows or scored
     scored.sort(key=lambda row: (-row[0], row[1], row[2]))
@@ -649,6 +660,14 @@ _ASKS_WHEN = re.compile(
 )
 
 
+# What answers "when": a year, a date, a month, a week or day of the plan ("第8周",
+# "Day 1-2", "2026-01-07"); not any number ("第8篇").
+_WHEN = re.compile(
+    r"(?:19|20)\d\d|\d\s*[年月日号周天]|第\s*\d+\s*[周天]|\b(?:week|day|w)\s*\d+",
+    re.IGNORECASE,
+)
+_ASKS_YEAR = re.compile(r"哪年|哪一年|几几年|\bwhat year\b|\bwhich year\b", re.IGNORECASE)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\d\s*年")
 # "vLLM和TensorRT-LLM相比哪个更强", "飞书和钉钉比起来": a comparison needs both sides; an
 # answer that quotes only the one the plan mentions compares nothing.
 _COMPARISON = re.compile(
@@ -696,7 +715,9 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
         return False
     if _ASKS_PRICE.search(question) and not _AMOUNT.search(said):
         return False
-    if _ASKS_WHEN.search(question) and not re.search(r"\d", said):
+    if _ASKS_YEAR.search(question) and not _YEAR.search(said):
+        return False
+    if _ASKS_WHEN.search(question) and not _WHEN.search(said):
         return False
     return True
 
@@ -892,7 +913,7 @@ def answer_question(
     chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
     if not chosen and (focus.week or focus.phase):
         chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
-    elif chosen and (focus.week or focus.phase):
+    elif chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
         chosen = _titled(chosen, focused)
     elif chosen and asks_which_week(question) and chosen[0][0].kind == "week":
         chosen = _titled(chosen, {chosen[0][0].chunk_id})  # its title names the week

@@ -339,16 +339,20 @@ STATUS_NAMES = {"to_read": "待读", "reading": "在读", "read": "已读", "ski
 
 
 def _paper_header(paper: Any) -> str:
-    facts = [f"arXiv:{paper.arxiv_id}"]
-    if paper.short_name:
-        facts.insert(0, paper.short_name)
-    if paper.authors:
-        facts.append(
-            "作者：" + ", ".join(paper.authors[:8]) + ("…" if len(paper.authors) > 8 else "")
+    """The paper's facts, one labelled line each ("发表：2022-05"), so a question about one of
+    them ("哪年发表的", "作者是谁") finds its line."""
+    authors = ", ".join(paper.authors[:8]) + ("…" if len(paper.authors) > 8 else "")
+    return _lines(
+        f"{label}：{value}"
+        for label, value in (
+            ("简称", paper.short_name if paper.short_name != paper.display_title else ""),
+            ("标题", paper.title if paper.title != paper.display_title else ""),
+            ("arXiv", paper.arxiv_id),
+            ("作者", authors),
+            ("发表", f"{paper.published:%Y-%m}" if paper.published else ""),
         )
-    if paper.published:
-        facts.append(f"{paper.published:%Y-%m}")
-    return " · ".join(facts)
+        if value
+    )
 
 
 def paper_document(paper: Any) -> str:

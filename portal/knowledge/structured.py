@@ -279,6 +279,23 @@ def _squash_with_positions(text: str) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
+# "除了 vLLM 之外还该看哪类论文": the name after 除了 is what the question is not about.
+_EXCLUDED = [
+    re.compile(r"除了?\s*[^，,。？?！!]{1,30}?\s*(?:之外|以外|外)"),
+    re.compile(
+        r"\b(?:besides|other than|apart from|except(?: for)?)\s+[A-Za-z0-9.\-]+(?:\s+\d+)?",
+        re.IGNORECASE,
+    ),
+]
+
+
+def without_exclusions(question: str) -> str:
+    """The question without the names it excludes ("除了 vLLM 之外", "besides vLLM")."""
+    for pattern in _EXCLUDED:
+        question = pattern.sub(" ", question)
+    return question
+
+
 @dataclass(frozen=True)
 class Focus:
     """Metadata a question names; retrieval keeps to chunks that match all of it."""
@@ -311,7 +328,7 @@ def focus_of(question: str) -> Focus:
     week = None if span else week_number(question)
     if span and span[0] == span[1]:
         week, span = span[0], None
-    paper_id = "" if week or span else paper_id_of(question)
+    paper_id = "" if week or span else paper_id_of(without_exclusions(question))
     phase = None if week or paper_id else phase_number(question)
     if span and not phase:
         phase = phase_of_span(*span)

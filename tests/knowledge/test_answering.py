@@ -8,7 +8,12 @@ from django.urls import reverse
 from portal.knowledge import services
 from portal.knowledge.answering import answer_question, answers_the_type_asked, choose_quotes
 from portal.knowledge.models import Document, DocumentStatus, Source
-from portal.knowledge.sources import close_unclosed_fence, plan_sections, render_infographic
+from portal.knowledge.sources import (
+    close_unclosed_fence,
+    plan_sections,
+    render_infographic,
+    sync_sources,
+)
 from portal.knowledge.structured import (
     chinese_number,
     focus_of,
@@ -443,3 +448,45 @@ def test_a_quote_that_does_not_say_what_it_is_about_comes_under_its_heading():
     assert _headed(named) == named
     untitled = Hit(2, 2, "时间分配建议", "时间分配建议", "每周约 40%。", "curriculum", "")
     assert _headed([(untitled, "每周约 40%。")]) == [(untitled, "每周约 40%。")]
+
+
+@pytest.mark.django_db
+def test_a_name_the_question_excludes_is_not_its_focus(core_papers):
+    assert focus_of("vLLM 那篇论文核心讲的是什么技术").paper_id == "2309.06180"
+    assert not focus_of("推理加速方向，除了 vLLM 之外还该看哪类论文？").paper_id
+    assert not focus_of("除vLLM以外还有哪些推理论文").paper_id
+    assert not focus_of("Which inference papers besides vLLM should I read?").paper_id
+
+
+@pytest.mark.django_db
+def test_a_question_about_a_named_paper_is_answered_from_that_papers_own_document(
+    indexed_plan, core_papers
+):
+    import datetime
+
+    from portal.papers.models import Paper
+
+    Paper.objects.filter(arxiv_id="2205.14135").update(
+        published=datetime.datetime(2022, 5, 27, tzinfo=datetime.UTC)
+    )
+    sync_sources()
+    for doc in Document.objects.filter(source=Source.PAPER):
+        services.embed_document(doc.pk)
+    answer = answer_question("vLLM 那篇论文核心讲的是什么技术", user=None, llm=None)
+    assert answer.quotes[0].text == "vLLM (PagedAttention)"  # its title names the technique
+    assert {c.url for c in answer.citations} == {"/papers/2309.06180/"}
+    year = answer_question("FlashAttention 论文是哪年发表的？", user=None, llm=None)
+    assert "发表：2022-05" in year.text
+    # a paper whose date is not known has no answer: "第8篇" is no year
+    assert not answer_question("GPTQ 论文是哪一年发表的？", user=None, llm=None).found
+
+
+def test_when_is_answered_by_a_date_or_a_week_not_by_any_number():
+    assert not answers_the_type_asked("FlashAttention 论文是哪年发表的", ["必读核心论文（第8篇）"])
+    assert answers_the_type_asked("FlashAttention 论文是哪年发表的", ["发表：2022-05"])
+    assert answers_the_type_asked(
+        "飞书机器人什么时候做？", ["第14周 Demo 2：飞书AI知识库问答机器人"]
+    )
+    assert answers_the_type_asked("When is Demo 1 due?", ["Week 12: Demo 1"])
+    assert answers_the_type_asked("When was this plan created?", ["创建日期：2026-01-07"])
+    assert not answers_the_type_asked("GPTQ 论文是哪一年发表的？", ["对应课程：第8周"])

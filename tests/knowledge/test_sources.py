@@ -219,3 +219,17 @@ def test_a_phase_document_holds_its_row_of_the_plans_kaggle_table(plan):
     assert "产出：性能报告" in hardware
     # the row's practice is not the phase's own 实践项目 (its milestone project)
     assert "实践项目：模型量化项目" in hardware and "实践项目：模型优化" not in hardware
+
+
+def test_a_papers_facts_are_labelled_lines_of_its_document(core_papers):
+    import datetime
+
+    flash = Paper.objects.get(arxiv_id="2205.14135")
+    flash.title = "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness"
+    flash.authors = ["Tri Dao", "Daniel Y. Fu"]
+    flash.published = datetime.datetime(2022, 5, 27, tzinfo=datetime.UTC)
+    content = sources.paper_document(flash)
+    assert content.startswith(f"# {flash.title}\n")
+    for line in ("- 简称：FlashAttention", "- arXiv：2205.14135", "- 作者：Tri Dao, Daniel Y. Fu",
+                 "- 发表：2022-05"):  # fmt: skip
+        assert line in content.splitlines()
