@@ -648,12 +648,21 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
 # needs an amount of money and a "when" needs a date or a number (第8周, 2026-01-07): quotes
 # that merely share the question's names ("曦望sunrise", "飞书") are not an answer to
 # "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
-_ASKS_PRICE = re.compile(
-    r"多少钱|价格|价钱|售价|费用|会员费|年费|工资|薪资|薪水|薪酬|年薪|月薪|"
-    # not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
-    r"\b(?:salary|salaries|price|prices|fee|fees)\b",
-    re.IGNORECASE,
+_PRICE_WORDS = frozenset(
+    "多少钱 价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费".split()
 )
+# not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
+_ASKS_PRICE_EN = re.compile(r"\b(?:salary|salaries|price|prices|fee|fees)\b", re.IGNORECASE)
+
+
+def asks_price(question: str) -> bool:
+    """Whether the question asks what something costs. Chinese price words are matched as
+    words: "免费用多久" (free, for how long) holds 费用 but asks no price."""
+    if _ASKS_PRICE_EN.search(question) or "多少钱" in question:
+        return True
+    return any(word in _PRICE_WORDS for word in kbtext._jieba().cut(question))
+
+
 _AMOUNT = re.compile(r"\d\s*(?:元|块|万|千|[kK]\b|美元|USD|RMB)|[￥¥$]\s*\d")
 _ASKS_WHEN = re.compile(
     r"什么时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|\bwhen\b|\bwhat date\b", re.IGNORECASE
@@ -713,7 +722,7 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     compared = _compared(question)
     if compared and not all(side.lower() in said.lower() for side in compared):
         return False
-    if _ASKS_PRICE.search(question) and not _AMOUNT.search(said):
+    if asks_price(question) and not _AMOUNT.search(said):
         return False
     if _ASKS_YEAR.search(question) and not _YEAR.search(said):
         return False

@@ -490,3 +490,12 @@ def test_when_is_answered_by_a_date_or_a_week_not_by_any_number():
     assert answers_the_type_asked("When is Demo 1 due?", ["Week 12: Demo 1"])
     assert answers_the_type_asked("When was this plan created?", ["创建日期：2026-01-07"])
     assert not answers_the_type_asked("GPTQ 论文是哪一年发表的？", ["对应课程：第8周"])
+
+
+def test_free_for_how_long_is_no_question_of_price():
+    """ "免费用多久" holds the characters of 费用 but asks how long, not how much."""
+    quote = ["申请Kaggle Notebooks（30h/week GPU）"]
+    assert answers_the_type_asked("Kaggle Notebooks 每周能免费用多久 GPU？", quote)
+    assert not answers_the_type_asked("飞书企业版一年收费多少？", ["飞书开发需要企业账号吗？"])
+    assert not answers_the_type_asked("这门课的费用是多少？", ["免费课程"])
+    assert not answers_the_type_asked("What is the price of an H100?", ["H100 GPU"])
