@@ -277,7 +277,22 @@ _BARE_URL = re.compile(r"^<?https?://\S+>?$")
 _ASKS_LINK = re.compile(
     r"链接|网址|网站|地址|官网|主页|\b(?:link|links|url|urls|website|site|homepage)\b", re.I
 )
-_QUANTITY = re.compile(r"多少|几|比例|占|how (?:many|much)|percent", re.IGNORECASE)
+_QUANTITY_EN = re.compile(r"how (?:many|much)|percent", re.IGNORECASE)
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for a number: 多少, 几个 / 几步, 比例, 占 (as a word: "显存
+    占用" asks none, nor "几乎"), how many."""
+    if _QUANTITY_EN.search(question):
+        return True
+    for word in kbtext._jieba().cut(question):
+        if word in ("多少", "比例", "占", "占比", "几") or word.startswith(("占多", "百分")):
+            return True
+        if word.startswith("几") and word not in ("几乎",):
+            return True
+    return False
+
+
 QUANTITY_BONUS = 1.3
 
 
@@ -517,7 +532,7 @@ def choose_quotes(
     names = names_of(question)
     weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
     concepts = _concepts(weights)
-    wants_number = bool(_QUANTITY.search(question))
+    wants_number = asks_quantity(question)
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []

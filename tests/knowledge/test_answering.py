@@ -499,3 +499,13 @@ def test_free_for_how_long_is_no_question_of_price():
     assert not answers_the_type_asked("飞书企业版一年收费多少？", ["飞书开发需要企业账号吗？"])
     assert not answers_the_type_asked("这门课的费用是多少？", ["免费课程"])
     assert not answers_the_type_asked("What is the price of an H100?", ["H100 GPU"])
+
+
+def test_a_number_is_asked_for_by_a_word_that_asks_one():
+    from portal.knowledge.answering import asks_quantity
+
+    for question in ("实践项目占多少？", "理论学习占比多大", "分几步？", "要读几篇论文",
+                     "How many core papers are there?", "16周里动手做项目占多大比例？"):  # fmt: skip
+        assert asks_quantity(question), question
+    for question in ("显存占用怎么优化？", "几乎所有 Demo 都要部署吗", "Demo 2 用什么框架"):
+        assert not asks_quantity(question), question
