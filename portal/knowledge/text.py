@@ -409,6 +409,11 @@ def language_of(text: str) -> str:
     return "zh" if _CJK.search(text) else "en"
 
 
+# "this study plan" is the plan, the whole knowledge base ("plan" is a stop word): "study"
+# there asks about no studying.
+_THE_PLAN = re.compile(r"\b(?:study|learning|prep|preparation)\s+(?=plans?\b)", re.IGNORECASE)
+
+
 def query_terms(text: str, *, expand: bool = False) -> list[str]:
     """Distinct search words of a question, stop words dropped (OR-ed into a tsquery).
 
@@ -416,7 +421,7 @@ def query_terms(text: str, *, expand: bool = False) -> list[str]:
     (SYNONYMS), so an English question finds the Chinese plan.
     """
     seen: dict[str, None] = {}
-    for word in segment(text).split():
+    for word in segment(_THE_PLAN.sub("", text)).split():
         if word not in _STOPWORDS and (len(word) > 1 or not word.isascii()):
             seen.setdefault(word, None)
             translated = gloss(word) if expand else None

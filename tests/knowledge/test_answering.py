@@ -93,6 +93,9 @@ def test_an_english_questions_filler_words_are_not_concepts():
     assert {"worth", "according", "any", "plan"}.isdisjoint(set().union(*found))
     assert frozenset({"discord"}) in found
     assert (gloss("visualizing"), gloss("trained"), gloss("buses")) == ("可视化", "训练", None)
+    # "this study plan" is the plan itself: no concept of studying
+    assert concepts("Who maintains this study plan?") == [frozenset({"maintains", "维护者"})]
+    assert frozenset({"study", "学习"}) in concepts("How long should I study each week?")
 
 
 def test_chinese_numerals_are_normalised():
