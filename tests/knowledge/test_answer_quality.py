@@ -72,6 +72,9 @@ def test_an_english_question_finds_the_chinese_faq_and_an_english_off_topic_one_
     evaluation.build_knowledge_base()
     answer = answer_question("I have no GPU. What should I do?", user=None, llm=None)
     assert answer.found and "Colab" in answer.text and answer.citations
+    # every concept covered ("created" / 创建), at a similarity below the usual cross bar
+    created = answer_question("When was this study plan created?", user=None, llm=None)
+    assert created.found and "2026-01-07" in created.text, created.text
     for question in (
         "How do I open a bank account without a passport?",
         "How much memory does an iPhone 15 have?",
