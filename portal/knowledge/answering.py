@@ -417,6 +417,16 @@ PARTIAL_LABEL_BONUS = 1.15
 _LABEL = re.compile(r"^([^:：，,。]{1,12})[:：]\s*\S")
 
 
+def _names_group(context: str, heading: str, weights: dict[str, float]) -> bool:
+    """Whether the question names, in full, the lead-in line a list item stands under
+    ("芯片与优化" of "芯片与优化这块的能力目标有哪些"): the question asks for that group's
+    items, so the lead-in counts as fully as the item's own words."""
+    if not context.startswith(heading) or context == heading:
+        return False
+    words = set(kbtext.query_terms(context[len(heading) :]))
+    return bool(words) and words <= weights.keys()
+
+
 def label_bonus(text: str, weights: dict[str, float]) -> float:
     match = _LABEL.match(text)
     if not match:
@@ -541,6 +551,7 @@ def choose_quotes(
         bonus *= chunk_factor(hit, entities, plan=plan, focus=focus, asks_week=asks_week)
         named = _about_entity(hit, entities)
         context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
+        heading = section_context(hit)
         for cand in cands:
             own = _weight(weights, cand.text)
             if not (own or cand.context) or not _novel(terms, cand.text):
@@ -550,7 +561,13 @@ def choose_quotes(
             said = _squash(f"{cand.context} {cand.text}")
             if any(_names_other(said, e) for e in entities):
                 continue  # about Demo 1 when Demo 2 was asked
-            score = _concept_score(concepts, cand.text, cand.context, context_weight) * bonus
+            # An item of a group the question names in full ("芯片与优化这块的目标"): its
+            # lead-in counts fully, as a label the question names does (label_bonus).
+            group = _names_group(cand.context, heading, weights)
+            weight_here = 1.0 if group else context_weight
+            score = _concept_score(concepts, cand.text, cand.context, weight_here) * bonus
+            if group:
+                score *= LABEL_BONUS
             if not named and any(_names_entity(said, e) for e in entities):
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):

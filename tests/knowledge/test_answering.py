@@ -512,3 +512,29 @@ def test_a_number_is_asked_for_by_a_word_that_asks_one():
         assert asks_quantity(question), question
     for question in ("显存占用怎么优化？", "几乎所有 Demo 都要部署吗", "Demo 2 用什么框架"):
         assert not asks_quantity(question), question
+
+
+def test_a_group_the_question_names_in_full_is_answered_by_its_items():
+    """ "芯片与优化这块的能力目标": the checklist's items under the lead-in "芯片与优化" answer,
+    not the summary line that merely names 芯片优化 among three areas."""
+    from portal.knowledge.retrieval import Hit
+
+    checklist = Hit(
+        1, 1, "技术能力目标", "✅ 核心目标检查清单 / 技术能力目标",
+        "- [ ] **编程语言**\n- [ ] Python高级特性（装饰器、异步、性能优化）\n"
+        "- [ ] **芯片与优化**\n- [ ] 理解GPU架构\n- [ ] 能进行性能分析（profiling）\n"
+        "- [ ] **应用开发**\n- [ ] FastAPI服务开发\n- [ ] Docker部署经验",
+        "plan", "",
+    )  # fmt: skip
+    summary = plan_hit(
+        2,
+        "🎯 最终目标",
+        "3个月后的你：\n- 技术能力：大模型部署、芯片优化、应用开发\n- 项目作品：3个完整Demo",
+    )
+    quotes = [
+        s for _h, s in choose_quotes("芯片与优化这块的能力目标有哪些？", [summary, checklist])
+    ]
+    assert "能进行性能分析（profiling）" in quotes and "理解GPU架构" in quotes
+    assert "技术能力：大模型部署、芯片优化、应用开发" not in quotes
+    quotes = [s for _h, s in choose_quotes("应用开发目标包括哪些？", [summary, checklist])]
+    assert "Docker部署经验" in quotes
