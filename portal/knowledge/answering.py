@@ -310,6 +310,11 @@ def _novel(terms: set[str], sentence: str) -> bool:
     )
 
 
+def _said_beyond(terms: set[str], sentence: str) -> int:
+    """How many words the sentence says that the question does not."""
+    return sum(1 for w in _sentence_terms(sentence) if w not in terms)
+
+
 def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
     """Key terms grouped by meaning: an English word and its Chinese counterpart
     (quantized / 量化) are one concept, weighing as much as its heavier word."""
@@ -581,7 +586,9 @@ def choose_quotes(
         # answer it when they can.
         own_rows = [row for row in scored if row[3].chunk_id in focused]
         scored = own_rows or scored
-    scored.sort(key=lambda row: (-row[0], row[1], row[2]))
+    # Of equals, the sentence that says more beyond the question first ("Python高级特性
+    # （装饰器、异步、性能优化）" before "复习Python高级特性"), then retrieval's order.
+    scored.sort(key=lambda row: (-round(row[0], 6), -_said_beyond(terms, row[4]), row[1], row[2]))
     chosen: list[tuple[Hit, str]] = []
     per_chunk: dict[int, int] = {}
     seen: set[str] = set()

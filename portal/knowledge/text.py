@@ -355,6 +355,10 @@ SYNONYMS = {
     "没": "没有",  # "没显卡" is "没有GPU"; jieba keeps 没有 whole
 }
 
+# A word the glossary translates is a concept, whatever stop word list it is also on:
+# "I have no GPU" is "没有GPU".
+_STOPWORDS = _STOPWORDS - SYNONYMS.keys()
+
 # Words jieba would glue to their neighbours ("没独显" as one word).
 USER_WORDS = ("独显", "白嫖")
 

@@ -538,3 +538,18 @@ def test_a_group_the_question_names_in_full_is_answered_by_its_items():
     assert "技术能力：大模型部署、芯片优化、应用开发" not in quotes
     quotes = [s for _h, s in choose_quotes("应用开发目标包括哪些？", [summary, checklist])]
     assert "Docker部署经验" in quotes
+
+
+def test_of_equal_sentences_the_one_that_says_more_is_quoted_first():
+    week1 = plan_hit(
+        1, "第1周行动清单", "**Day 3-4: 基础学习**\n- 复习Python高级特性\n- 阅读PyTorch官方教程"
+    )
+    skills = plan_hit(2, "技术能力目标", "**编程语言**\n- Python高级特性（装饰器、异步、性能优化）")
+    quotes = choose_quotes("Python高级特性具体指哪些？", [week1, skills])
+    assert quotes[0][1] == "Python高级特性（装饰器、异步、性能优化）"
+
+
+def test_a_word_the_glossary_translates_is_a_concept_even_if_it_is_a_stop_word():
+    from portal.knowledge.text import concepts
+
+    assert frozenset({"no", "没有"}) in concepts("I have no GPU. What should I do?")
