@@ -54,7 +54,16 @@ PHASE_NAMES = {
     "application phase": 4,
 }
 _ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
-TIME_SPLIT_WORDS = ("时间分配", "时间如何分配", "time split", "split my time", "time allocation")
+TIME_SPLIT_WORDS = (
+    "时间分配",
+    "时间如何分配",
+    "时间占比",
+    "时间比例",
+    "时间比重",
+    "time split",
+    "split my time",
+    "time allocation",
+)
 FAQ_WORDS = ("常见问题", "faq")
 
 

@@ -184,6 +184,8 @@ def test_a_list_under_a_part_of_the_plan_is_labelled_with_the_headings_it_is_und
 @pytest.mark.django_db
 def test_the_time_split_names_its_guide_section():
     assert "guide:time_split" in focus_of("理论学习和实践项目的时间如何分配？").kinds
+    assert "guide:time_split" in focus_of("这16周里哪一块花的时间占比最大？").kinds
+    assert "guide:time_split" in focus_of("论文阅读占用多少时间比例？").kinds
 
 
 def test_a_pie_chart_becomes_percentages_in_the_plans_own_words():
