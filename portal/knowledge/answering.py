@@ -285,11 +285,14 @@ def asks_quantity(question: str) -> bool:
     占用" asks none, nor "几乎"), how many."""
     if _QUANTITY_EN.search(question):
         return True
+    previous = ""
     for word in kbtext._jieba().cut(question):
-        if word in ("多少", "比例", "占", "占比", "几") or word.startswith(("占多", "百分")):
+        if word in ("多少", "比例", "占", "占比") or word.startswith(("占多", "百分")):
             return True
-        if word.startswith("几") and word not in ("几乎",):
+        # 几个 / 几步 ask how many; 哪几篇 asks which ones
+        if word.startswith("几") and word != "几乎" and not previous.endswith("哪"):
             return True
+        previous = word
     return False
 
 

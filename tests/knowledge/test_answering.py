@@ -512,7 +512,8 @@ def test_a_number_is_asked_for_by_a_word_that_asks_one():
     for question in ("实践项目占多少？", "理论学习占比多大", "分几步？", "要读几篇论文",
                      "How many core papers are there?", "16周里动手做项目占多大比例？"):  # fmt: skip
         assert asks_quantity(question), question
-    for question in ("显存占用怎么优化？", "几乎所有 Demo 都要部署吗", "Demo 2 用什么框架"):
+    for question in ("显存占用怎么优化？", "几乎所有 Demo 都要部署吗", "Demo 2 用什么框架",
+                     "模型量化方向的论文是哪几篇", "最该优先做哪几个 Demo？"):  # fmt: skip
         assert not asks_quantity(question), question
 
 
