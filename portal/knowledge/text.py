@@ -415,7 +415,12 @@ def language_of(text: str) -> str:
 
 # "this study plan" is the plan, the whole knowledge base ("plan" is a stop word): "study"
 # there asks about no studying.
-_THE_PLAN = re.compile(r"\b(?:study|learning|prep|preparation)\s+(?=plans?\b)", re.IGNORECASE)
+_THE_PLAN = re.compile(
+    r"\b(?:study|learning|prep|preparation)\s+(?=plans?\b)"
+    # "按这个方案学", "这份计划": the plan itself, in Chinese
+    r"|(?:这个|这份|这套|本|该)(?:学习)?(?:方案|计划)",
+    re.IGNORECASE,
+)
 
 
 def query_terms(text: str, *, expand: bool = False) -> list[str]:

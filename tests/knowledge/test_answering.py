@@ -96,6 +96,8 @@ def test_an_english_questions_filler_words_are_not_concepts():
     # "this study plan" is the plan itself: no concept of studying
     assert concepts("Who maintains this study plan?") == [frozenset({"maintains", "维护者"})]
     assert frozenset({"study", "学习"}) in concepts("How long should I study each week?")
+    assert frozenset({"方案"}) not in concepts("我笔记本没独显，按这个方案学的话GPU从哪来？")
+    assert frozenset({"计划"}) not in concepts("这份学习计划是谁维护的？")
 
 
 def test_chinese_numerals_are_normalised():
