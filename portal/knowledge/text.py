@@ -353,6 +353,7 @@ SYNONYMS = {
     "独立显卡": "gpu",
     "白嫖": "免费",
     "没": "没有",  # "没显卡" is "没有GPU"; jieba keeps 没有 whole
+    "太赶": "紧张",  # "16周太赶了" is "16周时间太紧张"
 }
 
 # A word the glossary translates is a concept, whatever stop word list it is also on:
@@ -360,7 +361,7 @@ SYNONYMS = {
 _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
 # Words jieba would glue to their neighbours ("没独显" as one word).
-USER_WORDS = ("独显", "白嫖")
+USER_WORDS = ("独显", "白嫖", "太赶")
 
 
 _SUFFIXES = ("ing", "ed", "es", "s", "er", "ers")
