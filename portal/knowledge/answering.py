@@ -360,6 +360,36 @@ def names_of(question: str) -> set[str]:
     }
 
 
+def says_more_than_the_names(question: str, chosen: list[tuple[Hit, str]]) -> bool:
+    """Whether the quotes say something the question asks beyond the names it mentions.
+
+    "NVIDIA 今天的股价是多少" against "面试阶段可先用NVIDIA GPU模拟": the quote shares the
+    name and nothing else the question asks (股价, 今天), so it answers another question.
+    A question of a name alone ("vLLM 是什么？") asks nothing more.
+    """
+    names = names_of(question)
+    if not names:
+        return True
+    asked = [c for c in kbtext.concepts(question) if not c & names and any(len(t) > 1 for t in c)]
+    if not asked:
+        return True
+    said: set[str] = set()
+    for hit, text in chosen:
+        said |= _words(text) | _words(section_context(hit))
+    return any(_said(c, said) for c in asked)
+
+
+def _said(concept: frozenset[str], said: set[str]) -> bool:
+    """Whether a concept is among the words said, an English word in either number
+    ("notebook" / "Notebooks")."""
+    for term in concept:
+        if term in said:
+            return True
+        if term.isascii() and {term + "s", term + "es", term.removesuffix("s")} & said:
+            return True
+    return False
+
+
 def _concept_score(
     concepts: list[tuple[frozenset[str], float]],
     text: str,
@@ -971,6 +1001,8 @@ def answer_question(
     elif chosen:
         chosen = _headed(chosen)
     if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
+        return _not_found(question, hits, focus, indexing)
+    if not focus and not says_more_than_the_names(question, chosen):
         return _not_found(question, hits, focus, indexing)
     citations, quotes = _citations(chosen)
     text = quoted_text(quotes)

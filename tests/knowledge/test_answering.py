@@ -560,3 +560,18 @@ def test_a_word_the_glossary_translates_is_a_concept_even_if_it_is_a_stop_word()
     from portal.knowledge.text import concepts
 
     assert frozenset({"no", "没有"}) in concepts("I have no GPU. What should I do?")
+
+
+def test_a_quote_that_shares_only_the_name_answers_another_question():
+    from portal.knowledge.answering import says_more_than_the_names
+
+    faq = plan_hit(
+        1, "常见问题解答", "**Q2: 如何获取曦望sunrise的芯片SDK？**\n- 面试阶段可先用NVIDIA GPU模拟"
+    )
+    quote = [(faq, "面试阶段可先用NVIDIA GPU模拟")]
+    assert not says_more_than_the_names("NVIDIA 今天的股价是多少", quote)
+    assert says_more_than_the_names("面试阶段用 NVIDIA 什么模拟？", quote)
+    assert says_more_than_the_names("NVIDIA 是什么？", quote)  # asks the name alone
+    kaggle = plan_hit(2, "常见问题解答", "- 申请Kaggle Notebooks（30h/week GPU）")
+    notebooks = [(kaggle, "申请Kaggle Notebooks（30h/week GPU）")]
+    assert says_more_than_the_names("Kaggle 的 notebook 每周能用多久 GPU？", notebooks)
