@@ -672,6 +672,11 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
 
 
+def _label(heading: str) -> str:
+    """A heading or lead-in as a quoted label: without emoji or link markup."""
+    return re.sub(r"\s+", " ", _DECORATION.sub("", _MD_LINK.sub(r"\1", heading))).strip()
+
+
 def _with_siblings(
     chosen: list[tuple[Hit, str]], concepts: list[tuple[frozenset[str], float]]
 ) -> list[tuple[Hit, str]]:
@@ -695,7 +700,7 @@ def _with_siblings(
         picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
     # The list's own heading and lead-in come first ("Demo 2: 飞书AI智能助手 技术实现："):
     # list items alone do not say what they are items of.
-    label = re.sub(r"\s+", " ", _DECORATION.sub("", _MD_LINK.sub(r"\1", top.context))).strip()
+    label = _label(top.context)
     if label and label not in {t for _h, t in picked}:
         picked = [(hit, label), *picked]
     texts = {t for _h, t in picked}
@@ -717,7 +722,7 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
 
 
 # The type of answer a question asks for, and what a quote must hold to be one. A price
-# needs an amount of money and a "when" needs a date or a number (第8周, 2026-01-07): quotes
+# needs an amount of money and a "when" needs a date or a week (第8周, 2026-01-07): quotes
 # that merely share the question's names ("曦望sunrise", "飞书") are not an answer to
 # "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
 _PRICE_WORDS = frozenset(
@@ -823,10 +828,7 @@ def _headed(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     said = set().union(*(_words(text) for _h, text in chosen))
     if _words(heading.split(" / ")[-1]) & said:
         return chosen
-    label = re.sub(
-        r"\s+", " ", _DECORATION.sub("", _MD_LINK.sub(r"\1", f"{hit.title} / {heading}"))
-    )
-    return [(hit, label.strip()), *chosen]
+    return [(hit, _label(f"{hit.title} / {heading}")), *chosen]
 
 
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
