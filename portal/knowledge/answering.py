@@ -286,7 +286,7 @@ def asks_quantity(question: str) -> bool:
     if _QUANTITY_EN.search(question):
         return True
     previous = ""
-    for word in kbtext._jieba().cut(question):
+    for word in kbtext.words_of(question):
         if word in ("多少", "比例", "占", "占比") or word.startswith(("占多", "百分")):
             return True
         # 几个 / 几步 ask how many; 哪几篇 asks which ones
@@ -461,7 +461,7 @@ def _names_group(context: str, heading: str, weights: dict[str, float]) -> bool:
     items, so the lead-in counts as fully as the item's own words."""
     if not context.startswith(heading) or context == heading:
         return False
-    words = set(kbtext.query_terms(context[len(heading) :]))
+    words = set(_sentence_terms(context[len(heading) :]))
     return bool(words) and words <= weights.keys()
 
 
@@ -471,7 +471,7 @@ def label_bonus(text: str, weights: dict[str, float]) -> float:
         return 1.0
     if re.search(r"\d", match.group(1)):
         return 1.0  # "第1-4周：..." is a row of a list, not a named field
-    label = set(kbtext.query_terms(match.group(1)))
+    label = set(_sentence_terms(match.group(1)))
     named = len(label & weights.keys())
     if label and named == len(label):
         return LABEL_BONUS
@@ -726,7 +726,8 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
 # that merely share the question's names ("曦望sunrise", "飞书") are not an answer to
 # "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
 _PRICE_WORDS = frozenset(
-    "多少钱 价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费".split()
+    # 多少钱 is matched as written: jieba may cut it into 多少 + 钱
+    "价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费".split()
 )
 # not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
 _ASKS_PRICE_EN = re.compile(r"\b(?:salary|salaries|price|prices|fee|fees)\b", re.IGNORECASE)
@@ -737,7 +738,7 @@ def asks_price(question: str) -> bool:
     words: "免费用多久" (free, for how long) holds 费用 but asks no price."""
     if _ASKS_PRICE_EN.search(question) or "多少钱" in question:
         return True
-    return any(word in _PRICE_WORDS for word in kbtext._jieba().cut(question))
+    return any(word in _PRICE_WORDS for word in kbtext.words_of(question))
 
 
 _AMOUNT = re.compile(r"\d\s*(?:元|块|万|千|[kK]\b|美元|USD|RMB)|[￥¥$]\s*\d")
@@ -784,7 +785,7 @@ def _compared(question: str) -> tuple[str, str] | None:
 def _chinese_side(text: str, *, last: bool) -> str:
     """The Chinese word next to the conjunction: jieba's, or two characters when jieba
     cuts a name it does not know (飞书 → 飞 + 书)."""
-    words = [w for w in kbtext._jieba().cut(text) if w.strip()]
+    words = [w for w in kbtext.words_of(text) if w.strip()]
     if not words:
         return ""
     word = words[-1] if last else words[0]

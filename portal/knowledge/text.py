@@ -125,6 +125,13 @@ def _jieba():  # noqa: ANN202 - the module
     return jieba
 
 
+@lru_cache(maxsize=4096)
+def words_of(text: str) -> tuple[str, ...]:
+    """jieba's words of a text (precise mode), as written. Cached: the answerer's checks
+    (a price asked, a number asked, the sides compared) each read the question's words."""
+    return tuple(_jieba().cut(text))
+
+
 def segment(text: str) -> str:
     """Space-separated search words (jieba's search mode), lower-cased, for a `simple` tsvector."""
     words = (_WORD.findall(w) for w in _jieba().cut_for_search(text))
