@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -23,7 +24,7 @@ from django.utils.translation import gettext as _
 from portal.knowledge import conf
 from portal.knowledge import text as kbtext
 from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
-from portal.knowledge.retrieval import Hit, hybrid_search
+from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
 from portal.knowledge.structured import Focus, focus_of, names_a_part_of_the_plan, normalise
 from portal.knowledge.verify import supported
 
@@ -38,7 +39,7 @@ PLAN_K = 8
 QUOTES = 3
 QUOTES_PER_CHUNK = 3
 # Items quoted from the list the best quote belongs to.
-LIST_QUOTES = 5
+LIST_QUOTES = 8  # a short list (SHORT_LIST) is quoted whole
 MAX_QUESTION_CHARS = 2000
 
 SYSTEM_PROMPT = (
@@ -113,7 +114,9 @@ def citation_url(hit: Hit) -> str:
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 
 
-def key_terms(question: str, focus: Focus | None = None) -> set[str]:
+def key_terms(
+    question: str, focus: Focus | None = None, known: Collection[str] | None = None
+) -> set[str]:
     """The question's search words, plus the Chinese word for each English one we know.
 
     Words that only name the week or phase the question is about (第十周, W14, 第三阶段)
@@ -122,7 +125,7 @@ def key_terms(question: str, focus: Focus | None = None) -> set[str]:
     """
     if focus and (focus.week or focus.phase):
         question = strip_focus(question)
-    terms = set(kbtext.query_terms(question, expand=True))
+    terms = set(kbtext.query_terms(question, expand=True, known=known))
     # "几层" / "哪些模型" ask about 层 / 模型: the measure word is a key term of its own.
     terms |= {t[1:] for t in terms if len(t) > 1 and t[0] in "几哪" and not t.isascii()}
     return {t for t in terms if (len(t) > 1 or not t.isascii()) and t not in _FUNCTION_CHARS}
@@ -318,7 +321,9 @@ def _said_beyond(terms: set[str], sentence: str) -> int:
     return sum(1 for w in _sentence_terms(sentence) if w not in terms)
 
 
-def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
+def _concepts(
+    weights: dict[str, float], known: Collection[str] | None = None
+) -> list[tuple[frozenset[str], float]]:
     """Key terms grouped by meaning: an English word and its Chinese counterpart
     (quantized / 量化) are one concept, weighing as much as its heavier word."""
     groups: list[tuple[frozenset[str], float]] = []
@@ -326,11 +331,8 @@ def _concepts(weights: dict[str, float]) -> list[tuple[frozenset[str], float]]:
     for term in weights:
         if term in done:
             continue
-        members = {term}
-        synonym = kbtext.gloss(term)
-        if synonym in weights:
-            members.add(synonym)
-        members |= {t for t in weights if kbtext.gloss(t) == term}
+        members = {term} | (set(kbtext.glosses(term, known)) & weights.keys())
+        members |= {t for t in weights if term in kbtext.glosses(t, known)}
         done |= members
         groups.append((frozenset(members), max(weights[m] for m in members)))
     return groups
@@ -358,6 +360,28 @@ def names_of(question: str) -> set[str]:
         for w in re.findall(r"[A-Za-z][A-Za-z0-9\-]+", question)
         if any(c.isupper() for c in w) and w.lower() not in kbtext._STOPWORDS
     }
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*\+*")
+
+
+def specific_names(question: str) -> list[str]:
+    """The product, model or tool names a question asks about, as written: a Latin word
+    with a capital after its first letter or with a digit (TensorRT-LLM, H100, CANN,
+    DeepSpeed, iPhone); in a Chinese question also a capitalised word (Mamba, Kaggle). An
+    English question capitalises its first word and plain nouns ("Without a GPU", "a
+    Chinese-language blog"), so there a capital alone names nothing. Words that only name
+    the week or phase (W14) are not names; nor are stop words and glossary words."""
+    chinese = kbtext.language_of(question) == "zh"
+    names: dict[str, None] = {}
+    for word in _NAME.findall(strip_focus(question)):
+        lower = word.lower()
+        if lower in kbtext._STOPWORDS or lower in kbtext.SYNONYMS or len(word) < 2:
+            continue
+        technical = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+        if technical or (chinese and word[0].isupper()):
+            names.setdefault(word, None)
+    return list(names)
 
 
 def says_more_than_the_names(question: str, chosen: list[tuple[Hit, str]]) -> bool:
@@ -554,16 +578,22 @@ def chunk_factor(
 
 
 def choose_quotes(
-    question: str, hits: list[Hit], *, focus: Focus | None = None, focused: set[int] | None = None
+    question: str,
+    hits: list[Hit],
+    *,
+    focus: Focus | None = None,
+    focused: set[int] | None = None,
+    known: Collection[str] | None = None,
 ) -> list[tuple[Hit, str]]:
     """The sentences that answer `question`: most shared key terms (their own, plus their
     lead-in line's) first, ties by hit rank and position; chunks the question's focus
     selected (`focused` chunk ids) count FOCUS_BONUS times.
 
     A sentence that shares no key term, or only repeats the question, is never chosen:
-    such an answer would be a guess, and the caller abstains instead.
+    such an answer would be a guess, and the caller abstains instead. `known`: the
+    knowledge base's words, for an English question's dictionary glosses.
     """
-    terms = key_terms(question, focus)
+    terms = key_terms(question, focus, known)
     focused = focused or set()
     entities = entities_of(question)
     # The name of an entity the question names ("Demo" of "Demo 2") is matched as the
@@ -579,7 +609,7 @@ def choose_quotes(
     # Names weigh more than words: "GPTQ" is what "GPTQ 属于什么领域" is about.
     names = names_of(question)
     weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
-    concepts = _concepts(weights)
+    concepts = _concepts(weights, known)
     wants_number = asks_quantity(question)
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
@@ -956,6 +986,9 @@ def answer_question(
     focus = focus_of(question)
     indexing = _indexing()
     hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
+    if mentioned_nowhere(specific_names(question), user=user, sources=sources):
+        # "TensorRT-LLM 怎么安装？": no passage names it, so any quote is about something else.
+        return _not_found(question, hits, focus, indexing)
     relevant = [h for h in hits if h.relevant]
     focused: set[int] = set()
     if focus:
@@ -994,7 +1027,9 @@ def answer_question(
         extra = list({h.chunk_id: h for h in plan_hits if h.chunk_id not in seen_ids}.values())
         relevant += [h for h in extra if h.relevant]
         hits += extra
-    chosen = choose_quotes(question, relevant, focus=focus, focused=focused)
+    chosen = choose_quotes(
+        question, relevant, focus=focus, focused=focused, known=known_words_for(question)
+    )
     if not chosen and (focus.week or focus.phase):
         chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
     elif chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):

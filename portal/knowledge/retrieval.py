@@ -3,12 +3,13 @@ words, fused by reciprocal rank (RRF)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, Max, Q
 from pgvector.django import CosineDistance
 
 from portal.knowledge import text as kbtext
@@ -94,6 +95,36 @@ def _hit(chunk: Chunk) -> Hit:
     )
 
 
+# The knowledge base's search words, with the (count, last id) of the chunks they were
+# read from: re-chunking a document replaces its chunks, so any change moves one of them.
+_KNOWN: dict[str, object] = {"key": None, "words": frozenset(), "checked": -1e9}
+KNOWN_WORDS_TTL_S = 5.0
+
+
+def known_words() -> frozenset[str]:
+    """Every search word of every chunk, all owners' (a word only widens a search that
+    the owner filter still bounds): the Chinese an English question's words may become
+    (text.dictionary_glosses). Re-read when the chunks changed, checked at most every
+    KNOWN_WORDS_TTL_S seconds."""
+    now = time.monotonic()
+    if now - float(_KNOWN["checked"]) < KNOWN_WORDS_TTL_S:  # type: ignore[arg-type]
+        return _KNOWN["words"]  # type: ignore[return-value]
+    state = Chunk.objects.aggregate(n=Count("id"), last=Max("id"))
+    key = (state["n"], state["last"])
+    if key != _KNOWN["key"]:
+        words: set[str] = set()
+        for search_text in Chunk.objects.values_list("search_text", flat=True).iterator():
+            words.update(search_text.split())
+        _KNOWN.update(key=key, words=frozenset(words))
+    _KNOWN["checked"] = now
+    return _KNOWN["words"]  # type: ignore[return-value]
+
+
+def known_words_for(question: str) -> frozenset[str] | None:
+    """known_words() for an English question (only it is translated); None otherwise."""
+    return known_words() if kbtext.language_of(question) == "en" else None
+
+
 def hybrid_search(
     question: str,
     *,
@@ -131,7 +162,8 @@ def hybrid_search(
         hit.vector_pos = pos
         hit.similarity = 1.0 - float(chunk.distance)
 
-    terms = kbtext.query_terms(question, expand=True)
+    known = known_words_for(question)
+    terms = kbtext.query_terms(question, expand=True, known=known)
     if terms:
         query = SearchQuery(" | ".join(terms), search_type="raw", config="simple")
         text_rows = (
@@ -154,7 +186,7 @@ def hybrid_search(
     name = getattr(embedder, "name", "")
     bar = MIN_SIMILARITY.get(name, DEFAULT_MIN_SIMILARITY)
     low_bar = MIN_SIMILARITY_WITH_WORDS.get(name, DEFAULT_MIN_SIMILARITY)
-    concepts = [c for c in kbtext.concepts(question) if any(len(t) > 1 for t in c)]
+    concepts = [c for c in kbtext.concepts(question, known) if any(len(t) > 1 for t in c)]
     cross = kbtext.language_of(question) == "en"  # an English question, a Chinese plan
     cross_bar = MIN_SIMILARITY_CROSS_LINGUAL.get(name, DEFAULT_MIN_SIMILARITY)
     all_bar = MIN_SIMILARITY_CROSS_LINGUAL_ALL.get(name, DEFAULT_MIN_SIMILARITY)
@@ -178,3 +210,23 @@ def hybrid_search(
             )
     ranked = sorted(hits.values(), key=lambda h: (-h.score, -h.similarity, h.chunk_id))
     return ranked[:k]
+
+
+def mentioned_nowhere(
+    names: Iterable[str], *, user: object, sources: Iterable[str] | None = None
+) -> list[str]:
+    """The names (as written) that no passage `user` may read mentions, in title, section or
+    text, without regard to case; "TensorRT-LLM" is also found as "TensorRT LLM"."""
+    chunks = _base(user, list(sources or []))
+    missing = []
+    for name in names:
+        found = Q()
+        for variant in {name, name.replace("-", ""), name.replace("-", " ")}:
+            found |= (
+                Q(text__icontains=variant)
+                | Q(section__icontains=variant)
+                | Q(document__title__icontains=variant)
+            )
+        if not chunks.filter(found).exists():
+            missing.append(name)
+    return missing

