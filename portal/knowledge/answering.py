@@ -301,6 +301,24 @@ def asks_quantity(question: str) -> bool:
 
 QUANTITY_BONUS = 1.3
 
+# "RAG 是用什么框架搭的", "which web framework": a tool is asked for by its name, so a
+# sentence that names one the question does not ("LangChain RAG") is the likelier answer
+# than one that only repeats the question's ("RAG知识库检索").
+_ASKS_TOOL = re.compile(
+    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?:框架|库|工具|软件|数据库|平台|SDK|环境|语言)"
+    r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?:frameworks?|librar(?:y|ies)|tools?|databases?"
+    r"|platforms?|sdks?|environments?)\b",
+    re.IGNORECASE,
+)
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")
+TOOL_BONUS = 1.3
+
+
+def names_another(text: str, question: str) -> bool:
+    """Whether the text names something (a Latin word) the question does not."""
+    asked = {w.lower() for w in _LATIN_WORD.findall(question)}
+    return any(w.lower() not in asked for w in _LATIN_WORD.findall(text))
+
 
 @lru_cache(maxsize=65536)
 def _sentence_terms(sentence: str) -> tuple[str, ...]:
@@ -611,6 +629,7 @@ def choose_quotes(
     weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
     concepts = _concepts(weights, known)
     wants_number = asks_quantity(question)
+    wants_tool = bool(_ASKS_TOOL.search(question))
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
@@ -640,6 +659,8 @@ def choose_quotes(
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             if wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
+            if wants_tool and names_another(cand.text, question):
+                score *= TOOL_BONUS
             score *= label_bonus(cand.text, weights)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
@@ -737,6 +758,48 @@ def _with_siblings(
     return (
         picked + [(h, t) for h, t in chosen[1:] if t not in texts][: max(0, QUOTES - len(picked))]
     )
+
+
+# "每周复盘模板包括哪些部分？": a question about the parts of a section is answered by the
+# headings inside it (a template in a code block: 本周完成 / 遇到的问题 / 下周计划).
+_ASKS_PARTS = re.compile(
+    r"哪(?:几|些)个?(?:部分|块|板块|方面|环节|栏目?)|(?:包[含括]|分为|分成|由)哪些|(?:几|多少)个?部分"
+    r"|组成|\b(?:parts|sections)\b",
+    re.IGNORECASE,
+)
+_MD_HEADING_LINE = re.compile(r"^\s*(#{1,6})\s+(.+?)\s*$")
+PARTS_HITS = 3
+
+
+def part_headings(hit: Hit) -> list[str]:
+    """The headings inside a chunk's text, of the highest level that has two or more."""
+    heads = [
+        (len(m.group(1)), _clean(m.group(2)))
+        for line in hit.text.splitlines()
+        if (m := _MD_HEADING_LINE.match(line))
+    ]
+    for level in sorted({lvl for lvl, _t in heads}):
+        parts = [t for lvl, t in heads if lvl == level]
+        if len(parts) >= 2:
+            return parts
+    return []
+
+
+def parts_quotes(
+    question: str, hits: list[Hit], known: Collection[str] | None = None
+) -> list[tuple[Hit, str]]:
+    """For a question that asks what parts a section has and names that section in full
+    (every word of its heading), the section's label and its inner headings."""
+    if not _ASKS_PARTS.search(question):
+        return []
+    terms = key_terms(question, None, known)
+    for hit in hits:
+        parts = part_headings(hit)
+        heading = _label(heading_of(hit).rsplit(" / ", 1)[-1] or hit.title)
+        words = {w for w in kbtext.query_terms(heading) if len(w) > 1}
+        if parts and words and words <= terms:
+            return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
+    return []
 
 
 def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
@@ -860,6 +923,20 @@ def _headed(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     if _words(heading.split(" / ")[-1]) & said:
         return chosen
     return [(hit, _label(f"{hit.title} / {heading}")), *chosen]
+
+
+def _framed(
+    chosen: list[tuple[Hit, str]], question: str, focus: Focus, focused: set[int], hits: list[Hit]
+) -> list[tuple[Hit, str]]:
+    """The quotes with what says what they are about: the week's or paper's title, or the
+    heading they are under; a week or phase asked about alone gets its overview."""
+    if not chosen and (focus.week or focus.phase):
+        return overview_quotes([h for h in hits if h.chunk_id in focused])
+    if chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
+        return _titled(chosen, focused)
+    if chosen and asks_which_week(question) and chosen[0][0].kind == "week":
+        return _titled(chosen, {chosen[0][0].chunk_id})  # its title names the week
+    return _headed(chosen) if chosen else chosen
 
 
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
@@ -1027,17 +1104,11 @@ def answer_question(
         extra = list({h.chunk_id: h for h in plan_hits if h.chunk_id not in seen_ids}.values())
         relevant += [h for h in extra if h.relevant]
         hits += extra
-    chosen = choose_quotes(
-        question, relevant, focus=focus, focused=focused, known=known_words_for(question)
-    )
-    if not chosen and (focus.week or focus.phase):
-        chosen = overview_quotes([h for h in hits if h.chunk_id in focused])
-    elif chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
-        chosen = _titled(chosen, focused)
-    elif chosen and asks_which_week(question) and chosen[0][0].kind == "week":
-        chosen = _titled(chosen, {chosen[0][0].chunk_id})  # its title names the week
-    elif chosen:
-        chosen = _headed(chosen)
+    known = known_words_for(question)
+    chosen = parts_quotes(question, relevant[:PARTS_HITS], known)  # under their own label
+    if not chosen:
+        chosen = choose_quotes(question, relevant, focus=focus, focused=focused, known=known)
+        chosen = _framed(chosen, question, focus, focused, hits)
     if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
         return _not_found(question, hits, focus, indexing)
     if not focus and not says_more_than_the_names(question, chosen):

@@ -661,3 +661,31 @@ def test_a_short_list_is_quoted_whole():
     assert quotes[0] == "AI Agent Sandbox架构方案 开发路线："
     assert quotes[1:] == ["基础框架（Gym兼容）", "单芯片适配（NVIDIA）", "Agent集成（PPO/DQN）",
                           "多芯片支持", "自适应优化", "评估系统"]  # fmt: skip
+
+
+def test_the_parts_of_a_section_are_the_headings_inside_it():
+    from portal.knowledge.answering import parts_quotes
+
+    template = plan_hit(
+        1, "每周复盘模板",
+        "```markdown\n## 第X周复盘 (日期)\n\n### 本周完成\n- [ ] 学习任务1\n\n### 遇到的问题\n"
+        "- 问题1：描述\n  - 解决方案：...\n\n### 下周计划\n- [ ] 任务1",
+    )  # fmt: skip
+    quotes = [s for _h, s in parts_quotes("每周复盘模板里都要写哪几块内容？", [template])]
+    assert quotes == ["每周复盘模板", "本周完成", "遇到的问题", "下周计划"]
+    # a question that does not name the section in full, or asks no parts, gets none
+    assert parts_quotes("复盘里要写哪几块？", [template]) == []
+    assert parts_quotes("每周复盘模板的第一行写什么？", [template]) == []
+
+
+def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
+    demo2 = plan_hit(
+        1, "Demo 2: 飞书AI智能助手",
+        "**核心功能**：\n- 飞书消息接收/发送\n- RAG知识库检索\n\n**技术实现**：\n- 飞书开放平台SDK\n"
+        "- LangChain RAG\n- FastAPI服务",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("飞书助手里的 RAG 是用什么框架拼起来的？", [demo2])]
+    assert "LangChain RAG" in quotes and "RAG知识库检索" not in quotes
+    # without asking for a tool, the sentence that says the question's words comes first
+    quotes = [s for _h, s in choose_quotes("飞书助手里的 RAG 做什么？", [demo2])]
+    assert "RAG知识库检索" in quotes
