@@ -362,6 +362,7 @@ SYNONYMS = {
     "白嫖": "免费",
     "没": "没有",  # "没显卡" is "没有GPU"; jieba keeps 没有 whole
     "太赶": "紧张",  # "16周太赶了" is "16周时间太紧张"
+    "达标": "目标",  # "读多少篇才算达标" asks the checklist's 目标
     "找": "查找",  # "找论文" is the plan's "论文查找"
 }
 

@@ -436,6 +436,7 @@ def test_a_learners_words_for_a_gpu_find_the_plans():
     assert frozenset({"没", "没有"}) in concepts("家里没显卡，怎么跑实验？")  # "没有GPU"
     assert frozenset({"太赶", "紧张"}) in concepts("16周太赶了，哪部分可以先不做？")
     assert frozenset({"找", "查找"}) in concepts("平时找论文去哪些网站比较好？")
+    assert frozenset({"达标", "目标"}) in concepts("论文要读到多少篇才算达标？")  # the checklist
     faq = plan_hit(1, "常见问题解答", "**Q1: 没有GPU怎么办？**\n- 使用Google Colab（免费GPU）")
     other = plan_hit(2, "第16周", "- 跑实验：记录每次实验的配置。", "curriculum")
     quotes = [s for _h, s in choose_quotes("家里没显卡，怎么跑实验？", [other, faq])]
