@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from portal.feishu import client, conf, services, sources
 from portal.feishu.conf import absolute
 from portal.feishu.schemas import CardAction, MessageEvent
-from portal.knowledge.answering import Answer, answer_question, indexing_notice
+from portal.knowledge.answering import Answer, answer_question, indexing_notice, unmentioned_text
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ def answer_card(answer: Answer, *, question: str, event: MessageEvent) -> dict[s
             lines.append(indexing_notice(answer.indexing))
     elif not answer.found:
         lines = [_("I could not find this in the knowledge base.")]
+        if answer.unmentioned:
+            lines.append(unmentioned_text(answer.unmentioned))
         lines += [f"- [{link.title}]({absolute(link.url)})" for link in answer.links]
     else:
         lines = [answer.text]

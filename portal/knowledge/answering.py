@@ -100,6 +100,8 @@ class Answer:
     focus: Focus = field(default_factory=Focus)
     # (ready, total) shared documents while the sources are still being indexed.
     indexing: tuple[int, int] | None = None
+    # Names the question asks about that nothing the asker may read mentions.
+    unmentioned: list[str] = field(default_factory=list)
 
 
 def citation_url(hit: Hit) -> str:
@@ -975,8 +977,14 @@ def not_found_links(question: str) -> list[Link]:
     ]
 
 
-def not_found_text(links: list[Link]) -> str:
+def unmentioned_text(names: list[str]) -> str:
+    return _("The knowledge base never mentions %(names)s.") % {"names": ", ".join(names)}
+
+
+def not_found_text(links: list[Link], unmentioned: list[str] | None = None) -> str:
     lines = [_("I could not find this in the knowledge base.")]
+    if unmentioned:
+        lines.append(unmentioned_text(unmentioned))
     lines += [f"- {link.title}: {link.url}" for link in links]
     return "\n".join(lines)
 
@@ -1033,14 +1041,26 @@ def generate_verified(
 
 
 def _not_found(
-    question: str, hits: list[Hit], focus: Focus, indexing: tuple[int, int] | None
+    question: str,
+    hits: list[Hit],
+    focus: Focus,
+    indexing: tuple[int, int] | None,
+    unmentioned: list[str] | None = None,
 ) -> Answer:
     links = not_found_links(question)
-    text = not_found_text(links)
+    text = not_found_text(links, unmentioned)
     if indexing:
         text += "\n" + indexing_notice(indexing)
     return Answer(
-        text, [], hits, mode="none", found=False, links=links, focus=focus, indexing=indexing
+        text,
+        [],
+        hits,
+        mode="none",
+        found=False,
+        links=links,
+        focus=focus,
+        indexing=indexing,
+        unmentioned=unmentioned or [],
     )
 
 
@@ -1063,9 +1083,10 @@ def answer_question(
     focus = focus_of(question)
     indexing = _indexing()
     hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
-    if mentioned_nowhere(specific_names(question), user=user, sources=sources):
+    unmentioned = mentioned_nowhere(specific_names(question), user=user, sources=sources)
+    if unmentioned:
         # "TensorRT-LLM 怎么安装？": no passage names it, so any quote is about something else.
-        return _not_found(question, hits, focus, indexing)
+        return _not_found(question, hits, focus, indexing, unmentioned)
     relevant = [h for h in hits if h.relevant]
     focused: set[int] = set()
     if focus:

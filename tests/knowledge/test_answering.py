@@ -600,6 +600,8 @@ def test_a_question_about_a_name_the_knowledge_base_never_mentions_is_not_found(
                      "DeepSpeed ZeRO 的三个阶段有什么区别？"):  # fmt: skip
         answer = answer_question(question, user=None, llm=None)
         assert not answer.found and answer.citations == [], question
+        assert answer.unmentioned and answer.unmentioned[0] in question
+        assert f"没有提到 {answer.unmentioned[0]}" in answer.text
     # ... while a name it does mention, in any case, is answered
     answer = answer_question("agent sandbox 用什么环境训练？", user=None, llm=None)
     assert answer.found and "CartPole" in answer.text

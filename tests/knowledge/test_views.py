@@ -50,6 +50,14 @@ def test_asking_on_the_page_shows_the_answer_citations_and_scores(owner_client, 
     assert "RRF" in body
 
 
+def test_a_name_the_knowledge_base_never_mentions_is_named_in_the_not_found(owner_client, my_doc):
+    resp = owner_client.get(reverse("knowledge:index"), {"q": "TensorRT-LLM 的共享内存怎么用？"})
+    body = resp.content.decode()
+    assert "知识库中没有找到与此相关的内容" in body
+    assert "知识库中没有提到 TensorRT-LLM" in body
+    assert "kb-quote" not in body and "kb-citations" not in body  # no quote, no source
+
+
 def test_an_htmx_ask_renders_only_the_answer_partial(owner_client, my_doc):
     resp = owner_client.get(
         reverse("knowledge:index"),
