@@ -212,6 +212,7 @@ SYNONYMS = {
     "goals": "目标",
     "split": "分配",
     "output": "产出",
+    "deliverable": "产出",
     "hardware": "硬件",
     "chip": "芯片",
     "version": "版本",
@@ -443,13 +444,25 @@ def dictionary_glosses(word: str, known: Collection[str]) -> tuple[str, ...]:
     return tuple(w for w in found if w in known)
 
 
+def singular(word: str) -> str | None:
+    """An English plural's singular ("days" -> "day", "boxes" -> "box"), else None."""
+    if not word.isascii() or len(word) < 4 or not word.endswith("s") or word.endswith("ss"):
+        return None
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    return word[:-1]
+
+
 def glosses(word: str, known: Collection[str] | None = None) -> tuple[str, ...]:
     """The glossary's Chinese for a word; failing that, given the knowledge base's words
-    (`known`), CC-CEDICT's."""
+    (`known`), CC-CEDICT's. With `known`, an English plural also brings its singular when
+    the knowledge base says that ("days" finds "Day 5-7")."""
+    one = singular(word) if known is not None else None
+    also = (one,) if one and one in known else ()  # type: ignore[operator]
     chinese = gloss(word)
     if chinese:
-        return (chinese,)
-    return dictionary_glosses(word, known) if known is not None else ()
+        return (chinese, *also)
+    return (*(dictionary_glosses(word, known) if known is not None else ()), *also)
 
 
 # Chinese question words: "哪几种", "几个", "多少", "有没有" ask; they name nothing a

@@ -639,6 +639,17 @@ def test_an_english_word_finds_the_knowledge_bases_chinese_through_the_dictionar
     assert frozenset({"log"}) in concepts("log 写在哪里？", known)  # a Chinese question's Latin
 
 
+def test_an_english_plural_also_finds_its_singular_where_the_knowledge_base_says_it():
+    from portal.knowledge.text import glosses, query_terms, singular
+
+    assert [singular(w) for w in ("days", "boxes", "class", "gpus", "is")] == [
+        "day", "box", None, "gpu", None,
+    ]  # fmt: skip
+    assert "day" in glosses("days", {"day"}) and "day" not in glosses("days", {"week"})
+    assert "day" in query_terms("What do I build on days 5-7?", expand=True, known={"day"})
+    assert glosses("weeks", {"week"}) == ("周", "week")  # the glossary's Chinese, and the singular
+
+
 @pytest.mark.django_db
 def test_the_knowledge_bases_words_are_reread_when_its_chunks_change(owner):
     from portal.knowledge import retrieval
