@@ -9,14 +9,16 @@ import os
 
 from django.conf import settings
 
+from portal.core.conf import setting_bool as _bool
 from portal.core.conf import setting_float as _float
 from portal.core.conf import setting_int as _int
 from portal.core.conf import setting_str as _str
 
 
 def warm_up() -> bool:
-    """Whether the web process loads the question embedder at start (`KB_WARM_UP`, on)."""
-    return _str("KB_WARM_UP", "1").lower() not in ("0", "false", "no", "off")
+    """Whether the web process loads the question embedder at start (`KB_WARM_UP`, on; read
+    as every boolean setting is: a value that is no boolean is a configuration error)."""
+    return _bool("KB_WARM_UP", True)
 
 
 def queue() -> str:

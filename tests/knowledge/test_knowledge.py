@@ -178,3 +178,22 @@ def test_text_is_extracted_from_a_pdf_page_by_page():
 def test_a_broken_pdf_is_refused_with_a_message():
     with pytest.raises(services.KnowledgeError, match="PDF"):
         services.extract_upload_text("broken.pdf", b"%PDF-1.4 garbage")
+
+
+def test_the_warm_up_switch_reads_as_every_boolean_setting(settings, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.knowledge import conf
+
+    settings.KB_WARM_UP = None
+    monkeypatch.delenv("KB_WARM_UP", raising=False)
+    assert conf.warm_up() is True  # on by default
+    for raw, on in (("0", False), ("off", False), ("FALSE", False), ("1", True), ("yes", True)):
+        monkeypatch.setenv("KB_WARM_UP", raw)
+        assert conf.warm_up() is on, raw
+    settings.KB_WARM_UP = False  # a Django setting comes first
+    assert conf.warm_up() is False
+    settings.KB_WARM_UP = None
+    monkeypatch.setenv("KB_WARM_UP", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="KB_WARM_UP"):
+        conf.warm_up()
