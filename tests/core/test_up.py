@@ -276,7 +276,7 @@ def test_the_web_command_runs_uvicorn_with_the_asked_workers_or_one_daphne():
     from portal.core.management.commands.up import web_command
 
     uvicorn = web_command("uvicorn", "127.0.0.1", 8123, 3)
-    assert uvicorn[1:4] == ["-m", "portal.core.uvicorn_tcp", "portal.asgi:application"]
+    assert uvicorn[1:4] == ["-m", "uvicorn", "portal.asgi:application"]
     assert uvicorn[uvicorn.index("--workers") + 1] == "3"
     assert "--no-proxy-headers" in uvicorn
     daphne = web_command("daphne", "127.0.0.1", 8123, 3)

@@ -1,8 +1,12 @@
-"""The web processes' connections have TCP_NODELAY (portal.core.uvicorn_tcp).
+"""The web processes' connections have TCP_NODELAY.
 
-Without it, each request on a kept-alive connection after the first waited for the client's
-delayed acknowledgement (~43 ms on Linux; uvicorn issue #3149). Checked on the socket itself,
-as asyncio sees it in a worker process: the listener uvicorn's supervisor would hand down.
+Without it, each request on a kept-alive connection after the first waits for the client's
+delayed acknowledgement (~43 ms on Linux). uvicorn's `--workers` supervisor bound its
+listening socket with `proto` 0 up to 0.54, so asyncio never set TCP_NODELAY on the
+connections the workers accepted (uvicorn issue #3149); the portal ran uvicorn through a
+module that rebound it as TCP. uvicorn 0.55 fixed it, pyproject.toml requires it, and the
+module is gone. Checked on the socket itself, as asyncio sees it in a worker process: the
+listener uvicorn's supervisor hands down.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ import asyncio
 import socket
 
 import uvicorn.config
-
-from portal.core.uvicorn_tcp import bind_tcp_socket
 
 
 async def _accepted_nodelay(listener: socket.socket) -> int:
@@ -34,18 +36,8 @@ async def _accepted_nodelay(listener: socket.socket) -> int:
         server.close()
 
 
-def _config() -> uvicorn.config.Config:
-    return uvicorn.config.Config("portal.asgi:application", host="127.0.0.1", port=0, workers=2)
-
-
-def test_uvicorns_own_listener_leaves_nagle_on_for_accepted_connections():
-    """The defect itself: if uvicorn fixes it, this fails and the module can go."""
-    listener = _config().bind_socket()
-    assert listener.proto == 0
-    assert asyncio.run(_accepted_nodelay(listener)) == 0
-
-
-def test_the_portals_listener_gives_every_accepted_connection_tcp_nodelay():
-    listener = bind_tcp_socket(_config())
-    assert listener.proto == socket.IPPROTO_TCP and listener.get_inheritable()
+def test_the_workers_listener_gives_every_accepted_connection_tcp_nodelay():
+    config = uvicorn.config.Config("portal.asgi:application", host="127.0.0.1", port=0, workers=2)
+    listener = config.bind_socket()  # what the supervisor binds and its workers inherit
+    assert listener.proto == socket.IPPROTO_TCP
     assert asyncio.run(_accepted_nodelay(listener)) == 1

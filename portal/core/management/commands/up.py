@@ -72,9 +72,7 @@ def web_command(server: str, host: str, port: int, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        # uvicorn's own command line, with TCP_NODELAY on its workers' connections (without
-        # it every kept-alive request after the first waited ~43 ms; see the module)
-        "portal.core.uvicorn_tcp",
+        "uvicorn",
         "portal.asgi:application",
         "--host",
         host,
