@@ -798,7 +798,7 @@ def parts_quotes(
     for hit in hits:
         parts = part_headings(hit)
         heading = _label(heading_of(hit).rsplit(" / ", 1)[-1] or hit.title)
-        words = {w for w in kbtext.query_terms(heading) if len(w) > 1}
+        words = {w for w in _sentence_terms(heading) if len(w) > 1}
         if parts and words and words <= terms:
             return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
     return []

@@ -378,20 +378,30 @@ USER_WORDS = ("独显", "白嫖", "太赶")
 _SUFFIXES = ("ing", "ed", "es", "s", "er", "ers")
 
 
-def gloss(word: str) -> str | None:
-    """The glossary's Chinese for an English word, inflections included: "visualizing" finds
-    "visualize", "trained" finds "train", "maintainers" finds "maintainer"."""
-    if word in SYNONYMS:
-        return SYNONYMS[word]
+def _base_form(word: str, table: Collection[str], *, doubled: bool = False) -> str | None:
+    """The word an inflected English word comes from, as `table` holds it: "visualizing" ->
+    "visualize", "trained" -> "train", "maintainers" -> "maintainer"; with `doubled`, also
+    "planned" -> "plan". The first suffix, then the first candidate, that `table` holds;
+    None for a word under five letters."""
     if not word.isascii() or len(word) < 5:
         return None
     for suffix in _SUFFIXES:
         if word.endswith(suffix):
             base = word[: -len(suffix)]
-            for candidate in (base, base + "e"):
-                if len(candidate) >= 3 and candidate in SYNONYMS:
-                    return SYNONYMS[candidate]
+            undoubled = base[:-1] if doubled and base[-2:-1] == base[-1:] else ""
+            for candidate in (base, base + "e", undoubled):
+                if len(candidate) >= 3 and candidate in table:
+                    return candidate
     return None
+
+
+def gloss(word: str) -> str | None:
+    """The glossary's Chinese for an English word, inflections included: "visualizing" finds
+    "visualize", "trained" finds "train", "maintainers" finds "maintainer"."""
+    if word in SYNONYMS:
+        return SYNONYMS[word]
+    base = _base_form(word, SYNONYMS)
+    return SYNONYMS[base] if base else None
 
 
 # Beyond the glossary, an English word finds its Chinese through CC-CEDICT (the
@@ -431,16 +441,9 @@ def dictionary_glosses(word: str, known: Collection[str]) -> tuple[str, ...]:
         return ()
     table = _cedict()
     found: dict[str, None] = dict.fromkeys(table.get(word, ()))
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) >= 5:
-            base = word[: -len(suffix)]
-            for candidate in (base, base + "e", base[:-1] if base[-2:-1] == base[-1:] else ""):
-                if len(candidate) >= 3 and candidate in table:
-                    found.update(dict.fromkeys(table[candidate]))
-                    break
-            else:
-                continue
-            break
+    base = _base_form(word, table, doubled=True)
+    if base:
+        found.update(dict.fromkeys(table[base]))
     return tuple(w for w in found if w in known)
 
 
@@ -457,8 +460,9 @@ def glosses(word: str, known: Collection[str] | None = None) -> tuple[str, ...]:
     """The glossary's Chinese for a word; failing that, given the knowledge base's words
     (`known`), CC-CEDICT's. With `known`, an English plural also brings its singular when
     the knowledge base says that ("days" finds "Day 5-7")."""
-    one = singular(word) if known is not None else None
-    also = (one,) if one and one in known else ()  # type: ignore[operator]
+    also: tuple[str, ...] = ()
+    if known is not None and (one := singular(word)) and one in known:
+        also = (one,)
     chinese = gloss(word)
     if chinese:
         return (chinese, *also)
