@@ -32,6 +32,9 @@ SCRIPT = textwrap.dedent(
     churn(0.3)
     out["idle"] = gcpacer.full_collections  # due, nothing in flight: collected
     with gcpacer.latency_critical():
+        # a collection the pacer decided on just before the acknowledgement began may still be
+        # finishing (its check read nothing in flight): let it count before we start counting
+        time.sleep(10 * gcpacer.POLL_S)
         before = gcpacer.full_collections
         churn(0.5)
         out["during_short_ack"] = gcpacer.full_collections - before
