@@ -303,6 +303,18 @@ def asks_quantity(question: str) -> bool:
 
 QUANTITY_BONUS = 1.3
 
+# "一共安排了多少个实践项目", "最少要几个": a count is said as a number with the measure
+# word asked ("4个实践项目", "至少3个"), not as any number ("实践项目：40%"); in the
+# sentence or its lead-in ("4个实践项目" over its list).
+_COUNT_ASKED = re.compile(r"(?:(?<!哪)几|多少)\s*([个篇份项周天步章门])")  # 哪几个 asks which
+COUNT_BONUS = 1.3
+
+
+def counted_units(question: str) -> str:
+    """The measure words a question counts by ("多少个" -> "个"), as one string."""
+    return "".join(sorted(set(_COUNT_ASKED.findall(question))))
+
+
 # "RAG 是用什么框架搭的", "which web framework": a tool is asked for by its name, so a
 # sentence that names one the question does not ("LangChain RAG") is the likelier answer
 # than one that only repeats the question's ("RAG知识库检索").
@@ -631,6 +643,8 @@ def choose_quotes(
     weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
     concepts = _concepts(weights, known)
     wants_number = asks_quantity(question)
+    units = counted_units(question)
+    count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
     wants_tool = bool(_ASKS_TOOL.search(question))
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
@@ -659,7 +673,10 @@ def choose_quotes(
                 score *= LABEL_BONUS
             if not named and any(_names_entity(said, e) for e in entities):
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
-            if wants_number and re.search(r"\d", cand.text):
+            if count:  # a count asked: only a count answers it, not a percentage
+                if count.search(f"{cand.context} {cand.text}"):
+                    score *= QUANTITY_BONUS * COUNT_BONUS
+            elif wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
             if wants_tool and names_another(cand.text, question):
                 score *= TOOL_BONUS

@@ -69,10 +69,12 @@ FAQ_WORDS = ("常见问题", "faq")
 
 _NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo)", re.IGNORECASE)
 _DEMO_CN = re.compile(rf"(demo)\s*({_CN_NUMBER})(?![\u4e00-\u9fff]*[个周])", re.IGNORECASE)
+# "Demo1", "day5" as the plan writes them: "Demo 1", "Day 5-7".
+_GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
 
 
 def normalise(question: str) -> str:
-    """The plan's names for numbered things: 第一个 Demo / Demo一 → Demo 1."""
+    """The plan's names for numbered things: 第一个 Demo / Demo一 / Demo1 → Demo 1."""
 
     def nth(match: re.Match[str]) -> str:
         number = _number(match.group(1))
@@ -82,6 +84,7 @@ def normalise(question: str) -> str:
         number = _number(match.group(2))
         return f"{match.group(1)} {number}" if number else match.group(0)
 
+    question = _GLUED_NUMBER.sub(r"\1 ", question)
     return _DEMO_CN.sub(cn, _NTH_DEMO.sub(nth, question))
 
 

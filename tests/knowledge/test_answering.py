@@ -84,6 +84,10 @@ def test_the_nth_demo_is_named_as_the_plan_names_it():
     assert normalise("第二个Demo用了什么向量库") == "Demo 2用了什么向量库"
     assert normalise("Demo三 用什么可视化") == "Demo 3 用什么可视化"
     assert normalise("第一周的第一个项目是什么？") == "第一周的第一个项目是什么？"  # not a Demo
+    # glued, as typed on a phone: the plan writes "Demo 1", "Day 5-7"
+    assert normalise("Demo1 做完要交哪些成果") == "Demo 1 做完要交哪些成果"
+    assert normalise("做demo2和Day5-7要多久") == "做demo 2和Day 5-7要多久"
+    assert normalise("Today3 and holiday4") == "Today3 and holiday4"  # not a Demo or a Day
 
 
 def test_an_english_questions_filler_words_are_not_concepts():
@@ -520,6 +524,33 @@ def test_a_number_is_asked_for_by_a_word_that_asks_one():
     for question in ("显存占用怎么优化？", "几乎所有 Demo 都要部署吗", "Demo 2 用什么框架",
                      "模型量化方向的论文是哪几篇", "最该优先做哪几个 Demo？"):  # fmt: skip
         assert not asks_quantity(question), question
+
+
+def test_a_count_is_answered_by_a_count_not_by_a_percentage():
+    """ "一共安排了多少个实践项目" counts: "4个实践项目" (a lead-in over its list) answers it,
+    not "实践项目：40%", which names the question's words under a label and holds a number."""
+    from portal.knowledge.answering import counted_units
+
+    split = plan_hit(1, "时间分配建议", "16周时间分配：\n- 理论学习：30%\n- 实践项目：40%")
+    projects = plan_hit(
+        2, "Kaggle竞赛与实践项目", "- 🛠️ **4个实践项目**\n  1. LLM量化部署（第8周）\n"
+        "  2. 飞书AI机器人（第14周）",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("整个方案一共安排了多少个实践项目？", [split, projects])]
+    assert "LLM量化部署（第8周）" in quotes and "实践项目：40%" not in quotes
+    # a share is still answered by the percentage
+    quotes = [s for _h, s in choose_quotes("实践项目占多少时间？", [split, projects])]
+    assert "实践项目：40%" in quotes and "LLM量化部署（第8周）" not in quotes
+    assert counted_units("GitHub 仓库最少要几个，博客写多少篇") == "个篇"
+    assert counted_units("最该优先做哪几个 Demo？") == ""  # asks which, not how many
+
+
+def test_spoken_question_words_are_no_concepts():
+    from portal.knowledge.text import concepts
+
+    words = set().union(*concepts("CUDA 要学到啥程度才够，咋办"))
+    assert "cuda" in words and {"啥", "咋", "咋办"}.isdisjoint(words)
+    assert "expected" not in set().union(*concepts("How many blog posts am I expected to write?"))
 
 
 def test_a_group_the_question_names_in_full_is_answered_by_its_items():
