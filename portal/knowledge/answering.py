@@ -25,7 +25,13 @@ from portal.knowledge import conf
 from portal.knowledge import text as kbtext
 from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
 from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
-from portal.knowledge.structured import Focus, focus_of, names_a_part_of_the_plan, normalise
+from portal.knowledge.structured import (
+    Focus,
+    focus_of,
+    names_a_part_of_the_plan,
+    normalise,
+    without_exclusions,
+)
 from portal.knowledge.verify import supported
 
 log = logging.getLogger(__name__)
@@ -234,6 +240,8 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
         if not line.strip():
             context = heading
             continue
+        if line.lstrip().startswith(("```", "~~~")):
+            continue  # a code block's fence ("```markdown") says nothing
         following = lines[i + 1] if i + 1 < len(lines) else ""
         if _is_lead_in(line, following):
             # A lead-in introduces the answer; it is not one ("Q1: 没有GPU怎么办？"),
@@ -645,7 +653,8 @@ def choose_quotes(
     wants_number = asks_quantity(question)
     units = counted_units(question)
     count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
-    wants_tool = bool(_ASKS_TOOL.search(question))
+    # "除了 vLLM 还有哪个": the answer names another thing, as a tool asked for does.
+    wants_tool = bool(_ASKS_TOOL.search(question)) or without_exclusions(question) != question
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []

@@ -291,9 +291,10 @@ def _squash_with_positions(text: str) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
-# "除了 vLLM 之外还该看哪类论文": the name after 除了 is what the question is not about.
+# "除了 vLLM 之外还该看哪类论文", "除了 vLLM 还有哪个": the name after 除了 is what the
+# question is not about.
 _EXCLUDED = [
-    re.compile(r"除了?\s*[^，,。？?！!]{1,30}?\s*(?:之外|以外|外)"),
+    re.compile(r"除了?\s*[^，,。？?！!]{1,30}?\s*(?:之外|以外|外|(?=[，,]?\s*(?:还|也)))"),
     re.compile(
         r"\b(?:besides|other than|apart from|except(?: for)?)\s+[A-Za-z0-9.\-]+(?:\s+\d+)?",
         re.IGNORECASE,

@@ -6,7 +6,12 @@ import pytest
 from django.urls import reverse
 
 from portal.knowledge import services
-from portal.knowledge.answering import answer_question, answers_the_type_asked, choose_quotes
+from portal.knowledge.answering import (
+    answer_question,
+    answers_the_type_asked,
+    choose_quotes,
+    sentences_of,
+)
 from portal.knowledge.models import Document, DocumentStatus, Source
 from portal.knowledge.sources import (
     close_unclosed_fence,
@@ -470,6 +475,25 @@ def test_a_name_the_question_excludes_is_not_its_focus(core_papers):
     assert not focus_of("推理加速方向，除了 vLLM 之外还该看哪类论文？").paper_id
     assert not focus_of("除vLLM以外还有哪些推理论文").paper_id
     assert not focus_of("Which inference papers besides vLLM should I read?").paper_id
+    assert not focus_of("推理加速方向除了 vLLM 还有哪个必读主题？").paper_id
+    assert not focus_of("除了vLLM，也推荐读哪些推理论文").paper_id
+
+
+def test_besides_a_name_the_answer_names_another():
+    """ "除了 vLLM 还有哪个": the sentence that names one more (Speculative Decoding) answers,
+    not the one that only says vLLM again."""
+    demo = plan_hit(1, "文档结构", "优化技术：\n- vLLM推理加速（3x吞吐量提升）")
+    papers = plan_hit(2, "文档结构", "- 推理加速（vLLM, Speculative Decoding）")
+    quotes = choose_quotes("推理加速方向除了 vLLM 还有哪个必读主题？", [demo, papers])
+    assert quotes[0][1] == "推理加速（vLLM, Speculative Decoding）"
+
+
+def test_a_code_fence_is_never_quoted():
+    template = plan_hit(
+        1, "每周复盘模板", "```markdown\n## 第X周复盘\n### 本周完成\n- 学习任务1\n```"
+    )
+    assert "```markdown" not in sentences_of(template)
+    assert "学习任务1" in sentences_of(template)
 
 
 @pytest.mark.django_db
