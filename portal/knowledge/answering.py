@@ -916,6 +916,9 @@ def _chinese_side(text: str, *, last: bool) -> str:
     return run.group(0) if run else word
 
 
+_STATED_NUMBER = re.compile(r"\d|[一二三四五六七八九十两半][个篇份项周天步章门轮次种倍成]")
+
+
 def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     said = "\n".join(quotes)
     compared = _compared(question)
@@ -927,6 +930,9 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
         return False
     if _ASKS_WHEN.search(question) and not _WHEN.search(said):
         return False
+    link = _ASKS_LINK.search(question)  # "网址是多少" asks for an address
+    if asks_quantity(question) and not link and not _STATED_NUMBER.search(said):
+        return False  # "曦望面试一般几轮": quotes that state no number do not answer it
     return True
 
 

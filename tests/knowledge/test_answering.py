@@ -539,6 +539,16 @@ def test_free_for_how_long_is_no_question_of_price():
     assert not answers_the_type_asked("What is the price of an H100?", ["H100 GPU"])
 
 
+def test_a_question_for_a_number_is_not_answered_by_quotes_without_one():
+    assert not answers_the_type_asked(
+        "寒武纪思元590芯片的算力是多少？", ["理解GPU架构", "了解AI芯片生态"]
+    )
+    assert answers_the_type_asked("必读论文一共多少篇？", ["必读论文清单（28篇核心论文）"])
+    assert answers_the_type_asked("复盘要写几个部分？", ["分三个部分：本周完成、问题、计划"])
+    # an address is asked "是多少" too, and has no number
+    assert answers_the_type_asked("Lil'Log这个博客的网址是多少", ["https://lilianweng.github.io/"])
+
+
 def test_a_number_is_asked_for_by_a_word_that_asks_one():
     from portal.knowledge.answering import asks_quantity
 
