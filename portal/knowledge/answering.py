@@ -644,7 +644,7 @@ def choose_quotes(
     # The numbers the question asks about ("第5-8周", "Day 1-2") are key terms too,
     # except those naming what retrieval already keeps to (the week, "Demo 2").
     plain = strip_focus(question) if focus and (focus.week or focus.phase) else question
-    terms |= numbers_of(plain) - {f"#{number}" for _name, number in entities}
+    terms |= numbers_of(kbtext.without_the_plan(plain)) - {f"#{n}" for _name, n in entities}
     weights = _term_weights(terms, [c.text for _r, _h, cands in per_hit for c in cands])
     # Names weigh more than words: "GPTQ" is what "GPTQ 属于什么领域" is about.
     names = names_of(question)

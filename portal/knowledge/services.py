@@ -28,10 +28,11 @@ class KnowledgeError(ValueError):
 
 
 def content_hash(title: str, content: str) -> str:
-    """What a document's chunks are made from: its title, its text and the chunker's
-    version, so a new way of chunking re-indexes every document on its next ingest."""
+    """What a document's chunks are made from: its title, its text and the index's version
+    (the chunker's, the segmenter's words), so a new way of chunking or segmenting
+    re-indexes every document on its next ingest."""
     return hashlib.sha256(
-        f"{kbtext.CHUNKER_VERSION}\n\x00{title}\n\x00{content}".encode()
+        f"{kbtext.index_version()}\n\x00{title}\n\x00{content}".encode()
     ).hexdigest()
 
 

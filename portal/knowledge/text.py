@@ -12,7 +12,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
 
 # Bump when split_text() or the passage format changes: every document is then re-chunked
-# on its next ingest (services.content_hash).
+# on its next ingest (services.content_hash, through index_version()).
 CHUNKER_VERSION = 1
 CHUNK_CHARS = 500
 OVERLAP_CHARS = 80
@@ -375,7 +375,16 @@ SYNONYMS = {
 _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
 # Words jieba would glue to their neighbours ("没独显" as one word).
-USER_WORDS = ("独显", "白嫖", "太赶")
+# Words jieba does not know, kept whole: a learner's (独显, 白嫖, 太赶), the plan's company
+# (曦望) and 占比 (else 占 / 比). A chunk's search words come from this segmentation, so
+# the words are part of index_version(): changing them re-indexes every document.
+USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比")
+
+
+def index_version() -> str:
+    """What a chunk's passage and search words depend on besides its text: the chunker's
+    version and the segmenter's own words (services.content_hash)."""
+    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}"
 
 
 _SUFFIXES = ("ing", "ed", "es", "s", "er", "ers")
@@ -509,9 +518,17 @@ def language_of(text: str) -> str:
 _THE_PLAN = re.compile(
     r"\b(?:study|learning|prep|preparation)\s+(?=plans?\b)"
     # "按这个方案学", "这份计划": the plan itself, in Chinese
-    r"|(?:这个|这份|这套|本|该)(?:学习)?(?:方案|计划)",
+    r"|(?:这个|这份|这套|本|该)(?:学习)?(?:方案|计划)"
+    # "这16周里哪块时间最多": the plan's whole span, no week of it
+    r"|(?:这|整个|这整个)\s*(?:16|十六)\s*(?:个)?周(?:里|中|内|下来)?",
     re.IGNORECASE,
 )
+
+
+def without_the_plan(text: str) -> str:
+    """The text without the words that name the plan itself ("this study plan", "这份方案",
+    "这16周")."""
+    return _THE_PLAN.sub(" ", text)
 
 
 def query_terms(
@@ -525,7 +542,7 @@ def query_terms(
     """
     seen: dict[str, None] = {}
     known = known if language_of(text) == "en" else None
-    for word in segment(_THE_PLAN.sub("", text)).split():
+    for word in segment(without_the_plan(text)).split():
         if word not in _STOPWORDS and (len(word) > 1 or not word.isascii()):
             seen.setdefault(word, None)
             for translated in glosses(word, known) if expand else ():

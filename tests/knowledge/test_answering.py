@@ -95,6 +95,40 @@ def test_the_nth_demo_is_named_as_the_plan_names_it():
     assert normalise("Today3 and holiday4") == "Today3 and holiday4"  # not a Demo or a Day
 
 
+def test_the_plans_whole_span_names_no_week():
+    """ "这16周里哪一块时间占比最大" asks about the whole plan: 16 is no number to match, and
+    占比 is one word, so the sentence that says 占比最大 answers, not every line under a
+    "16周…：" lead-in."""
+    from portal.knowledge.text import query_terms
+
+    assert query_terms("这16周里哪一块花的时间占比最大？") == [
+        "一块",
+        "哪一块",
+        "花",
+        "时间",
+        "占比",
+        "最大",
+    ]
+    assert "16" in query_terms("第13-16周做什么")  # a span still is one
+    timeline = plan_hit(
+        1, "文档结构", "16周学习时间线：\n- 第1-4周：基础强化\n- 第13-16周：应用开发：飞书/实战项目"
+    )
+    split = plan_hit(2, "时间分配建议 / 实践项目", "写代码、跑实验。每周约 40%，是占比最大的一块。")
+    quotes = choose_quotes("这16周里哪一块花的时间占比最大？", [timeline, split])
+    assert quotes[0][1] == "每周约 40%，是占比最大的一块。"
+
+
+def test_the_segmenters_own_words_are_part_of_a_documents_hash(monkeypatch):
+    """A chunk's search words come from jieba with USER_WORDS: new words re-index."""
+    from portal.knowledge import text as kbtext
+    from portal.knowledge.services import content_hash
+
+    assert kbtext.query_terms("曦望sunrise公司")[:2] == ["曦望", "sunrise"]
+    before = content_hash("计划", "正文")
+    monkeypatch.setattr(kbtext, "USER_WORDS", (*kbtext.USER_WORDS, "新词"))
+    assert content_hash("计划", "正文") != before
+
+
 def test_an_english_questions_filler_words_are_not_concepts():
     from portal.knowledge.text import concepts, gloss
 
