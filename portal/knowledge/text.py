@@ -358,6 +358,8 @@ SYNONYMS = {
     "tech": "技术",
     "recommend": "推荐",
     "website": "网站",
+    "vram": "显存",
+    "technical": "技术",
     "site": "网站",
     # Chinese words a learner says for what the plan calls otherwise.
     "显卡": "gpu",
@@ -367,6 +369,8 @@ SYNONYMS = {
     "没": "没有",  # "没显卡" is "没有GPU"; jieba keeps 没有 whole
     "太赶": "紧张",  # "16周太赶了" is "16周时间太紧张"
     "达标": "目标",  # "读多少篇才算达标" asks the checklist's 目标
+    "英伟达": "nvidia",  # the plan writes the company's Latin name
+    "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does
     "找": "查找",  # "找论文" is the plan's "论文查找"
 }
 
@@ -376,9 +380,9 @@ _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
 # Words jieba would glue to their neighbours ("没独显" as one word).
 # Words jieba does not know, kept whole: a learner's (独显, 白嫖, 太赶), the plan's company
-# (曦望) and 占比 (else 占 / 比). A chunk's search words come from this segmentation, so
+# (曦望), 英伟达 and 占比 (else 占 / 比). A chunk's search words come from this segmentation, so
 # the words are part of index_version(): changing them re-indexes every document.
-USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比")
+USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达")
 
 
 def index_version() -> str:

@@ -124,9 +124,19 @@ def test_the_segmenters_own_words_are_part_of_a_documents_hash(monkeypatch):
     from portal.knowledge.services import content_hash
 
     assert kbtext.query_terms("曦望sunrise公司")[:2] == ["曦望", "sunrise"]
+    assert "英伟达" in kbtext.query_terms("英伟达的开发者博客")
     before = content_hash("计划", "正文")
     monkeypatch.setattr(kbtext, "USER_WORDS", (*kbtext.USER_WORDS, "新词"))
     assert content_hash("计划", "正文") != before
+
+
+def test_the_glossary_knows_a_learners_words_for_the_plans():
+    from portal.knowledge.text import query_terms
+
+    assert "显存" in query_terms("how much VRAM does INT8 save?", expand=True)
+    assert "nvidia" in query_terms("英伟达的开发者博客网址", expand=True)
+    # "让外网访问本地的机器人" is what the plan's 内网穿透 (segmented 内 / 网 / 穿透) does
+    assert "穿透" in query_terms("怎么让外网访问本地的机器人", expand=True)
 
 
 def test_an_english_questions_filler_words_are_not_concepts():
