@@ -497,6 +497,10 @@ def _heading_answers(
 
 
 FOCUS_BONUS = 1.5
+# A sentence outside the chunks of the week, phase or paper a question names competes with
+# theirs when it names the same thing and scores this many times their best.
+OWN_MARGIN = 1.15
+OWN_CONCEPTS = 2  # ... and says this many of the question's other concepts
 NAME_WEIGHT = 2.0
 # The study plan's own sections state the facts the curriculum's long week documents
 # only mention in passing: their sentences count this many times.
@@ -658,6 +662,7 @@ def choose_quotes(
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
+    contexts: dict[tuple[int, str], str] = {}
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
         bonus *= chunk_factor(hit, entities, plan=plan, focus=focus, asks_week=asks_week)
@@ -692,12 +697,29 @@ def choose_quotes(
             score *= label_bonus(cand.text, weights)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
+                contexts[(hit.chunk_id, cand.text)] = cand.context
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
     if own_first and focused:
         # The question names a week, a phase, or a paper it asks about: its own chunks
         # answer it when they can.
         own_rows = [row for row in scored if row[3].chunk_id in focused]
-        scored = own_rows or scored
+        # ... unless a sentence elsewhere that names it too answers much better: the plan's
+        # table row "vLLM (PagedAttention) | ⭐⭐⭐⭐⭐ | 推理系统" for "PagedAttention 那篇论文
+        # 在阅读优先级表里属于哪个领域", which the paper's own document does not say.
+        best_own = max((row[0] for row in own_rows), default=0.0)
+
+        def says_more(row: tuple[float, int, int, Hit, str]) -> bool:
+            words = _words(f"{contexts[(row[3].chunk_id, row[4])]} {row[4]}")
+            if not names & words:
+                return False
+            asked = [c for c, _w in concepts if not c & names]
+            return sum(1 for c in asked if c & words) >= OWN_CONCEPTS
+
+        better = [
+            row for row in scored
+            if row[3].chunk_id not in focused and row[0] >= best_own * OWN_MARGIN and says_more(row)
+        ]  # fmt: skip
+        scored = own_rows + better if own_rows else scored
     # Of equals, the sentence that says more beyond the question first ("Python高级特性
     # （装饰器、异步、性能优化）" before "复习Python高级特性"), then retrieval's order.
     scored.sort(key=lambda row: (-round(row[0], 6), -_said_beyond(terms, row[4]), row[1], row[2]))

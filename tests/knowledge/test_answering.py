@@ -532,6 +532,33 @@ def test_besides_a_name_the_answer_names_another():
     assert quotes[0][1] == "推理加速（vLLM, Speculative Decoding）"
 
 
+def test_the_plans_row_about_a_named_paper_answers_what_its_own_document_does_not_say():
+    """ "vLLM 论文在阅读优先级表里属于哪个领域": the paper's own document is preferred, but
+    only the plan's table row says the field; a row that names the paper and no more of
+    the question ("vLLM推理加速（3x吞吐量提升）") does not compete."""
+    from portal.knowledge.retrieval import Hit
+    from portal.knowledge.structured import Focus
+
+    own = Hit(
+        1, 1, "vLLM (PagedAttention)", "vLLM (PagedAttention) / 在学习计划中",
+        "- 必读核心论文（第19篇），优先级 ★★★★★\n- 对应课程：第11周", "paper", "",
+    )  # fmt: skip
+    table = plan_hit(
+        2, "顶级论文与研究资源", "**推荐阅读优先级**：\n| 论文 | 重要性 | 领域 |\n|---|---|---|\n"
+        "| Flash Attention 1&2 | ⭐⭐⭐⭐⭐ | 推理优化 |\n| vLLM (PagedAttention) | ⭐⭐⭐⭐⭐ | 推理系统 |",
+    )  # fmt: skip
+    demo = plan_hit(3, "Demo 1", "优化技术：\n- vLLM推理加速（3x吞吐量提升）")
+    focus = Focus(paper_id="2309.06180")
+    question = "vLLM 论文在阅读优先级表里属于哪个领域？"
+    quotes = [s for _h, s in choose_quotes(question, [own, table], focus=focus, focused={1})]
+    assert "vLLM (PagedAttention) | ⭐⭐⭐⭐⭐ | 推理系统" in quotes
+    question = "vLLM那篇论文提出的关键技术叫什么名字？"
+    quotes = [
+        h.chunk_id for h, _s in choose_quotes(question, [own, demo], focus=focus, focused={1})
+    ]
+    assert quotes and set(quotes) == {1}
+
+
 def test_a_code_fence_is_never_quoted():
     template = plan_hit(
         1, "每周复盘模板", "```markdown\n## 第X周复盘\n### 本周完成\n- 学习任务1\n```"
