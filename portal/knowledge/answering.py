@@ -981,13 +981,33 @@ def _headed(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     return [(hit, _label(f"{hit.title} / {heading}")), *chosen]
 
 
+_ASKS_DAY = re.compile(r"哪(?:几|一)?天|第几天|\b(?:which|what) days?\b", re.IGNORECASE)
+_DAY = re.compile(r"\bday\s*\d", re.IGNORECASE)
+
+
+def _with_day(chosen: list[tuple[Hit, str]], question: str) -> list[tuple[Hit, str]]:
+    """ "注册 Hugging Face 账号是第一周哪几天的任务": the day is the heading or lead-in the
+    quote stands under ("任务清单 / Day 1-2：环境准备"), so it is quoted before it."""
+    if not _ASKS_DAY.search(question) or any(_DAY.search(text) for _h, text in chosen):
+        return chosen
+    for at, (hit, text) in enumerate(chosen):
+        contexts = [c.context for c in candidates_of(hit) if c.text == text]
+        for label in (heading_of(hit), *contexts):
+            day = next((p for p in reversed(label.split(" / ")) if _DAY.search(p)), "")
+            if day:
+                return [*chosen[:at], (hit, _label(day)), *chosen[at:]]
+    return chosen
+
+
 def _framed(
     chosen: list[tuple[Hit, str]], question: str, focus: Focus, focused: set[int], hits: list[Hit]
 ) -> list[tuple[Hit, str]]:
     """The quotes with what says what they are about: the week's or paper's title, or the
-    heading they are under; a week or phase asked about alone gets its overview."""
+    heading they are under; a week or phase asked about alone gets its overview; the day
+    a question asks for."""
     if not chosen and (focus.week or focus.phase):
         return overview_quotes([h for h in hits if h.chunk_id in focused])
+    chosen = _with_day(chosen, question)
     if chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
         return _titled(chosen, focused)
     if chosen and asks_which_week(question) and chosen[0][0].kind == "week":

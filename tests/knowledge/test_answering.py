@@ -559,6 +559,25 @@ def test_the_plans_row_about_a_named_paper_answers_what_its_own_document_does_no
     assert quotes and set(quotes) == {1}
 
 
+def test_a_question_for_the_day_gets_the_heading_that_names_it():
+    from portal.knowledge.answering import _framed
+    from portal.knowledge.retrieval import Hit
+    from portal.knowledge.structured import Focus
+
+    week1 = Hit(
+        1, 1, "第1周 环境准备", "第1周 环境准备 / 任务清单 / Day 1-2 环境准备",
+        "- 注册Hugging Face账号：创建只读 Access Token。", "curriculum", "",
+    )  # fmt: skip
+    chosen = [(week1, "注册Hugging Face账号：创建只读 Access Token。")]
+    framed = [
+        t for _h, t in _framed(chosen, "注册 Hugging Face 账号是哪几天的任务？", Focus(), set(), [])
+    ]
+    assert framed == ["Day 1-2 环境准备", "注册Hugging Face账号：创建只读 Access Token。"]
+    # a question that asks no day gets no day
+    framed = [t for _h, t in _framed(chosen, "Hugging Face 账号要怎么注册？", Focus(), set(), [])]
+    assert "Day 1-2 环境准备" not in framed
+
+
 def test_a_code_fence_is_never_quoted():
     template = plan_hit(
         1, "每周复盘模板", "```markdown\n## 第X周复盘\n### 本周完成\n- 学习任务1\n```"
