@@ -13,7 +13,7 @@ _WORD = re.compile(r"[\w\u4e00-\u9fff]+", re.UNICODE)
 
 # Bump when split_text() or the passage format changes: every document is then re-chunked
 # on its next ingest (services.content_hash, through index_version()).
-CHUNKER_VERSION = 1
+CHUNKER_VERSION = 2
 CHUNK_CHARS = 500
 OVERLAP_CHARS = 80
 
@@ -67,13 +67,18 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
+_TABLE_RULE = re.compile(r"^\s*\|[\s:|-]+\|?\s*$")
+TABLE_LEAD_IN_CHARS = 80
+
+
 def split_text(
     text: str, *, max_chars: int = CHUNK_CHARS, overlap_chars: int = OVERLAP_CHARS
 ) -> list[ChunkDraft]:
     """Chunks that never cross a heading and break at sentence ends.
 
     Consecutive chunks of one section share up to `overlap_chars` of whole
-    trailing sentences, so an answer spanning a boundary is still found. A single
+    trailing sentences, so an answer spanning a boundary is still found; a table's
+    continuation starts with its header rows and the line that leads into it. A single
     sentence longer than `max_chars` is cut hard.
     """
     drafts: list[ChunkDraft] = []
@@ -86,7 +91,17 @@ def split_text(
             pieces.append(sentence)
         current: list[str] = []
         size = 0
+        head: list[str] = []  # the table being read: its lead-in, header and separator rows
+        previous = ""
         for piece in pieces:
+            row = piece.lstrip().startswith("|")
+            if row and not previous.lstrip().startswith("|"):
+                lead_in = previous if previous and len(previous) <= TABLE_LEAD_IN_CHARS else ""
+                head = [p for p in (lead_in, piece) if p]
+            elif row and len(head) <= 2 and _TABLE_RULE.match(piece):
+                head.append(piece)
+            elif not row:
+                head = []
             if current and size + len(piece) > max_chars:
                 drafts.append(ChunkDraft(section, _join(current)))
                 carry: list[str] = []
@@ -96,9 +111,15 @@ def split_text(
                         break
                     carry.insert(0, prev)
                     carried += len(prev)
+                if row and head and piece not in head:
+                    # A table continued in the next chunk repeats its header (and lead-in):
+                    # its rows are read by their columns ("| 论文 | 重要性 | 领域 |").
+                    carry = head + [c for c in carry if c not in head]
+                    carried = sum(len(c) for c in carry)
                 current, size = carry, carried
             current.append(piece)
             size += len(piece)
+            previous = piece
         if current:
             drafts.append(ChunkDraft(section, _join(current)))
     return drafts

@@ -30,6 +30,22 @@ def test_long_sections_break_at_chinese_sentence_ends_with_overlap():
     assert drafts[1].text.startswith(sentence * 2)
 
 
+def test_a_table_continued_in_the_next_chunk_repeats_its_header_and_lead_in():
+    rows = "".join(f"| 论文{i} | ⭐⭐⭐⭐⭐ | 领域{i} |\n" for i in range(12))
+    text = f"## 论文\n前言。\n**推荐阅读优先级**：\n| 论文 | 重要性 | 领域 |\n|---|---|---|\n{rows}"
+    drafts = split_text(text, max_chars=120, overlap_chars=30)
+    assert len(drafts) > 2
+    for draft in drafts[1:]:
+        assert draft.text.startswith(
+            "**推荐阅读优先级**：\n| 论文 | 重要性 | 领域 |\n|---|---|---|"
+        ), draft
+    said = "".join(d.text for d in drafts)
+    assert all(f"| 论文{i} |" in said for i in range(12))  # no row lost
+    # text after the table is no table: its chunks get no header
+    tail = split_text(text + "结语。" * 40, max_chars=120, overlap_chars=30)[-1]
+    assert not tail.text.startswith("**推荐阅读优先级**")
+
+
 def test_headings_inside_code_fences_are_not_headings():
     drafts = split_text("## 模板\n```\n## 第X周复盘\n本周完成\n```")
     assert [d.section for d in drafts] == ["模板"]
