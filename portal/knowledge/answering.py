@@ -981,21 +981,32 @@ def _headed(chosen: list[tuple[Hit, str]]) -> list[tuple[Hit, str]]:
     return [(hit, _label(f"{hit.title} / {heading}")), *chosen]
 
 
-_ASKS_DAY = re.compile(r"哪(?:几|一)?天|第几天|\b(?:which|what) days?\b", re.IGNORECASE)
-_DAY = re.compile(r"\bday\s*\d", re.IGNORECASE)
+# What a question asks "which" of, and how the plan names one: a day ("Day 1-2"), a Demo.
+_ASKS_WHICH = (
+    (
+        re.compile(r"哪(?:几|一)?天|第几天|\b(?:which|what) days?\b", re.I),
+        re.compile(r"\bday\s*\d", re.I),
+    ),
+    (
+        re.compile(r"哪(?:一)?个\s*demo|\b(?:which|what) demo\b", re.I),
+        re.compile(r"\bdemo\s*\d", re.I),
+    ),
+)
 
 
-def _with_day(chosen: list[tuple[Hit, str]], question: str) -> list[tuple[Hit, str]]:
-    """ "注册 Hugging Face 账号是第一周哪几天的任务": the day is the heading or lead-in the
-    quote stands under ("任务清单 / Day 1-2：环境准备"), so it is quoted before it."""
-    if not _ASKS_DAY.search(question) or any(_DAY.search(text) for _h, text in chosen):
-        return chosen
-    for at, (hit, text) in enumerate(chosen):
-        contexts = [c.context for c in candidates_of(hit) if c.text == text]
-        for label in (heading_of(hit), *contexts):
-            day = next((p for p in reversed(label.split(" / ")) if _DAY.search(p)), "")
-            if day:
-                return [*chosen[:at], (hit, _label(day)), *chosen[at:]]
+def _with_which(chosen: list[tuple[Hit, str]], question: str) -> list[tuple[Hit, str]]:
+    """ "注册 Hugging Face 账号是第一周哪几天的任务", "which demo uses Gradio": the day or Demo
+    is the heading, lead-in or title the quote stands under ("任务清单 / Day 1-2：环境准备"),
+    so it is quoted before it when no quote names one."""
+    for asks, named in _ASKS_WHICH:
+        if not asks.search(question) or any(named.search(text) for _h, text in chosen):
+            continue
+        for at, (hit, text) in enumerate(chosen):
+            contexts = [c.context for c in candidates_of(hit) if c.text == text]
+            for label in (heading_of(hit), hit.title, *contexts):
+                part = next((p for p in reversed(label.split(" / ")) if named.search(p)), "")
+                if part:
+                    return [*chosen[:at], (hit, _label(part)), *chosen[at:]]
     return chosen
 
 
@@ -1007,11 +1018,13 @@ def _framed(
     a question asks for."""
     if not chosen and (focus.week or focus.phase):
         return overview_quotes([h for h in hits if h.chunk_id in focused])
-    chosen = _with_day(chosen, question)
+    which = _with_which(chosen, question)
     if chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
-        return _titled(chosen, focused)
+        return _titled(which, focused)
     if chosen and asks_which_week(question) and chosen[0][0].kind == "week":
-        return _titled(chosen, {chosen[0][0].chunk_id})  # its title names the week
+        return _titled(which, {chosen[0][0].chunk_id})  # its title names the week
+    if which is not chosen:
+        return which  # the label of the day or Demo asked for says what the quotes are about
     return _headed(chosen) if chosen else chosen
 
 

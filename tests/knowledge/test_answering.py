@@ -559,7 +559,7 @@ def test_the_plans_row_about_a_named_paper_answers_what_its_own_document_does_no
     assert quotes and set(quotes) == {1}
 
 
-def test_a_question_for_the_day_gets_the_heading_that_names_it():
+def test_a_question_for_the_day_or_demo_gets_the_heading_that_names_it():
     from portal.knowledge.answering import _framed
     from portal.knowledge.retrieval import Hit
     from portal.knowledge.structured import Focus
@@ -576,6 +576,13 @@ def test_a_question_for_the_day_gets_the_heading_that_names_it():
     # a question that asks no day gets no day
     framed = [t for _h, t in _framed(chosen, "Hugging Face 账号要怎么注册？", Focus(), set(), [])]
     assert "Day 1-2 环境准备" not in framed
+    # the Demo a question asks for is the title the quote stands under
+    week12 = Hit(2, 2, "第12周 Demo 1：大模型部署优化", "第12周 Demo 1：大模型部署优化 / 任务清单",
+                 "- Gradio Web 界面：显示每次请求的延迟。", "curriculum", "")  # fmt: skip
+    chosen = [(week12, "Gradio Web 界面：显示每次请求的延迟。")]
+    question = "Which demo is presented through a Gradio web interface?"
+    framed = [t for _h, t in _framed(chosen, question, Focus(), set(), [])]
+    assert framed[0] == "第12周 Demo 1：大模型部署优化"
 
 
 def test_a_code_fence_is_never_quoted():
