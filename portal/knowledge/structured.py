@@ -108,8 +108,16 @@ _WEEK_SPAN = [
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})\s*[-–]\s*W?(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]
 _FIRST_WEEKS = [
-    re.compile(rf"前\s*(\d{{1,2}}|{_CN_NUMBER})\s*个?\s*周"),
+    # 前四周, 头两周, 刚入门那四周, 刚开始的两周
+    re.compile(
+        rf"(?:前|头|开头|(?:刚开始|刚入门|入门)(?:的|那)?)\s*(\d{{1,2}}|{_CN_NUMBER})\s*个?\s*周"
+    ),
     re.compile(r"\bfirst\s+(\d{1,2}|[a-z]+)\s+weeks\b", re.IGNORECASE),
+]
+# 最后四周, the last four weeks: counted back from the plan's last week
+_LAST_WEEKS = [
+    re.compile(rf"(?:最后|最末|末尾)(?:的|那)?\s*(\d{{1,2}}|{_CN_NUMBER})\s*个?\s*周"),
+    re.compile(r"\b(?:last|final)\s+(\d{1,2}|[a-z]+)\s+weeks\b", re.IGNORECASE),
 ]
 _ENGLISH_NUMBERS = {
     w: i
@@ -165,21 +173,26 @@ def month_span(text: str) -> tuple[int, int] | None:
 
 
 def week_span(text: str) -> tuple[int, int] | None:
-    """The span of weeks a text names (第5-8周, weeks 5-8, 前四周 → (1, 4)); None otherwise."""
+    """The span of weeks a text names (第5-8周, weeks 5-8, 前四周 → (1, 4), 最后四周 →
+    the plan's last four); None otherwise."""
     for pattern in _WEEK_SPAN:
         match = pattern.search(text)
         if match:
             first, last = _number(match.group(1)), _number(match.group(2))
             if first and last and 0 < first <= last < 100:
                 return first, last
-    for pattern in _FIRST_WEEKS:
-        match = pattern.search(text)
-        if match:
-            word = match.group(1).lower()
-            last = _number(word) if not word.isalpha() or not word.isascii() else None
-            last = last or _ENGLISH_NUMBERS.get(word)
-            if last and 0 < last < 100:
-                return 1, last
+    for patterns, from_the_end in ((_FIRST_WEEKS, False), (_LAST_WEEKS, True)):
+        for pattern in patterns:
+            match = pattern.search(text)
+            if match:
+                word = match.group(1).lower()
+                count = _number(word) if not word.isalpha() or not word.isascii() else None
+                count = count or _ENGLISH_NUMBERS.get(word)
+                if count and 0 < count < 100:
+                    if not from_the_end:
+                        return 1, count
+                    last = _plan_weeks()
+                    return max(1, last - count + 1), last
     return None
 
 

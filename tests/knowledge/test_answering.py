@@ -52,7 +52,8 @@ def test_a_week_is_read_in_every_spelling(text, number):
     [("第5-8周学什么", (5, 8)), ("第五到第八周", (5, 8)), ("第1周到第4周", (1, 4)),
      ("What is the focus of weeks 5-8?", (5, 8)), ("weeks 9 to 12", (9, 12)), ("W5-W8", (5, 8)),
      ("基础阶段（前四周）", (1, 4)), ("the first four weeks", (1, 4)), ("第10周", None),
-     ("week 10", None), ("16周太紧张", None)],
+     ("week 10", None), ("16周太紧张", None), ("刚入门那四周要做啥实践", (1, 4)),
+     ("头两周装什么", (1, 2))],
 )  # fmt: skip
 def test_a_span_of_weeks_is_read_in_every_spelling(text, span):
     assert week_span(text) == span
@@ -64,6 +65,10 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("第13-16周做什么项目？").phase == 4
     assert focus_of("前四周学什么").phase == 1
     assert not focus_of("第3-6周").phase  # across two phases: no focus
+    # counted back from the plan's last week
+    assert week_span("最后四周在 Kaggle 上做什么") == (13, 16)
+    assert week_span("What should I do during the last four weeks?") == (13, 16)
+    assert focus_of("最后四周做什么项目").phase == 4
 
 
 @pytest.mark.django_db
