@@ -3,6 +3,7 @@ words, fused by reciprocal rank (RRF)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -215,17 +216,18 @@ def hybrid_search(
 def mentioned_nowhere(
     names: Iterable[str], *, user: object, sources: Iterable[str] | None = None
 ) -> list[str]:
-    """The names (as written) that no passage `user` may read mentions, in title, section or
-    text, without regard to case; "TensorRT-LLM" is also found as "TensorRT LLM"."""
+    """The names (as written) that no passage `user` may read mentions as a word of its own,
+    in title, section or text, without regard to case; "TensorRT-LLM" is also found as
+    "TensorRT LLM", and "LoRA" is not found in "QLoRA"."""
     chunks = _base(user, list(sources or []))
     missing = []
     for name in names:
         found = Q()
         for variant in {name, name.replace("-", ""), name.replace("-", " ")}:
+            # as a word of its own: "LoRA" is not mentioned by "QLoRA"
+            word = rf"(?<![a-z0-9]){re.escape(variant)}(?![a-z0-9])"
             found |= (
-                Q(text__icontains=variant)
-                | Q(section__icontains=variant)
-                | Q(document__title__icontains=variant)
+                Q(text__iregex=word) | Q(section__iregex=word) | Q(document__title__iregex=word)
             )
         if not chunks.filter(found).exists():
             missing.append(name)

@@ -780,12 +780,14 @@ def test_a_name_is_looked_for_only_in_what_the_asker_may_read(owner, other_user)
 
     doc, _ = services.upsert_document(
         owner=other_user, source=Source.UPLOAD, source_key="n", title="私人笔记",
-        content="我在用 TensorRT-LLM 部署模型。",
+        content="我在用 TensorRT-LLM 部署模型，读了 QLoRA。",
     )  # fmt: skip
     services.embed_document(doc.pk)
     assert mentioned_nowhere(["TensorRT-LLM"], user=other_user) == []
     assert mentioned_nowhere(["tensorrt-llm", "TensorRT"], user=other_user) == []  # any case
     assert mentioned_nowhere(["TensorRT-LLM"], user=owner) == ["TensorRT-LLM"]
+    # a name is a word of its own: "LoRA" is not mentioned by "QLoRA", nor "RT" by "TensorRT"
+    assert mentioned_nowhere(["LoRA", "RT", "QLoRA"], user=other_user) == ["LoRA", "RT"]
 
 
 @pytest.mark.django_db
