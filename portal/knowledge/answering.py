@@ -938,7 +938,9 @@ def _chinese_side(text: str, *, last: bool) -> str:
     return run.group(0) if run else word
 
 
-_STATED_NUMBER = re.compile(r"\d|[一二三四五六七八九十两半][个篇份项周天步章门轮次种倍成]")
+_STATED_NUMBER = re.compile(
+    r"(?<![A-Za-z])\d|[一二三四五六七八九十两半][个篇份项周天步章门轮次种倍成]"
+)
 
 
 def answers_the_type_asked(question: str, quotes: list[str]) -> bool:

@@ -647,6 +647,10 @@ def test_a_question_for_a_number_is_not_answered_by_quotes_without_one():
     )
     assert answers_the_type_asked("必读论文一共多少篇？", ["必读论文清单（28篇核心论文）"])
     assert answers_the_type_asked("复盘要写几个部分？", ["分三个部分：本周完成、问题、计划"])
+    # a digit of a label or a name (Q2, NVIDIA H100) states no number
+    faq = ["常见问题解答 Q2: 如何获取曦望sunrise的芯片SDK？", "面试阶段可先用NVIDIA GPU模拟"]
+    assert not answers_the_type_asked("曦望面试一般几轮啊", faq)
+    assert answers_the_type_asked("INT8 能省多少显存？", ["INT8量化（节省46%显存）"])
     # an address is asked "是多少" too, and has no number
     assert answers_the_type_asked("Lil'Log这个博客的网址是多少", ["https://lilianweng.github.io/"])
 
