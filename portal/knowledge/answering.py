@@ -1017,7 +1017,7 @@ def _framed(
 ) -> list[tuple[Hit, str]]:
     """The quotes with what says what they are about: the week's or paper's title, or the
     heading they are under; a week or phase asked about alone gets its overview; the day
-    a question asks for."""
+    or Demo a question asks for."""
     if not chosen and (focus.week or focus.phase):
         return overview_quotes([h for h in hits if h.chunk_id in focused])
     which = _with_which(chosen, question)
