@@ -63,6 +63,11 @@ TIME_SPLIT_WORDS = (
     "time split",
     "split my time",
     "time allocation",
+    "time budget",
+    "share of time",
+    "share of the time",
+    "share of my time",
+    "时间预算",
 )
 FAQ_WORDS = ("常见问题", "faq")
 

@@ -246,6 +246,9 @@ def test_the_time_split_names_its_guide_section():
     assert "guide:time_split" in focus_of("理论学习和实践项目的时间如何分配？").kinds
     assert "guide:time_split" in focus_of("这16周里哪一块花的时间占比最大？").kinds
     assert "guide:time_split" in focus_of("论文阅读占用多少时间比例？").kinds
+    for english in ("How much of the 16-week time budget is set aside for reading papers?",
+                    "Which activity takes the largest share of time in the plan?"):  # fmt: skip
+        assert "guide:time_split" in focus_of(english).kinds, english
 
 
 def test_a_pie_chart_becomes_percentages_in_the_plans_own_words():
