@@ -250,7 +250,9 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
             table_header = line.strip().startswith("|")
             # A table's header row adds to the bold line above it ("**推荐阅读优先级**：").
             context = f"{context if table_header else heading} {lead}"
-            if re.search(r"[:：]\s*[^\s?？]", lead) and not lead.endswith(("?", "？")):
+            # ... or a count ("本方案包含5个核心文档：")
+            states = re.search(r"[:：]\s*[^\s?？]|\d\s*[个篇份项门]", lead)
+            if states and not lead.endswith(("?", "？")):
                 if lead not in seen:
                     seen.add(lead)
                     out.append(Candidate(lead, heading, len(out)))

@@ -593,6 +593,15 @@ def test_a_question_for_the_day_or_demo_gets_the_heading_that_names_it():
     assert framed[0] == "第12周 Demo 1：大模型部署优化"
 
 
+def test_a_lead_in_that_states_a_count_is_quoted():
+    structure = plan_hit(1, "文档结构", "本方案包含5个核心文档：\n**内容**：\n- 16周系统化学习计划")
+    assert "本方案包含5个核心文档：" in sentences_of(structure)
+    split = plan_hit(2, "时间分配建议", "16周时间分配：\n- 理论学习：30%")
+    assert "16周时间分配：" not in sentences_of(split)  # a span of weeks is no count
+    quotes = [s for _h, s in choose_quotes("这个方案一共包含几个核心文档？", [structure, split])]
+    assert quotes[0] == "本方案包含5个核心文档："
+
+
 def test_a_code_fence_is_never_quoted():
     template = plan_hit(
         1, "每周复盘模板", "```markdown\n## 第X周复盘\n### 本周完成\n- 学习任务1\n```"
