@@ -380,6 +380,8 @@ SYNONYMS = {
     "recommend": "推荐",
     "website": "网站",
     "vram": "显存",
+    "containerization": "容器",
+    "containerized": "容器",
     "technical": "技术",
     "site": "网站",
     # Chinese words a learner says for what the plan calls otherwise.

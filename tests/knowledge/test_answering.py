@@ -139,6 +139,7 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     from portal.knowledge.text import query_terms
 
     assert "显存" in query_terms("how much VRAM does INT8 save?", expand=True)
+    assert "容器" in query_terms("What containerization tool is used?", expand=True)
     assert "nvidia" in query_terms("英伟达的开发者博客网址", expand=True)
     # "让外网访问本地的机器人" is what the plan's 内网穿透 (segmented 内 / 网 / 穿透) does
     assert "穿透" in query_terms("怎么让外网访问本地的机器人", expand=True)
