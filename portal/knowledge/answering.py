@@ -265,6 +265,11 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
     return tuple(out)
 
 
+def context_of(hit: Hit, sentence: str) -> str:
+    """The lead-in (heading, bold line, table header) a sentence of the chunk stands under."""
+    return next((c.context for c in candidates_of(hit) if c.text == sentence), "")
+
+
 def sentences_of(hit: Hit) -> list[str]:
     return [c.text for c in candidates_of(hit)]
 
@@ -316,7 +321,8 @@ QUANTITY_BONUS = 1.3
 # "一共安排了多少个实践项目", "最少要几个": a count is said as a number with the measure
 # word asked ("4个实践项目", "至少3个"), not as any number ("实践项目：40%"); in the
 # sentence or its lead-in ("4个实践项目" over its list).
-_COUNT_ASKED = re.compile(r"(?:(?<!哪)几|多少)\s*([个篇份项周天步章门])")  # 哪几个 asks which
+MEASURE_WORDS = "个篇份项周天步章门"  # what a count is counted in: 4个, 20篇, 3周
+_COUNT_ASKED = re.compile(rf"(?:(?<!哪)几|多少)\s*([{MEASURE_WORDS}])")  # 哪几个 asks which
 COUNT_BONUS = 1.3
 
 
@@ -664,7 +670,6 @@ def choose_quotes(
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
-    contexts: dict[tuple[int, str], str] = {}
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
         bonus *= chunk_factor(hit, entities, plan=plan, focus=focus, asks_week=asks_week)
@@ -699,7 +704,6 @@ def choose_quotes(
             score *= label_bonus(cand.text, weights)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
-                contexts[(hit.chunk_id, cand.text)] = cand.context
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
     if own_first and focused:
         # The question names a week, a phase, or a paper it asks about: its own chunks
@@ -711,7 +715,7 @@ def choose_quotes(
         best_own = max((row[0] for row in own_rows), default=0.0)
 
         def says_more(row: tuple[float, int, int, Hit, str]) -> bool:
-            words = _words(f"{contexts[(row[3].chunk_id, row[4])]} {row[4]}")
+            words = _words(f"{context_of(row[3], row[4])} {row[4]}")
             if not names & words:
                 return False
             asked = [c for c, _w in concepts if not c & names]
@@ -941,7 +945,7 @@ def _chinese_side(text: str, *, last: bool) -> str:
 
 
 _STATED_NUMBER = re.compile(
-    r"(?<![A-Za-z])\d|[一二三四五六七八九十两半][个篇份项周天步章门轮次种倍成]"
+    rf"(?<![A-Za-z])\d|[一二三四五六七八九十两半][{MEASURE_WORDS}轮次种倍成]"
 )
 
 
@@ -1006,8 +1010,7 @@ def _with_which(chosen: list[tuple[Hit, str]], question: str) -> list[tuple[Hit,
         if not asks.search(question) or any(named.search(text) for _h, text in chosen):
             continue
         for at, (hit, text) in enumerate(chosen):
-            contexts = [c.context for c in candidates_of(hit) if c.text == text]
-            for label in (heading_of(hit), hit.title, *contexts):
+            for label in (heading_of(hit), hit.title, context_of(hit, text)):
                 part = next((p for p in reversed(label.split(" / ")) if named.search(p)), "")
                 if part:
                     return [*chosen[:at], (hit, _label(part)), *chosen[at:]]

@@ -401,10 +401,10 @@ SYNONYMS = {
 # "I have no GPU" is "没有GPU".
 _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
-# Words jieba would glue to their neighbours ("没独显" as one word).
-# Words jieba does not know, kept whole: a learner's (独显, 白嫖, 太赶), the plan's company
-# (曦望), 英伟达 and 占比 (else 占 / 比). A chunk's search words come from this segmentation, so
-# the words are part of index_version(): changing them re-indexes every document.
+# Words jieba does not know and would glue to their neighbours ("没独显" as one word), kept
+# whole: a learner's (独显, 白嫖, 太赶), the plan's company (曦望), 英伟达 and 占比 (else 占 / 比).
+# A chunk's search words come from this segmentation, so the words are part of
+# index_version(): changing them re-indexes every document.
 USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达")
 
 
