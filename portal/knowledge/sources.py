@@ -77,13 +77,15 @@ def _phase_heading(phase: Any) -> str:
 
 
 def _kaggle_row(phase: Any) -> str:
-    """The phase's row of the plan's 16周实践计划 (its Kaggle活动 and the practice beside it;
-    the row's 产出 is listed with the phase's milestone). The row's practice is not the
-    phase's 实践项目 (the milestone project), so it is not labelled as one."""
+    """The phase's row of the plan's 16周实践计划, whole: its Kaggle活动, the practice beside
+    it and the row's 产出 ("参加LLM竞赛那段时间要产出什么" is asked of the row). The row's
+    practice is not the phase's 实践项目 (the milestone project), so it is not labelled as one."""
     if not phase.kaggle_activity:
         return ""
-    practice = f"（配合实践：{phase.practice}）" if phase.practice else ""
-    return f"Kaggle活动：{phase.kaggle_activity}{practice}"
+    beside = [f"配合实践：{phase.practice}" if phase.practice else ""]
+    beside.append(f"产出：{phase.output}" if phase.output else "")
+    said = "，".join(b for b in beside if b)
+    return f"Kaggle活动：{phase.kaggle_activity}" + (f"（{said}）" if said else "")
 
 
 def _task_lines(items: Iterable[Any]) -> str:

@@ -109,6 +109,10 @@ _WEEK_SPAN = [
     re.compile(
         rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周?\s*(?:[-–~～]|到|至)\s*第?\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"
     ),
+    # 5-8周, 5到8周 (but not 花2到3周, a length of time)
+    re.compile(
+        rf"(?<![\d.花用需要])(\d{{1,2}}|{_CN_NUMBER})\s*(?:[-–~～]|到|至)\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"
+    ),
     re.compile(r"\bweeks?\s*(\d{1,2})\s*(?:-|–|to|through|and)\s*(\d{1,2})\b", re.IGNORECASE),
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})\s*[-–]\s*W?(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]

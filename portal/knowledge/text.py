@@ -183,6 +183,8 @@ _STOPWORDS = frozenset(
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()
+    # ... and their written forms: "没有GPU怎么办" is asked by its GPU, not its 怎么办
+    + "怎么办 怎么样 怎样".split()
 )
 
 

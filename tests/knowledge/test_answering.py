@@ -53,7 +53,8 @@ def test_a_week_is_read_in_every_spelling(text, number):
      ("What is the focus of weeks 5-8?", (5, 8)), ("weeks 9 to 12", (9, 12)), ("W5-W8", (5, 8)),
      ("基础阶段（前四周）", (1, 4)), ("the first four weeks", (1, 4)), ("第10周", None),
      ("week 10", None), ("16周太紧张", None), ("刚入门那四周要做啥实践", (1, 4)),
-     ("头两周装什么", (1, 2))],
+     ("头两周装什么", (1, 2)), ("5到8周重点学哪些内容？", (5, 8)), ("9-12周参加LLM竞赛", (9, 12)),
+     ("这个实验要花2到3周", None)],
 )  # fmt: skip
 def test_a_span_of_weeks_is_read_in_every_spelling(text, span):
     assert week_span(text) == span
@@ -704,6 +705,9 @@ def test_spoken_question_words_are_no_concepts():
     words = set().union(*concepts("CUDA 要学到啥程度才够，咋办"))
     assert "cuda" in words and {"啥", "咋", "咋办"}.isdisjoint(words)
     assert "expected" not in set().union(*concepts("How many blog posts am I expected to write?"))
+    # ... nor their written forms: "我的猫不吃饭怎么办" shares only 怎么办 with the FAQ's
+    # "没有GPU怎么办？", which must not answer it
+    assert {"怎么办", "怎么样"}.isdisjoint(set().union(*concepts("我的猫不吃饭怎么办？这样怎么样")))
 
 
 def test_a_group_the_question_names_in_full_is_answered_by_its_items():

@@ -215,7 +215,8 @@ def test_a_question_about_a_week_is_answered_from_the_ingested_plan_with_a_link_
 def test_a_phase_document_holds_its_row_of_the_plans_kaggle_table(plan):
     sources.sync_sources()
     hardware = _docs(Source.CURRICULUM)["phase:hardware"].content
-    assert "Kaggle活动：参加CV/NLP竞赛（配合实践：模型优化）" in hardware
+    # the whole row on one line: "5-8周参加竞赛那段时间要产出什么" is asked of the row
+    assert "Kaggle活动：参加CV/NLP竞赛（配合实践：模型优化，产出：性能报告）" in hardware
     assert "产出：性能报告" in hardware
     # the row's practice is not the phase's own 实践项目 (its milestone project)
     assert "实践项目：模型量化项目" in hardware and "实践项目：模型优化" not in hardware
