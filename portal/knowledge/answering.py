@@ -844,8 +844,9 @@ def part_headings(hit: Hit) -> list[str]:
 def parts_quotes(
     question: str, hits: list[Hit], known: Collection[str] | None = None
 ) -> list[tuple[Hit, str]]:
-    """For a question that asks what parts a section has and names that section in full
-    (every word of its heading), the section's label and its inner headings."""
+    """For a question that asks what parts a section has and names that section (every
+    word of its heading, or all but one of three or more), the section's label and its
+    inner headings."""
     if not _ASKS_PARTS.search(question):
         return []
     terms = key_terms(question, None, known)
@@ -853,7 +854,9 @@ def parts_quotes(
         parts = part_headings(hit)
         heading = _label(heading_of(hit).rsplit(" / ", 1)[-1] or hit.title)
         words = {w for w in _sentence_terms(heading) if len(w) > 1}
-        if parts and words and words <= terms:
+        # every word, or all but one of three or more ("每周复盘要写哪几块" names 每周复盘模板)
+        unnamed = len(words - terms)
+        if parts and words and (unnamed == 0 or (len(words) >= 3 and unnamed == 1)):
             return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
     return []
 

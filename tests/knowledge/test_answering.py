@@ -877,7 +877,10 @@ def test_the_parts_of_a_section_are_the_headings_inside_it():
     )  # fmt: skip
     quotes = [s for _h, s in parts_quotes("每周复盘模板里都要写哪几块内容？", [template])]
     assert quotes == ["每周复盘模板", "本周完成", "遇到的问题", "下周计划"]
-    # a question that does not name the section in full, or asks no parts, gets none
+    # all but one of a three-word heading names it ("每周复盘" of 每周复盘模板) ...
+    quotes = [s for _h, s in parts_quotes("每周复盘要写哪几块内容？", [template])]
+    assert quotes == ["每周复盘模板", "本周完成", "遇到的问题", "下周计划"]
+    # ... but one word of it, or a question that asks no parts, gets none
     assert parts_quotes("复盘里要写哪几块？", [template]) == []
     assert parts_quotes("每周复盘模板的第一行写什么？", [template]) == []
 
