@@ -796,6 +796,12 @@ def _with_siblings(
     top = next((c for c in cands if c.text == sentence), None)
     if top is None:
         return chosen
+    # The best quote is itself a list's lead-in ("Day 5-7: 第一个项目"): its items answer.
+    items = [(hit, c.text) for c in cands if c.context == f"{top.context} {top.text}"]
+    if 2 <= len(items) <= LIST_QUOTES:
+        texts = {t for _h, t in items}
+        rest = [(h, t) for h, t in chosen[1:] if t not in texts]
+        return [(hit, sentence), *items, *rest[: max(0, QUOTES - len(items) - 1)]]
     under_heading = top.context == section_context(hit)
     if under_heading and not _heading_answers(hit, cands, top, concepts):
         return chosen

@@ -896,3 +896,23 @@ def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
     # without asking for a tool, the sentence that says the question's words comes first
     quotes = [s for _h, s in choose_quotes("飞书助手里的 RAG 做什么？", [demo2])]
     assert "RAG知识库检索" in quotes
+
+
+def test_a_lead_in_that_answers_brings_its_whole_list():
+    """ "Day 5-7: 第一个项目" answers "第一个项目写完之后要放到哪里": its items are the answer,
+    all of them, not the first two beside the lead-in."""
+    week1 = plan_hit(
+        1, "第1周行动清单",
+        "**Day 3-4: 基础学习**\n- [ ] 开始MIT 6.0001课程\n- [ ] 复习Python高级特性\n\n"
+        "**Day 5-7: 第一个项目**\n- [ ] 实现简单的PyTorch模型（MNIST）\n- [ ] 上传到GitHub\n"
+        "- [ ] 撰写README文档",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("第一个项目写完之后要放到哪里？", [week1])]
+    assert quotes == ["Day 5-7: 第一个项目", "实现简单的PyTorch模型（MNIST）", "上传到GitHub",
+                      "撰写README文档"]  # fmt: skip
+
+
+def test_a_community_is_one_of_the_plans_learning_groups():
+    from portal.knowledge.text import concepts
+
+    assert any({"社区", "社群"} <= c for c in concepts("推荐加入哪些Discord社区？"))
