@@ -393,6 +393,8 @@ SYNONYMS = {
     "白嫖": "免费",
     "没": "没有",  # "没显卡" is "没有GPU"; jieba keeps 没有 whole
     "太赶": "紧张",  # "16周太赶了" is "16周时间太紧张"
+    "不够": "紧张",  # "时间不够的话" too
+    "来不及": "紧张",
     "达标": "目标",  # "读多少篇才算达标" asks the checklist's 目标
     "英伟达": "nvidia",  # the plan writes the company's Latin name
     "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does

@@ -916,3 +916,13 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     from portal.knowledge.text import concepts
 
     assert any({"社区", "社群"} <= c for c in concepts("推荐加入哪些Discord社区？"))
+
+
+@pytest.mark.parametrize(
+    "question", ["时间不够的话优先做哪几个Demo？", "实在来不及的话 sandbox 还要做吗"]
+)
+def test_running_out_of_time_is_the_faqs_tight_schedule(question):
+    """The FAQ asks "16周时间太紧张？"; a learner says 不够 or 来不及."""
+    from portal.knowledge.text import concepts
+
+    assert any("紧张" in c for c in concepts(question))
