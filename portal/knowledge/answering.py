@@ -335,13 +335,26 @@ def counted_units(question: str) -> str:
 # sentence that names one the question does not ("LangChain RAG") is the likelier answer
 # than one that only repeats the question's ("RAG知识库检索").
 _ASKS_TOOL = re.compile(
-    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?:框架|库|工具|软件|数据库|平台|SDK|环境|语言)"
-    r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?:frameworks?|librar(?:y|ies)|tools?|databases?"
+    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言)"
+    r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
     r"|platforms?|sdks?|environments?)\b",
     re.IGNORECASE,
 )
+
+
+def tool_asked(question: str) -> str:
+    """The kind of tool a question asks for by name ("库" of "用的是哪个库", "framework" of
+    "which web framework"), lower-cased; "" when it asks for none. A sentence that names
+    a tool ("LangChain RAG") says that word: it names an instance of it."""
+    match = _ASKS_TOOL.search(question)
+    if not match:
+        return ""
+    return (match.group("zh") or match.group("en")).lower()
+
+
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")
 TOOL_BONUS = 1.3
+TOOL_ITEM_CHARS = 24  # a list item or label line ("LangChain RAG", "硬件监控：pynvml"), no row
 
 
 def names_another(text: str, question: str) -> bool:
@@ -666,7 +679,8 @@ def choose_quotes(
     units = counted_units(question)
     count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
     # "除了 vLLM 还有哪个": the answer names another thing, as a tool asked for does.
-    wants_tool = bool(_ASKS_TOOL.search(question)) or without_exclusions(question) != question
+    tool = tool_asked(question)
+    wants_tool = bool(tool) or without_exclusions(question) != question
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
@@ -689,7 +703,12 @@ def choose_quotes(
             # lead-in counts fully, as a label the question names does (label_bonus).
             group = _names_group(cand.context, heading, weights)
             weight_here = 1.0 if group else context_weight
-            score = _concept_score(concepts, cand.text, cand.context, weight_here) * bonus
+            # A sentence naming a tool the question does not ("LangChain RAG") names the
+            # kind of tool asked ("哪个库"): it says that concept.
+            names_tool = wants_tool and names_another(cand.text, question)
+            instance = names_tool and len(cand.text) <= TOOL_ITEM_CHARS and "|" not in cand.text
+            text = f"{cand.text} {tool}" if tool and instance else cand.text
+            score = _concept_score(concepts, text, cand.context, weight_here) * bonus
             if group:
                 score *= LABEL_BONUS
             if not named and any(_names_entity(said, e) for e in entities):
@@ -699,7 +718,7 @@ def choose_quotes(
                     score *= QUANTITY_BONUS * COUNT_BONUS
             elif wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
-            if wants_tool and names_another(cand.text, question):
+            if names_tool:
                 score *= TOOL_BONUS
             score *= label_bonus(cand.text, weights)
             if score > 0:

@@ -11,6 +11,7 @@ from portal.knowledge.answering import (
     answers_the_type_asked,
     choose_quotes,
     sentences_of,
+    tool_asked,
 )
 from portal.knowledge.models import Document, DocumentStatus, Source
 from portal.knowledge.sources import (
@@ -893,9 +894,16 @@ def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
     )  # fmt: skip
     quotes = [s for _h, s in choose_quotes("飞书助手里的 RAG 是用什么框架拼起来的？", [demo2])]
     assert "LangChain RAG" in quotes and "RAG知识库检索" not in quotes
+    # "LangChain RAG" names a 库 too: it outweighs the sentence that says 检索
+    quotes = [s for _h, s in choose_quotes("Demo 2 的 RAG 检索是基于哪个库搭的", [demo2])]
+    assert quotes[:3] == ["Demo 2: 飞书AI智能助手 技术实现：", "飞书开放平台SDK", "LangChain RAG"]
     # without asking for a tool, the sentence that says the question's words comes first
     quotes = [s for _h, s in choose_quotes("飞书助手里的 RAG 做什么？", [demo2])]
     assert "RAG知识库检索" in quotes
+    assert (
+        tool_asked("用的是哪个库？") == "库" and tool_asked("Which web framework?") == "framework"
+    )
+    assert tool_asked("RAG 做什么？") == ""
 
 
 def test_a_lead_in_that_answers_brings_its_whole_list():
