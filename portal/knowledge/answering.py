@@ -146,10 +146,17 @@ _FUNCTION_CHARS = frozenset(
 
 
 def strip_focus(question: str) -> str:
-    from portal.knowledge.structured import _FIRST_WEEKS, _PHASE, _WEEK, _WEEK_SPAN, PHASE_NAMES
+    from portal.knowledge.structured import (
+        _FIRST_WEEKS,
+        _NAMED_PHASE,
+        _PHASE,
+        _WEEK,
+        _WEEK_SPAN,
+        PHASE_NAMES,
+    )
 
     # spans first: "第1周到第4周" is one span, not two weeks
-    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE):
+    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE, _NAMED_PHASE):
         question = pattern.sub(" ", question)
     for name in PHASE_NAMES:
         question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)

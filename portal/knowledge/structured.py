@@ -53,6 +53,8 @@ PHASE_NAMES = {
     "large model phase": 3,
     "application phase": 4,
 }
+# ... also with a word between ("大模型那个阶段", "硬件这个阶段", "应用的阶段").
+_NAMED_PHASE = re.compile(r"(基础|硬件|大模型|应用)\s*(?:那个|这个|那|这|的)\s*阶段")
 _ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
 TIME_SPLIT_WORDS = (
     "时间分配",
@@ -243,7 +245,8 @@ def phase_number(text: str) -> int | None:
     for name, number in PHASE_NAMES.items():
         if name in lowered:
             return number
-    return None
+    match = _NAMED_PHASE.search(text)
+    return PHASE_NAMES[f"{match.group(1)}阶段"] if match else None
 
 
 # What names are compared without: spaces, hyphens, underscores, middle dots, full stops.

@@ -11,6 +11,7 @@ from portal.knowledge.answering import (
     answers_the_type_asked,
     choose_quotes,
     sentences_of,
+    strip_focus,
     tool_asked,
 )
 from portal.knowledge.models import Document, DocumentStatus, Source
@@ -172,6 +173,10 @@ def test_phases_by_number_and_by_name():
     assert phase_number("大模型阶段做什么") == 3
     assert phase_number("What is the milestone of the hardware phase?") == 2
     assert phase_number("phase 4") == 4
+    # with a word between the name and 阶段, and stripped from the question's words
+    assert phase_number("大模型那个阶段主要学哪些内容？") == 3
+    assert phase_number("硬件这个阶段的里程碑") == 2
+    assert "大模型" not in strip_focus("大模型那个阶段主要学哪些内容？")
 
 
 @pytest.mark.django_db
