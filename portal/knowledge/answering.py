@@ -798,7 +798,19 @@ def _complemented(
         gain = sum(weight for members, weight in missing if members & own)
         if gain > best_gain:
             best, best_gain = cand.text, gain
-    return chosen if best is None else [*chosen, (hit, best)]
+    if best is not None:
+        return [*chosen, (hit, best)]
+    # ... or else the list whose lead-in says it ("成果：" for "做完后要拿出哪些成果"): the
+    # items under it say what the lead-in names.
+    heading = section_context(hit)
+    for cand in candidates_of(hit):
+        lead = cand.context[len(heading) :] if cand.context.startswith(heading) else ""
+        if lead.strip() and any(members & _words(lead) for members, _w in missing):
+            items = [c.text for c in candidates_of(hit) if c.context == cand.context]
+            listed = {_label(cand.context), *items[:LIST_QUOTES]}
+            rest = [(h, t) for h, t in chosen if t not in listed]
+            return [*rest, (hit, _label(cand.context)), *((hit, t) for t in items[:LIST_QUOTES])]
+    return chosen
 
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")

@@ -939,3 +939,16 @@ def test_running_out_of_time_is_the_faqs_tight_schedule(question):
     from portal.knowledge.text import concepts
 
     assert any("紧张" in c for c in concepts(question))
+
+
+def test_the_list_whose_lead_in_says_what_the_quotes_leave_out_completes_them():
+    """ "ChatGLM那个量化Demo做完后要拿出哪些成果": "项目：ChatGLM-6B量化部署" names the subject;
+    the items under "成果：" say what it asks."""
+    demo1 = plan_hit(
+        1, "Demo 1: 大模型部署优化",
+        "**项目**：ChatGLM-6B量化部署\n\n**优化技术**：\n- INT8量化（节省46%显存）\n"
+        "- Flash Attention优化\n\n**成果**：\n- 性能对比报告\n- API服务部署\n- 压力测试结果",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("ChatGLM那个量化Demo做完后要拿出哪些成果？", [demo1])]
+    assert quotes == ["项目：ChatGLM-6B量化部署", "Demo 1: 大模型部署优化 成果：", "性能对比报告",
+                      "API服务部署", "压力测试结果"]  # fmt: skip
