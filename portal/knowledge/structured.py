@@ -78,10 +78,13 @@ _NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo)", re.IGNORECASE
 _DEMO_CN = re.compile(rf"(demo)\s*({_CN_NUMBER})(?![\u4e00-\u9fff]*[个周])", re.IGNORECASE)
 # "Demo1", "day5" as the plan writes them: "Demo 1", "Day 5-7".
 _GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
+# "头两天", "前2天" of a week as the plan writes its days: "Day 1-2".
+_FIRST_DAYS = re.compile(rf"(?:头|前|开头|最开始的?)\s*(\d|{_CN_NUMBER})\s*天")
 
 
 def normalise(question: str) -> str:
-    """The plan's names for numbered things: 第一个 Demo / Demo一 / Demo1 → Demo 1."""
+    """The plan's names for numbered things: 第一个 Demo / Demo一 / Demo1 → Demo 1; a week's
+    头两天 → Day 1-2."""
 
     def nth(match: re.Match[str]) -> str:
         number = _number(match.group(1))
@@ -91,7 +94,12 @@ def normalise(question: str) -> str:
         number = _number(match.group(2))
         return f"{match.group(1)} {number}" if number else match.group(0)
 
+    def first_days(match: re.Match[str]) -> str:
+        number = _number(match.group(1))
+        return f"Day 1-{number}" if number and 1 < number < 8 else match.group(0)
+
     question = _GLUED_NUMBER.sub(r"\1 ", question)
+    question = _FIRST_DAYS.sub(first_days, question)
     return _DEMO_CN.sub(cn, _NTH_DEMO.sub(nth, question))
 
 

@@ -101,6 +101,10 @@ def test_the_nth_demo_is_named_as_the_plan_names_it():
     assert normalise("Demo1 做完要交哪些成果") == "Demo 1 做完要交哪些成果"
     assert normalise("做demo2和Day5-7要多久") == "做demo 2和Day 5-7要多久"
     assert normalise("Today3 and holiday4") == "Today3 and holiday4"  # not a Demo or a Day
+    # a week's first days as the plan writes them
+    assert normalise("第一周头两天得装哪些东西？") == "第一周Day 1-2得装哪些东西？"
+    assert normalise("第1周前2天") == "第1周Day 1-2"
+    assert normalise("前十天") == "前十天"  # no week has ten days
 
 
 def test_the_plans_whole_span_names_no_week():
