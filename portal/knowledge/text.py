@@ -399,6 +399,7 @@ SYNONYMS = {
     "英伟达": "nvidia",  # the plan writes the company's Latin name
     "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does
     "找": "查找",  # "找论文" is the plan's "论文查找"
+    "会议": "顶会",  # "顶级会议" is the plan's 顶会
     "社区": "社群",  # "Discord社区" is one of the plan's 学习社群
 }
 

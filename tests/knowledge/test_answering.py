@@ -933,6 +933,8 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     from portal.knowledge.text import concepts
 
     assert any({"社区", "社群"} <= c for c in concepts("推荐加入哪些Discord社区？"))
+    # ... and a 顶级会议 is one of its 顶会
+    assert any({"会议", "顶会"} <= c for c in concepts("找论文时推荐关注哪些顶级会议？"))
 
 
 @pytest.mark.parametrize(
