@@ -442,12 +442,16 @@ def specific_names(question: str) -> list[str]:
     the week or phase (W14) are not names; nor are stop words and glossary words."""
     chinese = kbtext.language_of(question) == "zh"
     names: dict[str, None] = {}
-    for word in _NAME.findall(strip_focus(question)):
+    stripped = strip_focus(question)
+    for match in _NAME.finditer(stripped):
+        word = match.group(0)
         lower = word.lower()
         if lower in kbtext._STOPWORDS or lower in kbtext.SYNONYMS or len(word) < 2:
             continue
         technical = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
-        if technical or (chinese and word[0].isupper()):
+        # in an English question, a capital inside a sentence ("the Mamba paper")
+        inside = not re.search(r"(?:^|[.?!:;]\s*|[\"'(]\s*)$", stripped[: match.start()])
+        if technical or (word[0].isupper() and (chinese or (inside and word.isalpha()))):
             names.setdefault(word, None)
     return list(names)
 

@@ -782,7 +782,9 @@ def test_a_quote_that_shares_only_the_name_answers_another_question():
      ("What does an NVIDIA H100 GPU cost?", ["NVIDIA", "H100", "GPU"]), ("Mamba 论文的核心思想", ["Mamba"]),
      # an English question capitalises its first word and plain nouns: no names
      ("Without a GPU, what can I do?", ["GPU"]), ("Is there a Chinese-language blog?", []),
-     ("W14 的实践项目是什么？", [])],  # a week is no name
+     ("W14 的实践项目是什么？", []),  # a week is no name
+     # ... but a capitalised word inside an English sentence is one
+     ("Should I read the Mamba paper?", ["Mamba"]), ("Is the plan's Gym-compatible base done?", [])],
 )  # fmt: skip
 def test_the_names_a_question_asks_about(question, names):
     from portal.knowledge.answering import specific_names
