@@ -78,6 +78,8 @@ _NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo)", re.IGNORECASE
 _DEMO_CN = re.compile(rf"(demo)\s*({_CN_NUMBER})(?![\u4e00-\u9fff]*[个周])", re.IGNORECASE)
 # "Demo1", "day5" as the plan writes them: "Demo 1", "Day 5-7".
 _GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
+# "the first demo" → "Demo 1"
+_NTH_DEMO_EN = re.compile(r"\b(first|second|third)\s+demo\b", re.IGNORECASE)
 # "头两天", "前2天" of a week as the plan writes its days: "Day 1-2".
 _FIRST_DAYS = re.compile(rf"(?:头|前|开头|最开始的?)\s*(\d|{_CN_NUMBER})\s*天")
 
@@ -100,6 +102,7 @@ def normalise(question: str) -> str:
 
     question = _GLUED_NUMBER.sub(r"\1 ", question)
     question = _FIRST_DAYS.sub(first_days, question)
+    question = _NTH_DEMO_EN.sub(lambda m: f"Demo {_ORDINALS[m.group(1).lower()]}", question)
     return _DEMO_CN.sub(cn, _NTH_DEMO.sub(nth, question))
 
 

@@ -399,7 +399,12 @@ SYNONYMS = {
     "英伟达": "nvidia",  # the plan writes the company's Latin name
     "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does
     "找": "查找",  # "找论文" is the plan's "论文查找"
-    "会议": "顶会",  # "顶级会议" is the plan's 顶会
+    "会议": "顶会",
+    # universities the plan writes in Latin letters ("UC Berkeley Sky Computing Lab")
+    "伯克利": "berkeley",
+    "斯坦福": "stanford",
+    "麻省理工": "mit",
+    "普林斯顿": "princeton",  # "顶级会议" is the plan's 顶会
     "社区": "社群",  # "Discord社区" is one of the plan's 学习社群
 }
 
@@ -420,12 +425,13 @@ def index_version() -> str:
     return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}"
 
 
-_SUFFIXES = ("ing", "ed", "es", "s", "er", "ers")
+_SUFFIXES = ("ing", "ed", "ies", "es", "s", "er", "ers")
 
 
 def _base_form(word: str, table: Collection[str], *, doubled: bool = False) -> str | None:
     """The word an inflected English word comes from, as `table` holds it: "visualizing" ->
-    "visualize", "trained" -> "train", "maintainers" -> "maintainer"; with `doubled`, also
+    "visualize", "trained" -> "train", "maintainers" -> "maintainer", "communities" ->
+    "community"; with `doubled`, also
     "planned" -> "plan". The first suffix, then the first candidate, that `table` holds;
     None for a word under five letters."""
     if not word.isascii() or len(word) < 5:
@@ -434,7 +440,7 @@ def _base_form(word: str, table: Collection[str], *, doubled: bool = False) -> s
         if word.endswith(suffix):
             base = word[: -len(suffix)]
             undoubled = base[:-1] if doubled and base[-2:-1] == base[-1:] else ""
-            for candidate in (base, base + "e", undoubled):
+            for candidate in (base + "y",) if suffix == "ies" else (base, base + "e", undoubled):
                 if len(candidate) >= 3 and candidate in table:
                     return candidate
     return None

@@ -105,6 +105,7 @@ def test_the_nth_demo_is_named_as_the_plan_names_it():
     assert normalise("第一周头两天得装哪些东西？") == "第一周Day 1-2得装哪些东西？"
     assert normalise("第1周前2天") == "第1周Day 1-2"
     assert normalise("前十天") == "前十天"  # no week has ten days
+    assert normalise("What does the first demo save?") == "What does the Demo 1 save?"
 
 
 def test_the_plans_whole_span_names_no_week():
@@ -932,10 +933,12 @@ def test_a_lead_in_that_answers_brings_its_whole_list():
 
 
 def test_a_community_is_one_of_the_plans_learning_groups():
-    from portal.knowledge.text import concepts
+    from portal.knowledge.text import concepts, gloss
 
     assert any({"社区", "社群"} <= c for c in concepts("推荐加入哪些Discord社区？"))
-    # ... and a 顶级会议 is one of its 顶会
+    assert gloss("communities") == "社群"  # a plural in -ies is its word in -y
+    # ... and a 顶级会议 is one of its 顶会; 伯克利 is written Berkeley
+    assert any("berkeley" in c for c in concepts("伯克利有哪个实验室值得关注？"))
     assert any({"会议", "顶会"} <= c for c in concepts("找论文时推荐关注哪些顶级会议？"))
 
 
