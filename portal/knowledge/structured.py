@@ -29,17 +29,26 @@ def chinese_number(text: str) -> int | None:
 
 
 def _number(text: str) -> int | None:
-    return int(text) if text.isdigit() else chinese_number(text)
+    if text.isdigit():
+        return int(text)
+    return _ENGLISH_NUMBERS.get(text.lower()) if text.isascii() else chinese_number(text)
+
+
+# "week one", "phase three": English number words up to the plan's sixteen weeks
+_EN_NUMBER = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen"
+)
 
 
 _WEEK = [
     re.compile(rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"),
-    re.compile(r"\bweek\s*#?\s*(\d{1,2})\b", re.IGNORECASE),
+    re.compile(rf"\bweek\s*#?\s*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]
 _PHASE = [
     re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*阶段"),
-    re.compile(r"\bphase\s*#?\s*(\d)\b", re.IGNORECASE),
+    re.compile(rf"\bphase\s*#?\s*(\d|{_EN_NUMBER})\b", re.IGNORECASE),
 ]
 # The plan's own names for its four phases (its 16-week table): 基础, 硬件, 大模型, 应用.
 PHASE_NAMES = {
