@@ -43,7 +43,8 @@ def plan_hit(chunk_id: int, title: str, text: str, source: str = "plan"):  # noq
 @pytest.mark.parametrize(
     ("text", "number"),
     [("第10周的项目", 10), ("第十周的项目", 10), ("week 10 project", 10), ("W10 做什么", 10),
-     ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None)],
+     ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None),
+     ("the end of week one", 1), ("one week", None)],
 )  # fmt: skip
 def test_a_week_is_read_in_every_spelling(text, number):
     assert week_number(text) == number
@@ -178,6 +179,7 @@ def test_phases_by_number_and_by_name():
     assert phase_number("大模型阶段做什么") == 3
     assert phase_number("What is the milestone of the hardware phase?") == 2
     assert phase_number("phase 4") == 4
+    assert phase_number("What is phase three about?") == 3
     # with a word between the name and 阶段, and stripped from the question's words
     assert phase_number("大模型那个阶段主要学哪些内容？") == 3
     assert phase_number("硬件这个阶段的里程碑") == 2
