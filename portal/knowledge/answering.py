@@ -27,10 +27,10 @@ from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_
 from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
 from portal.knowledge.structured import (
     Focus,
+    excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
     normalise,
-    without_exclusions,
 )
 from portal.knowledge.verify import supported
 
@@ -691,7 +691,7 @@ def choose_quotes(
     count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
     # "除了 vLLM 还有哪个": the answer names another thing, as a tool asked for does.
     tool = tool_asked(question)
-    wants_tool = bool(tool) or without_exclusions(question) != question
+    wants_tool = bool(tool) or excludes_a_name(question)
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []

@@ -347,6 +347,23 @@ _EXCLUDED = [
 ]
 
 
+def excludes_a_name(question: str) -> bool:
+    """Whether what the question excludes is a name ("除了 vLLM 还有哪个", "besides GPTQ"),
+    not a description ("除了录演示视频和部署在线Demo"): then the answer names another."""
+    for pattern in _EXCLUDED:
+        for match in pattern.finditer(question):
+            body = _EXCLUSION_WORDS.sub("", match.group(0))
+            latin = len(re.findall(r"[A-Za-z0-9]", body))
+            if latin and latin >= len(re.findall(r"[\u4e00-\u9fff]", body)):
+                return True
+    return False
+
+
+_EXCLUSION_WORDS = re.compile(
+    r"除了?|之外|以外|外|besides|other than|apart from|except(?: for)?", re.IGNORECASE
+)
+
+
 def without_exclusions(question: str) -> str:
     """The question without the names it excludes ("除了 vLLM 之外", "besides vLLM")."""
     for pattern in _EXCLUDED:

