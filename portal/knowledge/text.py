@@ -396,6 +396,7 @@ SYNONYMS = {
     "太赶": "紧张",  # "16周太赶了" is "16周时间太紧张"
     "不够": "紧张",  # "时间不够的话" too
     "来不及": "紧张",
+    "排不过来": "紧张",
     "达标": "目标",  # "读多少篇才算达标" asks the checklist's 目标
     "英伟达": "nvidia",  # the plan writes the company's Latin name
     "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does
@@ -418,7 +419,7 @@ _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 # whole: a learner's (独显, 白嫖, 太赶), the plan's company (曦望), 英伟达 and 占比 (else 占 / 比).
 # A chunk's search words come from this segmentation, so the words are part of
 # index_version(): changing them re-indexes every document.
-USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达")
+USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达", "排不过来")
 
 
 def index_version() -> str:

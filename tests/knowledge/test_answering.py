@@ -952,7 +952,12 @@ def test_a_community_is_one_of_the_plans_learning_groups():
 
 
 @pytest.mark.parametrize(
-    "question", ["时间不够的话优先做哪几个Demo？", "实在来不及的话 sandbox 还要做吗"]
+    "question",
+    [
+        "时间不够的话优先做哪几个Demo？",
+        "实在来不及的话 sandbox 还要做吗",
+        "如果16周排不过来，优先哪两个Demo",
+    ],
 )
 def test_running_out_of_time_is_the_faqs_tight_schedule(question):
     """The FAQ asks "16周时间太紧张？"; a learner says 不够 or 来不及."""
