@@ -401,6 +401,7 @@ SYNONYMS = {
     "英伟达": "nvidia",  # the plan writes the company's Latin name
     "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does
     "找": "查找",  # "找论文" is the plan's "论文查找"
+    "成果": "产出",  # "交出什么成果" asks the Kaggle plan's 产出 too
     "网页": "web",  # "做成网页给别人演示" is the plan's "Gradio Web界面"
     "会议": "顶会",
     # universities the plan writes in Latin letters ("UC Berkeley Sky Computing Lab")
