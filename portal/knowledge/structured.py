@@ -347,6 +347,12 @@ _EXCLUDED = [
 ]
 
 
+# The words of an exclusion itself, around what it excludes.
+_EXCLUSION_WORDS = re.compile(
+    r"除了?|之外|以外|外|besides|other than|apart from|except(?: for)?", re.IGNORECASE
+)
+
+
 def excludes_a_name(question: str) -> bool:
     """Whether what the question excludes is a name ("除了 vLLM 还有哪个", "besides GPTQ"),
     not a description ("除了录演示视频和部署在线Demo"): then the answer names another."""
@@ -357,11 +363,6 @@ def excludes_a_name(question: str) -> bool:
             if latin and latin >= len(re.findall(r"[\u4e00-\u9fff]", body)):
                 return True
     return False
-
-
-_EXCLUSION_WORDS = re.compile(
-    r"除了?|之外|以外|外|besides|other than|apart from|except(?: for)?", re.IGNORECASE
-)
 
 
 def without_exclusions(question: str) -> str:

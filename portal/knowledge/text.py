@@ -403,12 +403,12 @@ SYNONYMS = {
     "找": "查找",  # "找论文" is the plan's "论文查找"
     "成果": "产出",  # "交出什么成果" asks the Kaggle plan's 产出 too
     "网页": "web",  # "做成网页给别人演示" is the plan's "Gradio Web界面"
-    "会议": "顶会",
+    "会议": "顶会",  # "顶级会议" is the plan's 顶会
     # universities the plan writes in Latin letters ("UC Berkeley Sky Computing Lab")
     "伯克利": "berkeley",
     "斯坦福": "stanford",
     "麻省理工": "mit",
-    "普林斯顿": "princeton",  # "顶级会议" is the plan's 顶会
+    "普林斯顿": "princeton",
     "社区": "社群",  # "Discord社区" is one of the plan's 学习社群
 }
 
@@ -417,7 +417,8 @@ SYNONYMS = {
 _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
 # Words jieba does not know and would glue to their neighbours ("没独显" as one word), kept
-# whole: a learner's (独显, 白嫖, 太赶), the plan's company (曦望), 英伟达 and 占比 (else 占 / 比).
+# whole: a learner's (独显, 白嫖, 太赶, 排不过来, else "16 周排 不 过来"), the plan's company
+# (曦望), 英伟达 and 占比 (else 占 / 比).
 # A chunk's search words come from this segmentation, so the words are part of
 # index_version(): changing them re-indexes every document.
 USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达", "排不过来")
@@ -435,9 +436,8 @@ _SUFFIXES = ("ing", "ed", "ies", "es", "s", "er", "ers")
 def _base_form(word: str, table: Collection[str], *, doubled: bool = False) -> str | None:
     """The word an inflected English word comes from, as `table` holds it: "visualizing" ->
     "visualize", "trained" -> "train", "maintainers" -> "maintainer", "communities" ->
-    "community"; with `doubled`, also
-    "planned" -> "plan". The first suffix, then the first candidate, that `table` holds;
-    None for a word under five letters."""
+    "community"; with `doubled`, also "planned" -> "plan". The first suffix, then the
+    first candidate, that `table` holds; None for a word under five letters."""
     if not word.isascii() or len(word) < 5:
         return None
     for suffix in _SUFFIXES:
