@@ -179,7 +179,8 @@ _STOPWORDS = frozenset(
     "through during before after above below up down out off over under again further "
     "once here all both each few more most other such no nor not only own same just don "
     "now s t one ones according worth supposed meant listed exactly actually really "
-    "anything something thing things whats who's what's i'm expected expect keep".split()
+    "anything something thing things whats who's what's i'm expected expect keep keeping "
+    "comfortable".split()
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()
@@ -338,6 +339,8 @@ SYNONYMS = {
     "personal": "个人",
     "lab": "实验室",
     "top": "顶级",
+    "log": "日志",
+    "suggest": "建议",
     "conferences": "顶会",
     "conference": "顶会",
     "importance": "重要性",

@@ -946,6 +946,12 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     assert gloss("top") == "顶级"  # the plan's 顶级研究实验室, 顶级论文与研究资源
     assert gloss("网页") == "web"  # "做成网页给别人演示" is the plan's "Gradio Web界面"
     assert gloss("成果") == "产出"  # "第9-12周应该交出什么成果" asks the Kaggle row's 产出
+    # "keeping a study log" is the plan's 记录学习日志; "keeping" and "comfortable" ask nothing
+    words = set().union(*concepts("Which apps are suggested for keeping a study log?"))
+    assert {"日志", "建议"} <= words and "keeping" not in words
+    assert "comfortable" not in set().union(
+        *concepts("Which formats should I be comfortable with?")
+    )
     assert "keep" not in set().union(*concepts("Which conferences should I keep up with?"))
     # ... and a 顶级会议 is one of its 顶会; 伯克利 is written Berkeley
     assert any("berkeley" in c for c in concepts("伯克利有哪个实验室值得关注？"))
