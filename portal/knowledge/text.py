@@ -339,7 +339,6 @@ SYNONYMS = {
     "personal": "个人",
     "lab": "实验室",
     "top": "顶级",
-    "log": "日志",
     "suggest": "建议",
     "conferences": "顶会",
     "conference": "顶会",
