@@ -795,7 +795,8 @@ def _complemented(
     said = set().union(*(_words(t) for t in quoted))
     missing = [(members, weight) for members, weight in concepts if not members & said]
     best, best_gain = None, 0.0
-    for cand in candidates_of(hit):  # the first of equals: the chunk's own order
+    cands = candidates_of(hit)
+    for cand in cands:  # the first of equals: the chunk's own order
         if cand.text in quoted or not _novel(terms, cand.text) or _BARE_URL.match(cand.text):
             continue
         own = _words(cand.text)
@@ -807,10 +808,10 @@ def _complemented(
     # ... or else the list whose lead-in says it ("成果：" for "做完后要拿出哪些成果"): the
     # items under it say what the lead-in names.
     heading = section_context(hit)
-    for cand in candidates_of(hit):
+    for cand in cands:
         lead = cand.context[len(heading) :] if cand.context.startswith(heading) else ""
         if lead.strip() and any(members & _words(lead) for members, _w in missing):
-            items = [c.text for c in candidates_of(hit) if c.context == cand.context]
+            items = [c.text for c in cands if c.context == cand.context]
             listed = {_label(cand.context), *items[:LIST_QUOTES]}
             rest = [(h, t) for h, t in chosen if t not in listed]
             return [*rest, (hit, _label(cand.context)), *((hit, t) for t in items[:LIST_QUOTES])]
