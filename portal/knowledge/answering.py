@@ -469,6 +469,11 @@ def says_more_than_the_names(question: str, chosen: list[tuple[Hit, str]]) -> bo
     asked = [c for c in kbtext.concepts(question) if not c & names and any(len(t) > 1 for t in c)]
     if not asked:
         return True
+    if (tool_asked(question) or excludes_a_name(question)) and any(
+        names_another(text, question) for _h, text in chosen
+    ):
+        # "Demo 2 的RAG用哪个框架" asks for a name: "LangChain RAG" is one it does not say
+        return True
     said: set[str] = set()
     for hit, text in chosen:
         said |= _words(text) | _words(section_context(hit))

@@ -353,9 +353,18 @@ _EXCLUSION_WORDS = re.compile(
 )
 
 
+# "列了PPO、DQN和哪个算法": the names listed before "和哪个" are excluded too.
+_NAMES_AND_WHICH = re.compile(
+    r"[A-Za-z][A-Za-z0-9.+\-]*(?:\s*[、,，]\s*[A-Za-z][A-Za-z0-9.+\-]*)*\s*(?:和|与|及|以及|还有)\s*哪"
+)
+
+
 def excludes_a_name(question: str) -> bool:
-    """Whether what the question excludes is a name ("除了 vLLM 还有哪个", "besides GPTQ"),
-    not a description ("除了录演示视频和部署在线Demo"): then the answer names another."""
+    """Whether what the question excludes is a name ("除了 vLLM 还有哪个", "besides GPTQ",
+    "PPO、DQN和哪个算法"), not a description ("除了录演示视频和部署在线Demo"): then the answer
+    names another."""
+    if _NAMES_AND_WHICH.search(question):
+        return True
     for pattern in _EXCLUDED:
         for match in pattern.finditer(question):
             body = _EXCLUSION_WORDS.sub("", match.group(0))

@@ -778,6 +778,15 @@ def test_a_quote_that_shares_only_the_name_answers_another_question():
     assert not says_more_than_the_names("NVIDIA 今天的股价是多少", quote)
     assert says_more_than_the_names("面试阶段用 NVIDIA 什么模拟？", quote)
     assert says_more_than_the_names("NVIDIA 是什么？", quote)  # asks the name alone
+    # a question that asks for a name is answered by a name it does not say
+    demo2 = plan_hit(3, "Demo 2: 飞书AI智能助手", "**技术实现**：\n- LangChain RAG")
+    tools = [(demo2, "LangChain RAG")]
+    assert says_more_than_the_names("Demo 2 的RAG用哪个框架？", tools)
+    assert not says_more_than_the_names("Demo 2 的RAG检索延迟多少？", tools)
+    agents = plan_hit(4, "系统架构", "Agent层 (RL Agents: PPO, DQN, SAC)")
+    layer = [(agents, "Agent层 (RL Agents: PPO, DQN, SAC)")]
+    assert says_more_than_the_names("Agent层列了PPO、DQN和哪个算法？", layer)
+    assert not says_more_than_the_names("Agent层的PPO、DQN训练多久？", layer)
     kaggle = plan_hit(2, "常见问题解答", "- 申请Kaggle Notebooks（30h/week GPU）")
     notebooks = [(kaggle, "申请Kaggle Notebooks（30h/week GPU）")]
     assert says_more_than_the_names("Kaggle 的 notebook 每周能用多久 GPU？", notebooks)
@@ -994,5 +1003,6 @@ def test_an_excluded_description_is_not_an_excluded_name():
 
     assert excludes_a_name("推理加速方向除了 vLLM 还有哪个必读主题")
     assert excludes_a_name("Besides GPTQ, which quantization paper should I read?")
+    assert excludes_a_name("Agent层列了PPO、DQN和哪个算法？")  # the names listed before it
     assert not excludes_a_name("除了录演示视频和部署在线Demo，还要为面试准备什么？")
     assert not excludes_a_name("vLLM 是什么")
