@@ -83,7 +83,7 @@ TIME_SPLIT_WORDS = (
 FAQ_WORDS = ("常见问题", "faq")
 
 
-_NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo)", re.IGNORECASE)
+_NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo|演示(?!视频))", re.IGNORECASE)
 _DEMO_CN = re.compile(rf"(demo)\s*({_CN_NUMBER})(?![\u4e00-\u9fff]*[个周])", re.IGNORECASE)
 # "Demo1", "day5" as the plan writes them: "Demo 1", "Day 5-7".
 _GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
@@ -99,7 +99,8 @@ def normalise(question: str) -> str:
 
     def nth(match: re.Match[str]) -> str:
         number = _number(match.group(1))
-        return f"{match.group(2)} {number}" if number else match.group(0)
+        name = "Demo" if match.group(2) == "演示" else match.group(2)  # 第三个演示: Demo 3
+        return f"{name} {number}" if number else match.group(0)
 
     def cn(match: re.Match[str]) -> str:
         number = _number(match.group(2))

@@ -180,7 +180,7 @@ _STOPWORDS = frozenset(
     "once here all both each few more most other such no nor not only own same just don "
     "now s t one ones according worth supposed meant listed exactly actually really "
     "anything something thing things whats who's what's i'm expected expect keep keeping "
-    "comfortable".split()
+    "comfortable ask asks asked know card cards".split()
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()
@@ -412,6 +412,14 @@ SYNONYMS = {
     "麻省理工": "mit",
     "普林斯顿": "princeton",
     "社区": "社群",  # "Discord社区" is one of the plan's 学习社群
+    # round 11: the everyday words of blind batches 25-31
+    "graphics": "gpu",  # "graphics card" ("card" names nothing: a stop word)
+    "diary": "日志",
+    "shrink": "量化",
+    "shrinking": "量化",
+    "job": "岗位",
+    "沙盒": "sandbox",
+    "演示": "demo",
 }
 
 # A word the glossary translates is a concept, whatever stop word list it is also on:

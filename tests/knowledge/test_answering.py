@@ -97,6 +97,8 @@ def test_the_nth_demo_is_named_as_the_plan_names_it():
     assert normalise("第一个 Demo 拿哪个模型做量化部署？") == "Demo 1 拿哪个模型做量化部署？"
     assert normalise("第二个Demo用了什么向量库") == "Demo 2用了什么向量库"
     assert normalise("Demo三 用什么可视化") == "Demo 3 用什么可视化"
+    assert normalise("第三个演示用什么环境训练") == "Demo 3用什么环境训练"  # a Demo in Chinese
+    assert normalise("第一个演示视频录多久") == "第一个演示视频录多久"  # ... not a demo video
     assert normalise("第一周的第一个项目是什么？") == "第一周的第一个项目是什么？"  # not a Demo
     # glued, as typed on a phone: the plan writes "Demo 1", "Day 5-7"
     assert normalise("Demo1 做完要交哪些成果") == "Demo 1 做完要交哪些成果"
@@ -966,6 +968,14 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     # ... and a 顶级会议 is one of its 顶会; 伯克利 is written Berkeley
     assert any("berkeley" in c for c in concepts("伯克利有哪个实验室值得关注？"))
     assert any({"会议", "顶会"} <= c for c in concepts("找论文时推荐关注哪些顶级会议？"))
+    # round 11's everyday words: a graphics card is a GPU, a study diary the plan's 学习日志,
+    # shrinking a model its 量化; "asks me to know" asks nothing
+    words = set().union(*concepts("I don't own a graphics card. Where can I get one for free?"))
+    assert "gpu" in words and "card" not in words
+    assert gloss("diary") == "日志" and gloss("shrinking") == "量化" and gloss("沙盒") == "sandbox"
+    assert set().union(*concepts("Which formats does the checklist ask me to know?")) == {
+        "formats", "格式", "checklist", "清单"
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
