@@ -365,9 +365,10 @@ TOOL_ITEM_CHARS = 24  # a list item or label line ("LangChain RAG", "硬件监�
 
 
 def names_another(text: str, question: str) -> bool:
-    """Whether the text names something (a Latin word) the question does not."""
+    """Whether the text names something (a Latin word of three or more characters: not
+    "AI" of "飞书AI机器人") the question does not."""
     asked = {w.lower() for w in _LATIN_WORD.findall(question)}
-    return any(w.lower() not in asked for w in _LATIN_WORD.findall(text))
+    return any(len(w) > 2 and w.lower() not in asked for w in _LATIN_WORD.findall(text))
 
 
 @lru_cache(maxsize=65536)

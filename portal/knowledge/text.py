@@ -431,7 +431,7 @@ _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 # (曦望), 英伟达 and 占比 (else 占 / 比).
 # A chunk's search words come from this segmentation, so the words are part of
 # index_version(): changing them re-indexes every document.
-USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达", "排不过来")
+USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达", "排不过来", "飞书")
 
 
 def index_version() -> str:

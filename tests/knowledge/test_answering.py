@@ -514,6 +514,9 @@ def test_a_learners_words_for_a_gpu_find_the_plans():
     from portal.knowledge.text import concepts, segment
 
     assert "独显" in segment("我的笔记本没独显").split()
+    # jieba cut 飞书 into 飞 + 书 before some words ("飞书机器人", "飞书开放平台")
+    for text in ("飞书机器人rag用啥框架？", "飞书开放平台SDK", "使用飞书个人版测试"):
+        assert "飞书" in segment(text).split()
     assert frozenset({"显卡", "gpu"}) in concepts("家里没显卡，怎么跑实验？")
     assert frozenset({"没", "没有"}) in concepts("家里没显卡，怎么跑实验？")  # "没有GPU"
     assert frozenset({"太赶", "紧张"}) in concepts("16周太赶了，哪部分可以先不做？")
@@ -929,6 +932,13 @@ def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
     # without asking for a tool, the sentence that says the question's words comes first
     quotes = [s for _h, s in choose_quotes("飞书助手里的 RAG 做什么？", [demo2])]
     assert "RAG知识库检索" in quotes
+    # "AI" of "飞书AI机器人（第14周）" names no tool: two letters are no tool's name
+    projects = plan_hit(
+        2, "4个实践项目", "4个实践项目\n1. LLM量化部署（第8周）\n2. 飞书AI机器人（第14周）"
+    )
+    question = "飞书机器人rag用啥框架？"
+    quotes = [s for _h, s in choose_quotes(question, [projects, demo2])]
+    assert "LangChain RAG" in quotes and "飞书AI机器人（第14周）" not in quotes
     assert (
         tool_asked("用的是哪个库？") == "库" and tool_asked("Which web framework?") == "framework"
     )
