@@ -983,6 +983,8 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     words = set().union(*concepts("I don't own a graphics card. Where can I get one for free?"))
     assert "gpu" in words and "card" not in words
     assert gloss("diary") == "日志" and gloss("shrinking") == "量化" and gloss("沙盒") == "sandbox"
+    assert gloss("modern") == "现代" and gloss("find") == "查找"  # C++现代特性, 论文查找
+    assert set().union(*concepts("What version number is this plan?")) == {"version", "版本"}
     assert set().union(*concepts("Which formats does the checklist ask me to know?")) == {
         "formats", "格式", "checklist", "清单"
     }  # fmt: skip
