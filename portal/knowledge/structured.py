@@ -407,6 +407,28 @@ class Focus:
         }
 
 
+# "硬件阶段之后接着是什么阶段", "the phase after the hardware one": the phase next to the
+# one named. Only when the question then asks for a 阶段: "学完第一阶段以后能达到什么程度"
+# is about the first phase.
+_NEXT_PHASE = re.compile(
+    r"(?:之后|以后|后面|过后|结束后)[^，,。？?]{0,8}?阶段|下一个?阶段"
+    r"|\b(?:phase|stage) (?:after|following)\b|\bnext (?:phase|stage)\b",
+    re.IGNORECASE,
+)
+_PREVIOUS_PHASE = re.compile(
+    r"(?:之前|以前|前面)[^，,。？?]{0,8}?阶段|[上前]一个?阶段|\b(?:phase|stage) before\b",
+    re.IGNORECASE,
+)
+
+
+def _neighbour(phase: int | None, question: str) -> int | None:
+    if phase and _NEXT_PHASE.search(question):
+        return phase + 1 if phase < max(PHASE_NAMES.values()) else None
+    if phase and _PREVIOUS_PHASE.search(question):
+        return phase - 1 if phase > 1 else None
+    return phase
+
+
 def focus_of(question: str) -> Focus:
     """The week, phase, core paper or guide section a question names (see the module doc)."""
     lowered = question.lower()
@@ -418,6 +440,7 @@ def focus_of(question: str) -> Focus:
     phase = None if week or paper_id else phase_number(question)
     if span and not phase:
         phase = phase_of_span(*span)
+    phase = _neighbour(phase, question)
     kinds: tuple[str, ...] = ()
     if not (week or phase or paper_id):
         if any(w in lowered for w in TIME_SPLIT_WORDS):

@@ -73,6 +73,13 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert week_span("最后四周在 Kaggle 上做什么") == (13, 16)
     assert week_span("What should I do during the last four weeks?") == (13, 16)
     assert focus_of("最后四周做什么项目").phase == 4
+    # the phase next to the one named, when the question asks for a phase
+    assert focus_of("紧跟在硬件阶段之后的那个阶段，学习重点是什么？").phase == 3
+    assert focus_of("硬件优化（第5-8周）之后接着是什么阶段？").phase == 3
+    assert focus_of("大模型阶段的前一个阶段学什么").phase == 2
+    assert focus_of("What is the phase after the hardware phase about?").phase == 3
+    assert focus_of("学完第一阶段以后应该达到什么程度？").phase == 1  # the end of phase 1
+    assert not focus_of("应用阶段之后还有哪个阶段？").phase  # the plan has no fifth
 
 
 @pytest.mark.django_db
