@@ -47,7 +47,7 @@ _WEEK = [
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]
 _PHASE = [
-    re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*阶段"),
+    re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"),  # 第三阶段, 第三个阶段
     re.compile(rf"\bphase\s*#?\s*(\d|{_EN_NUMBER})\b", re.IGNORECASE),
 ]
 # The plan's own names for its four phases (its 16-week table): 基础, 硬件, 大模型, 应用.

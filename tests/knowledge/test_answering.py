@@ -77,6 +77,7 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("紧跟在硬件阶段之后的那个阶段，学习重点是什么？").phase == 3
     assert focus_of("硬件优化（第5-8周）之后接着是什么阶段？").phase == 3
     assert focus_of("大模型阶段的前一个阶段学什么").phase == 2
+    assert focus_of("四个阶段中，第三个阶段的主题是什么？").phase == 3  # 第三个阶段 is 第三阶段
     assert focus_of("What is the phase after the hardware phase about?").phase == 3
     assert focus_of("学完第一阶段以后应该达到什么程度？").phase == 1  # the end of phase 1
     assert not focus_of("应用阶段之后还有哪个阶段？").phase  # the plan has no fifth
