@@ -342,9 +342,9 @@ def counted_units(question: str) -> str:
 # sentence that names one the question does not ("LangChain RAG") is the likelier answer
 # than one that only repeats the question's ("RAG知识库检索").
 _ASKS_TOOL = re.compile(
-    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言)"
+    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站)"
     r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
-    r"|platforms?|sdks?|environments?)\b",
+    r"|platforms?|sdks?|environments?|websites?|sites?)\b",
     re.IGNORECASE,
 )
 

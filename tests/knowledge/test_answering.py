@@ -951,6 +951,9 @@ def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
         tool_asked("用的是哪个库？") == "库" and tool_asked("Which web framework?") == "framework"
     )
     assert tool_asked("RAG 做什么？") == ""
+    # a website is asked for by its name too ("arXiv, Google Scholar, Papers with Code")
+    assert tool_asked("推荐用哪些网站来查找论文？") == "网站"
+    assert tool_asked("Which websites list datasets?") == "websites"
 
 
 def test_a_lead_in_that_answers_brings_its_whole_list():
