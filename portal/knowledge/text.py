@@ -180,7 +180,7 @@ _STOPWORDS = frozenset(
     "once here all both each few more most other such no nor not only own same just don "
     "now s t one ones according worth supposed meant listed exactly actually really "
     "anything something thing things whats who's what's i'm expected expect keep keeping "
-    "comfortable ask asks asked know card cards number big run runs".split()
+    "comfortable ask asks asked know card cards number big run runs new".split()
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()

@@ -996,6 +996,7 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     assert gloss("diary") == "日志" and gloss("shrinking") == "量化" and gloss("沙盒") == "sandbox"
     assert gloss("modern") == "现代" and gloss("find") == "查找"  # C++现代特性, 论文查找
     assert set().union(*concepts("What version number is this plan?")) == {"version", "版本"}
+    assert "new" not in set().union(*concepts("Which conferences list new papers?"))
     assert set().union(*concepts("Which formats does the checklist ask me to know?")) == {
         "formats", "格式", "checklist", "清单"
     }  # fmt: skip
