@@ -580,10 +580,15 @@ _THE_PLAN = re.compile(
 )
 
 
+# "Which web framework": the kind of framework asked says nothing a passage would (the
+# plan writes "FastAPI服务"), so only "framework" is a concept.
+_TOOL_MODIFIER = re.compile(r"\bweb\s+(?=frameworks?\b)", re.IGNORECASE)
+
+
 def without_the_plan(text: str) -> str:
     """The text without the words that name the plan itself ("this study plan", "这份方案",
-    "这16周")."""
-    return _THE_PLAN.sub(" ", text)
+    "这16周"), nor the kind of framework asked ("web framework")."""
+    return _TOOL_MODIFIER.sub(" ", _THE_PLAN.sub(" ", text))
 
 
 def query_terms(

@@ -997,6 +997,11 @@ def test_a_community_is_one_of_the_plans_learning_groups():
     assert gloss("modern") == "现代" and gloss("find") == "查找"  # C++现代特性, 论文查找
     assert set().union(*concepts("What version number is this plan?")) == {"version", "版本"}
     assert "new" not in set().union(*concepts("Which conferences list new papers?"))
+    # the kind of framework asked is no concept: the plan names the framework ("FastAPI服务")
+    assert concepts("Which web framework serves the Feishu assistant?") == [
+        {"framework", "框架"}, {"serves", "serve", "服务"}, {"feishu", "飞书"},
+        {"assistant", "助手"},
+    ]  # fmt: skip
     assert set().union(*concepts("Which formats does the checklist ask me to know?")) == {
         "formats", "格式", "checklist", "清单"
     }  # fmt: skip
