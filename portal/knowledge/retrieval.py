@@ -193,6 +193,11 @@ def hybrid_search(
     cross = kbtext.language_of(question) == "en"  # an English question, a Chinese plan
     cross_bar = MIN_SIMILARITY_CROSS_LINGUAL.get(name, DEFAULT_MIN_SIMILARITY)
     all_bar = MIN_SIMILARITY_CROSS_LINGUAL_ALL.get(name, DEFAULT_MIN_SIMILARITY)
+    named: set[str] = set()
+    if cross:
+        from portal.knowledge.answering import specific_names
+
+        named = {n.lower() for n in specific_names(question)}
     for hit in hits.values():
         hit.score = sum(1.0 / (RRF_K + pos) for pos in (hit.vector_pos, hit.text_pos) if pos)
         matched = set(hit.matched_terms)
@@ -206,6 +211,12 @@ def hybrid_search(
                 or (hit.similarity >= low_bar and cross_coverage >= 1 / 2)
                 or (hit.similarity >= cross_bar and cross_coverage >= CROSS_LINGUAL_COVERAGE)
                 or (hit.similarity >= all_bar and cross_coverage == 1)
+                # ... or names what the question names ("Reddit") and covers half of it
+                or (
+                    hit.similarity >= cross_bar
+                    and cross_coverage >= 1 / 2
+                    and bool(named & matched)
+                )
             )
         else:
             hit.relevant = hit.similarity >= bar or (

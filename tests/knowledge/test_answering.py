@@ -870,6 +870,18 @@ def test_an_english_word_finds_the_knowledge_bases_chinese_through_the_dictionar
     assert frozenset({"log"}) in concepts("log 写在哪里？", known)  # a Chinese question's Latin
 
 
+@pytest.mark.django_db
+def test_an_english_question_finds_the_passage_that_names_what_it_names(indexed_plan):
+    """ "Which Reddit communities does the plan recommend joining?": the 学习社群 list names
+    Reddit and says 社群, half the question's concepts; a name alone is not enough."""
+    answer = answer_question(
+        "Which Reddit communities does the plan recommend joining?", user=None, llm=None
+    )
+    assert answer.found and "r/MachineLearning" in answer.text
+    answer = answer_question("Is Reddit a good place to sell a used car?", user=None, llm=None)
+    assert not answer.found
+
+
 def test_an_english_plural_also_finds_its_singular_where_the_knowledge_base_says_it():
     from portal.knowledge.text import glosses, query_terms, singular
 
