@@ -187,12 +187,8 @@ def hybrid_search(
             hit.matched_terms = [t for t in terms if t in words]
 
     name = getattr(embedder, "name", "")
-    bar = MIN_SIMILARITY.get(name, DEFAULT_MIN_SIMILARITY)
-    low_bar = MIN_SIMILARITY_WITH_WORDS.get(name, DEFAULT_MIN_SIMILARITY)
     concepts = [c for c in kbtext.concepts(question, known) if any(len(t) > 1 for t in c)]
     cross = kbtext.language_of(question) == "en"  # an English question, a Chinese plan
-    cross_bar = MIN_SIMILARITY_CROSS_LINGUAL.get(name, DEFAULT_MIN_SIMILARITY)
-    all_bar = MIN_SIMILARITY_CROSS_LINGUAL_ALL.get(name, DEFAULT_MIN_SIMILARITY)
     named: set[str] = set()
     if cross:
         from portal.knowledge.answering import specific_names
@@ -205,25 +201,43 @@ def hybrid_search(
         coverage = covered / len(concepts) if concepts else 0.0
         worded = sum(1 for c in concepts if c & matched and not all(t.isdigit() for t in c))
         cross_coverage = worded / len(concepts) if concepts else 0.0
-        if cross:  # the Chinese word path below counts numbers and a third of the words
-            hit.relevant = (
-                hit.similarity >= bar
-                or (hit.similarity >= low_bar and cross_coverage >= 1 / 2)
-                or (hit.similarity >= cross_bar and cross_coverage >= CROSS_LINGUAL_COVERAGE)
-                or (hit.similarity >= all_bar and cross_coverage == 1)
-                # ... or names what the question names ("Reddit") and covers half of it
-                or (
-                    hit.similarity >= cross_bar
-                    and cross_coverage >= 1 / 2
-                    and bool(named & matched)
-                )
-            )
-        else:
-            hit.relevant = hit.similarity >= bar or (
-                hit.similarity >= low_bar and coverage > WORD_COVERAGE
-            )
+        hit.relevant = passage_relevant(
+            name,
+            similarity=hit.similarity,
+            coverage=coverage,
+            cross_coverage=cross_coverage if cross else None,
+            names_said=bool(named & matched),
+        )
     ranked = sorted(hits.values(), key=lambda h: (-h.score, -h.similarity, h.chunk_id))
     return ranked[:k]
+
+
+def passage_relevant(
+    embedder: str,
+    *,
+    similarity: float,
+    coverage: float,
+    cross_coverage: float | None = None,
+    names_said: bool = False,
+) -> bool:
+    """Whether a passage clears the bar for answering from it: its similarity to the
+    question (by `embedder`'s bars) and the share of the question's concepts it says
+    (`coverage`; for an English question, `cross_coverage`, which counts no bare number,
+    and `names_said`: it says a name the question names)."""
+    bar = MIN_SIMILARITY.get(embedder, DEFAULT_MIN_SIMILARITY)
+    low_bar = MIN_SIMILARITY_WITH_WORDS.get(embedder, DEFAULT_MIN_SIMILARITY)
+    if cross_coverage is None:  # a Chinese question: numbers and a third of the words
+        return similarity >= bar or (similarity >= low_bar and coverage > WORD_COVERAGE)
+    cross_bar = MIN_SIMILARITY_CROSS_LINGUAL.get(embedder, DEFAULT_MIN_SIMILARITY)
+    all_bar = MIN_SIMILARITY_CROSS_LINGUAL_ALL.get(embedder, DEFAULT_MIN_SIMILARITY)
+    return (
+        similarity >= bar
+        or (similarity >= low_bar and cross_coverage >= 1 / 2)
+        or (similarity >= cross_bar and cross_coverage >= CROSS_LINGUAL_COVERAGE)
+        or (similarity >= all_bar and cross_coverage == 1)
+        # ... or it names what the question names ("Reddit") and says half of it
+        or (similarity >= cross_bar and cross_coverage >= 1 / 2 and names_said)
+    )
 
 
 def mentioned_nowhere(
