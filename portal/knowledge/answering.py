@@ -386,8 +386,9 @@ def _novel(terms: set[str], sentence: str) -> bool:
 
 
 def _said_beyond(terms: set[str], sentence: str) -> int:
-    """How many words the sentence says that the question does not."""
-    return sum(1 for w in _sentence_terms(sentence) if w not in terms)
+    """How many words the sentence says that the question does not (a date's digits are
+    no words: "最后更新：2026-01-07" says one more than the question, not four)."""
+    return sum(1 for w in _sentence_terms(sentence) if w not in terms and not w.isdigit())
 
 
 def _concepts(
@@ -571,9 +572,15 @@ def _names_group(context: str, heading: str, weights: dict[str, float]) -> bool:
     return bool(words) and words <= weights.keys()
 
 
-def label_bonus(text: str, weights: dict[str, float]) -> float:
+_DATE_VALUE = re.compile(r"^[^:：]+[:：]\s*(?:19|20)\d\d[-/.年]\d{1,2}(?:[-/.月]\d{1,2}日?)?\s*$")
+
+
+def label_bonus(text: str, weights: dict[str, float], *, when: bool = False) -> float:
+    """How much a label：value line counts: the question names its label. A date's label
+    ("最后更新：2026-01-07") answers only a question that asks when: "方案以后怎么更新" asks
+    how (更新计划：每月更新论文清单)."""
     match = _LABEL.match(text)
-    if not match:
+    if not match or (not when and _DATE_VALUE.match(text)):
         return 1.0
     if re.search(r"\d", match.group(1)):
         return 1.0  # "第1-4周：..." is a row of a list, not a named field
@@ -700,6 +707,7 @@ def choose_quotes(
     wants_tool = bool(tool) or excludes_a_name(question)
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
+    asks_when = bool(_ASKS_WHEN.search(question))
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
@@ -737,7 +745,7 @@ def choose_quotes(
                 score *= QUANTITY_BONUS
             if names_tool:
                 score *= TOOL_BONUS
-            score *= label_bonus(cand.text, weights)
+            score *= label_bonus(cand.text, weights, when=asks_when)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))

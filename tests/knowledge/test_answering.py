@@ -1050,6 +1050,20 @@ def test_the_list_whose_lead_in_says_what_the_quotes_leave_out_completes_them():
                       "API服务部署", "压力测试结果"]  # fmt: skip
 
 
+def test_a_date_answers_when_not_how():
+    """ "这份方案以后打算怎么更新" asks how: "更新计划：每月更新论文清单", not the date of the
+    last update, which answers "最后一次更新是什么时候"."""
+    upkeep = plan_hit(
+        1, "文档维护",
+        "**版本信息**：\n- 当前版本：v1.0\n- 最后更新：2026-01-07\n\n"
+        "**更新计划**：\n- 每月更新论文清单\n- 根据用户反馈优化",
+    )  # fmt: skip
+    quotes = [s for _h, s in choose_quotes("这份方案以后打算怎么更新？", [upkeep])]
+    assert "每月更新论文清单" in quotes and "最后更新：2026-01-07" not in quotes
+    quotes = [s for _h, s in choose_quotes("方案最后一次更新是什么时候？", [upkeep])]
+    assert "最后更新：2026-01-07" in quotes
+
+
 def test_an_excluded_description_is_not_an_excluded_name():
     """ "除了 vLLM 还有哪个" asks for another name; "除了录演示视频和部署在线Demo，还要准备什么" asks
     for the rest of the list those two stand in, whatever it names."""
