@@ -430,7 +430,7 @@ _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
 # Words jieba does not know and would glue to their neighbours ("没独显" as one word), kept
 # whole: a learner's (独显, 白嫖, 太赶, 排不过来, else "16 周排 不 过来"), the plan's company
-# (曦望), 英伟达 and 占比 (else 占 / 比).
+# (曦望), 英伟达, 占比 (else 占 / 比) and 飞书 (else 飞 / 书 before 机器人, 开放平台, 个人版).
 # A chunk's search words come from this segmentation, so the words are part of
 # index_version(): changing them re-indexes every document.
 USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达", "排不过来", "飞书")
