@@ -40,6 +40,11 @@ def plan_hit(chunk_id: int, title: str, text: str, source: str = "plan"):  # noq
     return Hit(chunk_id, chunk_id, title, title, text, source, "")
 
 
+def quoted(question: str, *hits: object) -> list[str]:
+    """The sentences choose_quotes quotes for `question` from `hits`."""
+    return [s for _h, s in choose_quotes(question, list(hits))]
+
+
 @pytest.mark.parametrize(
     ("text", "number"),
     [("第10周的项目", 10), ("第十周的项目", 10), ("week 10 project", 10), ("W10 做什么", 10),
@@ -959,8 +964,7 @@ def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
     projects = plan_hit(
         2, "4个实践项目", "4个实践项目\n1. LLM量化部署（第8周）\n2. 飞书AI机器人（第14周）"
     )
-    question = "飞书机器人rag用啥框架？"
-    quotes = [s for _h, s in choose_quotes(question, [projects, demo2])]
+    quotes = quoted("飞书机器人rag用啥框架？", projects, demo2)
     assert "LangChain RAG" in quotes and "飞书AI机器人（第14周）" not in quotes
     assert (
         tool_asked("用的是哪个库？") == "库" and tool_asked("Which web framework?") == "framework"
@@ -1058,10 +1062,9 @@ def test_a_date_answers_when_not_how():
         "**版本信息**：\n- 当前版本：v1.0\n- 最后更新：2026-01-07\n\n"
         "**更新计划**：\n- 每月更新论文清单\n- 根据用户反馈优化",
     )  # fmt: skip
-    quotes = [s for _h, s in choose_quotes("这份方案以后打算怎么更新？", [upkeep])]
-    assert "每月更新论文清单" in quotes and "最后更新：2026-01-07" not in quotes
-    quotes = [s for _h, s in choose_quotes("方案最后一次更新是什么时候？", [upkeep])]
-    assert "最后更新：2026-01-07" in quotes
+    how = quoted("这份方案以后打算怎么更新？", upkeep)
+    assert "每月更新论文清单" in how and "最后更新：2026-01-07" not in how
+    assert "最后更新：2026-01-07" in quoted("方案最后一次更新是什么时候？", upkeep)
 
 
 def test_an_excluded_description_is_not_an_excluded_name():
