@@ -31,6 +31,8 @@ from portal.knowledge.structured import (
     focus_of,
     names_a_part_of_the_plan,
     normalise,
+    specific_names,
+    strip_focus,
 )
 from portal.knowledge.verify import supported
 
@@ -143,24 +145,6 @@ def key_terms(
 _FUNCTION_CHARS = frozenset(
     "做 用 里 哪 几 要 该 被 把 给 让 从 对 到 就 都 也 还 又 而 个 种 些 多 少".split()
 )
-
-
-def strip_focus(question: str) -> str:
-    from portal.knowledge.structured import (
-        _FIRST_WEEKS,
-        _NAMED_PHASE,
-        _PHASE,
-        _WEEK,
-        _WEEK_SPAN,
-        PHASE_NAMES,
-    )
-
-    # spans first: "第1周到第4周" is one span, not two weeks
-    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE, _NAMED_PHASE):
-        question = pattern.sub(" ", question)
-    for name in PHASE_NAMES:
-        question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)
-    return question
 
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*>#|]+\s*|\d+[.、]\s+)*(?:\[[ xX]\]\s*)?")
@@ -359,6 +343,12 @@ def tool_asked(question: str) -> str:
     return (match.group("zh") or match.group("en")).lower()
 
 
+def asks_for_a_name(question: str) -> bool:
+    """Whether the answer is a name the question does not say: a tool asked for by its
+    kind ("哪个框架"), or another than the names it excludes ("除了 vLLM 还有哪个")."""
+    return bool(tool_asked(question)) or excludes_a_name(question)
+
+
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")
 TOOL_BONUS = 1.3
 TOOL_ITEM_CHARS = 24  # a list item or label line ("LangChain RAG", "硬件监控：pynvml"), no row
@@ -432,32 +422,6 @@ def names_of(question: str) -> set[str]:
     }
 
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*\+*")
-
-
-def specific_names(question: str) -> list[str]:
-    """The product, model or tool names a question asks about, as written: a Latin word
-    with a capital after its first letter or with a digit (TensorRT-LLM, H100, CANN,
-    DeepSpeed, iPhone); in a Chinese question also a capitalised word (Mamba, Kaggle). An
-    English question capitalises its first word and plain nouns ("Without a GPU", "a
-    Chinese-language blog"), so there a capital alone names nothing. Words that only name
-    the week or phase (W14) are not names; nor are stop words and glossary words."""
-    chinese = kbtext.language_of(question) == "zh"
-    names: dict[str, None] = {}
-    stripped = strip_focus(question)
-    for match in _NAME.finditer(stripped):
-        word = match.group(0)
-        lower = word.lower()
-        if lower in kbtext._STOPWORDS or lower in kbtext.SYNONYMS or len(word) < 2:
-            continue
-        technical = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
-        # in an English question, a capital inside a sentence ("the Mamba paper")
-        inside = not re.search(r"(?:^|[.?!:;]\s*|[\"'(]\s*)$", stripped[: match.start()])
-        if technical or (word[0].isupper() and (chinese or (inside and word.isalpha()))):
-            names.setdefault(word, None)
-    return list(names)
-
-
 def says_more_than_the_names(question: str, chosen: list[tuple[Hit, str]]) -> bool:
     """Whether the quotes say something the question asks beyond the names it mentions.
 
@@ -471,9 +435,7 @@ def says_more_than_the_names(question: str, chosen: list[tuple[Hit, str]]) -> bo
     asked = [c for c in kbtext.concepts(question) if not c & names and any(len(t) > 1 for t in c)]
     if not asked:
         return True
-    if (tool_asked(question) or excludes_a_name(question)) and any(
-        names_another(text, question) for _h, text in chosen
-    ):
+    if asks_for_a_name(question) and any(names_another(text, question) for _h, text in chosen):
         # "Demo 2 的RAG用哪个框架" asks for a name: "LangChain RAG" is one it does not say
         return True
     said: set[str] = set()
@@ -704,7 +666,7 @@ def choose_quotes(
     count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
     # "除了 vLLM 还有哪个": the answer names another thing, as a tool asked for does.
     tool = tool_asked(question)
-    wants_tool = bool(tool) or excludes_a_name(question)
+    wants_tool = asks_for_a_name(question)
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     asks_when = bool(_ASKS_WHEN.search(question))

@@ -16,7 +16,7 @@ from pgvector.django import CosineDistance
 from portal.knowledge import text as kbtext
 from portal.knowledge.embeddings import Embedder, get_embedder
 from portal.knowledge.models import Chunk, Document, DocumentStatus
-from portal.knowledge.structured import Focus
+from portal.knowledge.structured import Focus, specific_names
 
 RRF_K = 60
 CANDIDATES = 30
@@ -189,11 +189,7 @@ def hybrid_search(
     name = getattr(embedder, "name", "")
     concepts = [c for c in kbtext.concepts(question, known) if any(len(t) > 1 for t in c)]
     cross = kbtext.language_of(question) == "en"  # an English question, a Chinese plan
-    named: set[str] = set()
-    if cross:
-        from portal.knowledge.answering import specific_names
-
-        named = {n.lower() for n in specific_names(question)}
+    named = {n.lower() for n in specific_names(question)} if cross else set()
     for hit in hits.values():
         hit.score = sum(1.0 / (RRF_K + pos) for pos in (hit.vector_pos, hit.text_pos) if pos)
         matched = set(hit.matched_terms)

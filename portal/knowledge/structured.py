@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from portal.knowledge import text as kbtext
+
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUMBER = "[零〇一二两三四五六七八九十]+"
@@ -448,3 +450,39 @@ def focus_of(question: str) -> Focus:
         elif any(w in lowered for w in FAQ_WORDS):
             kinds = ("guide:faq", "plan")
     return Focus(week=week, phase=phase, paper_id=paper_id, kinds=kinds)
+
+
+def strip_focus(question: str) -> str:
+    """The question without the words that name its week or phase (第十周, W14, 第三阶段)."""
+    # spans first: "第1周到第4周" is one span, not two weeks
+    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE, _NAMED_PHASE):
+        question = pattern.sub(" ", question)
+    for name in PHASE_NAMES:
+        question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)
+    return question
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*\+*")
+
+
+def specific_names(question: str) -> list[str]:
+    """The product, model or tool names a question asks about, as written: a Latin word
+    with a capital after its first letter or with a digit (TensorRT-LLM, H100, CANN,
+    DeepSpeed, iPhone); in a Chinese question also a capitalised word (Mamba, Kaggle). An
+    English question capitalises its first word and plain nouns ("Without a GPU", "a
+    Chinese-language blog"), so there a capital alone names nothing. Words that only name
+    the week or phase (W14) are not names; nor are stop words and glossary words."""
+    chinese = kbtext.language_of(question) == "zh"
+    names: dict[str, None] = {}
+    stripped = strip_focus(question)
+    for match in _NAME.finditer(stripped):
+        word = match.group(0)
+        lower = word.lower()
+        if lower in kbtext._STOPWORDS or lower in kbtext.SYNONYMS or len(word) < 2:
+            continue
+        technical = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+        # in an English question, a capital inside a sentence ("the Mamba paper")
+        inside = not re.search(r"(?:^|[.?!:;]\s*|[\"'(]\s*)$", stripped[: match.start()])
+        if technical or (word[0].isupper() and (chinese or (inside and word.isalpha()))):
+            names.setdefault(word, None)
+    return list(names)
