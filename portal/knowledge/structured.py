@@ -33,7 +33,20 @@ def chinese_number(text: str) -> int | None:
 def _number(text: str) -> int | None:
     if text.isdigit():
         return int(text)
-    return _ENGLISH_NUMBERS.get(text.lower()) if text.isascii() else chinese_number(text)
+    if text.isascii():
+        lowered = text.lower()
+        if lowered[:-2].isdigit() and lowered[-2:] in ("st", "nd", "rd", "th"):
+            return int(lowered[:-2])  # "3rd"
+        return _ENGLISH_NUMBERS.get(lowered, _ENGLISH_ORDINALS.get(lowered))
+    return chinese_number(text)
+
+
+# "the first week", "the 10th week"
+_EN_ORDINAL = (
+    r"first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth"
+    r"|thirteenth|fourteenth|fifteenth|sixteenth|\d{1,2}(?:st|nd|rd|th)"
+)
+_ENGLISH_ORDINALS = {w: i for i, w in enumerate(_EN_ORDINAL.split("|")[:16], start=1)}
 
 
 # "week one", "phase three": English number words up to the plan's sixteen weeks
@@ -45,12 +58,14 @@ _EN_NUMBER = (
 
 _WEEK = [
     re.compile(rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"),
-    re.compile(rf"\bweek\s*#?\s*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),
+    re.compile(rf"\bweek[\s#-]*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),  # week-1 too
+    re.compile(rf"\b({_EN_ORDINAL})\s+week\b", re.IGNORECASE),  # the first week
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]
 _PHASE = [
     re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"),  # 第三阶段, 第三个阶段
-    re.compile(rf"\bphase\s*#?\s*(\d|{_EN_NUMBER})\b", re.IGNORECASE),
+    re.compile(rf"\bphase[\s#-]*(\d|{_EN_NUMBER})\b", re.IGNORECASE),
+    re.compile(rf"\b({_EN_ORDINAL})\s+(?:phase|stage)\b", re.IGNORECASE),  # the second phase
 ]
 # The plan's own names for its four phases (its 16-week table): 基础, 硬件, 大模型, 应用.
 PHASE_NAMES = {
@@ -81,6 +96,14 @@ TIME_SPLIT_WORDS = (
     "share of the time",
     "share of my time",
     "时间预算",
+)
+# "What percentage of the whole 16 weeks goes to projects", "what slice of the time":
+# a share of the plan's time, in everyday English.
+_TIME_SHARE = re.compile(
+    r"\b(?:percent(?:age)?|share|slice|portion|proportion|fraction|chunk)\s+of\s+"
+    r"(?:the\s+|my\s+|our\s+|their\s+|your\s+)?(?:whole\s+|total\s+|overall\s+)?"
+    r"(?:time|16 weeks|sixteen weeks|schedule|hours)\b",
+    re.IGNORECASE,
 )
 FAQ_WORDS = ("常见问题", "faq")
 
@@ -423,6 +446,13 @@ _PREVIOUS_PHASE = re.compile(
 )
 
 
+# "我在第11周，这个阶段的实践项目是什么": the phase the named week belongs to.
+_THIS_PHASE = re.compile(
+    r"(?:这|该|本|此)\s*(?:一|个)?\s*阶段|\b(?:this|that|the same|its) (?:phase|stage)\b",
+    re.IGNORECASE,
+)
+
+
 def _neighbour(phase: int | None, question: str) -> int | None:
     if phase and _NEXT_PHASE.search(question):
         return phase + 1 if phase < max(PHASE_NAMES.values()) else None
@@ -438,14 +468,18 @@ def focus_of(question: str) -> Focus:
     week = None if span else week_number(question)
     if span and span[0] == span[1]:
         week, span = span[0], None
-    paper_id = "" if week or span else paper_id_of(without_exclusions(question))
-    phase = None if week or paper_id else phase_number(question)
+    if week and _THIS_PHASE.search(question):
+        week, phase_of_week = None, phase_of_span(week, week)
+    else:
+        phase_of_week = None
+    paper_id = "" if week or span or phase_of_week else paper_id_of(without_exclusions(question))
+    phase = phase_of_week or (None if week or paper_id else phase_number(question))
     if span and not phase:
         phase = phase_of_span(*span)
     phase = _neighbour(phase, question)
     kinds: tuple[str, ...] = ()
     if not (week or phase or paper_id):
-        if any(w in lowered for w in TIME_SPLIT_WORDS):
+        if any(w in lowered for w in TIME_SPLIT_WORDS) or _TIME_SHARE.search(question):
             kinds = ("guide:time_split", "plan")
         elif any(w in lowered for w in FAQ_WORDS):
             kinds = ("guide:faq", "plan")

@@ -180,7 +180,7 @@ _STOPWORDS = frozenset(
     "once here all both each few more most other such no nor not only own same just don "
     "now s t one ones according worth supposed meant listed exactly actually really "
     "anything something thing things whats who's what's i'm expected expect keep keeping "
-    "comfortable ask asks asked know card cards number big run runs new".split()
+    "comfortable ask asks asked know card cards number big run runs new end marks".split()
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()
@@ -422,6 +422,14 @@ SYNONYMS = {
     "find": "查找",  # "find papers" is the plan's 论文查找
     "沙盒": "sandbox",
     "演示": "demo",
+    # round 12: blind batches 32-37
+    "faq": "常见问题",  # the plan's FAQ is headed 常见问题解答 ("FAQ" is no unknown name)
+    "basics": "基础",
+    "basic": "基础",
+    "mustread": "必读",  # "must-read" (_COMPOUNDS)
+    "handson": "实践",  # "hands-on"
+    "setup": "准备",  # the plan's 环境准备
+    "maintenance": "维护",
 }
 
 # A word the glossary translates is a concept, whatever stop word list it is also on:
@@ -585,9 +593,17 @@ _THE_PLAN = re.compile(
 _TOOL_MODIFIER = re.compile(r"\bweb\s+(?=frameworks?\b)", re.IGNORECASE)
 
 
+# English compounds the glossary translates whole ("must-read" is 必读, not "must" + "read");
+# jieba would cut them at the hyphen.
+_COMPOUNDS = {"must-read": "mustread", "hands-on": "handson"}
+_COMPOUND = re.compile("|".join(map(re.escape, _COMPOUNDS)), re.IGNORECASE)
+
+
 def without_the_plan(text: str) -> str:
     """The text without the words that name the plan itself ("this study plan", "这份方案",
-    "这16周"), nor the kind of framework asked ("web framework")."""
+    "这16周"), nor the kind of framework asked ("web framework"); the glossary's compounds
+    joined ("must-read")."""
+    text = _COMPOUND.sub(lambda m: _COMPOUNDS[m.group(0).lower()], text)
     return _TOOL_MODIFIER.sub(" ", _THE_PLAN.sub(" ", text))
 
 

@@ -49,7 +49,9 @@ def quoted(question: str, *hits: object) -> list[str]:
     ("text", "number"),
     [("第10周的项目", 10), ("第十周的项目", 10), ("week 10 project", 10), ("W10 做什么", 10),
      ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None),
-     ("the end of week one", 1), ("one week", None)],
+     ("the end of week one", 1), ("one week", None), ("the week-1 setup", 1),
+     ("my first hands-on project in the first week", 1), ("the 10th week", 10),
+     ("the first weeks", None)],
 )  # fmt: skip
 def test_a_week_is_read_in_every_spelling(text, number):
     assert week_number(text) == number
@@ -86,6 +88,12 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("What is the phase after the hardware phase about?").phase == 3
     assert focus_of("学完第一阶段以后应该达到什么程度？").phase == 1  # the end of phase 1
     assert not focus_of("应用阶段之后还有哪个阶段？").phase  # the plan has no fifth
+    assert focus_of("What is the second phase about?").phase == 2
+    # "我在第11周，这个阶段…" asks about the phase that holds the week, not the week
+    this_phase = focus_of("我在第11周，这个阶段规划里的实践项目是什么？")
+    assert (this_phase.week, this_phase.phase) == (None, 3)
+    assert focus_of("我刚进入第5周，这一阶段的学习重点是什么？").phase == 2
+    assert focus_of("第11周这周做什么项目？").week == 11
 
 
 @pytest.mark.django_db
@@ -167,6 +175,11 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     assert "nvidia" in query_terms("英伟达的开发者博客网址", expand=True)
     # "让外网访问本地的机器人" is what the plan's 内网穿透 (segmented 内 / 网 / 穿透) does
     assert "穿透" in query_terms("怎么让外网访问本地的机器人", expand=True)
+    # a compound is translated whole: "must-read" is 必读, not "must" + "read"
+    assert "必读" in query_terms("how many must-read papers", expand=True)
+    assert "实践" in query_terms("What is my first hands-on project?", expand=True)
+    # "FAQ" is the plan's 常见问题解答, a section, not a name the plan never mentions
+    assert "常见问题" in query_terms("According to the FAQ, how many GPU hours?", expand=True)
 
 
 def test_an_english_questions_filler_words_are_not_concepts():
@@ -277,8 +290,12 @@ def test_the_time_split_names_its_guide_section():
     assert "guide:time_split" in focus_of("这16周里哪一块花的时间占比最大？").kinds
     assert "guide:time_split" in focus_of("论文阅读占用多少时间比例？").kinds
     for english in ("How much of the 16-week time budget is set aside for reading papers?",
-                    "Which activity takes the largest share of time in the plan?"):  # fmt: skip
+                    "Which activity takes the largest share of time in the plan?",
+                    "What percentage of the whole 16 weeks goes to hands-on projects?",
+                    "What slice of the time is set aside for reading papers?"):  # fmt: skip
         assert "guide:time_split" in focus_of(english).kinds, english
+    # a percentage of something else is no share of the plan's time
+    assert not focus_of("What percentage of the memory does INT8 save?").kinds
 
 
 def test_a_pie_chart_becomes_percentages_in_the_plans_own_words():
@@ -817,6 +834,8 @@ def test_a_quote_that_shares_only_the_name_answers_another_question():
      # an English question capitalises its first word and plain nouns: no names
      ("Without a GPU, what can I do?", ["GPU"]), ("Is there a Chinese-language blog?", []),
      ("W14 的实践项目是什么？", []),  # a week is no name
+     ("FAQ建议试用哪些国内云平台？", []),  # the plan's 常见问题解答
+     ("Which minimum Python version does the week-1 setup require?", ["Python"]),
      # ... but a capitalised word inside an English sentence is one
      ("Should I read the Mamba paper?", ["Mamba"]), ("Is the plan's Gym-compatible base done?", [])],
 )  # fmt: skip
