@@ -565,7 +565,16 @@ def concepts(question: str, known: Collection[str] | None = None) -> list[frozen
             continue
         if len(word) > 1 or not word.isascii():
             seen.setdefault(word, frozenset({word, *glosses(word, known)}))
-    return list(seen.values())
+    # jieba's search mode also gives the parts of a long word ("机器" of "机器人"): they
+    # are one concept with it, or "飞书机器人" would count its robot twice.
+    merged: dict[str, frozenset[str]] = {}
+    for word, concept in seen.items():
+        whole = next((w for w in seen if word != w and _CJK.match(word) and word in w), None)
+        if whole:
+            seen[whole] = seen[whole] | concept
+        else:
+            merged[word] = concept
+    return [seen[w] if w in seen else c for w, c in merged.items()]
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")

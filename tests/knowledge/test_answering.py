@@ -182,6 +182,16 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     assert "常见问题" in query_terms("According to the FAQ, how many GPU hours?", expand=True)
 
 
+def test_the_parts_of_a_word_are_one_concept_with_it():
+    from portal.knowledge.text import concepts, query_terms
+
+    # jieba's search mode gives 机器 and 机器人: a passage saying 机器人 covers one concept
+    assert {"机器", "机器人"} <= set(query_terms("飞书机器人 用什么向量库"))
+    found = concepts("飞书机器人 用什么向量库")
+    assert frozenset({"机器", "机器人"}) in found
+    assert len(found) == 5  # 飞书, 机器人, 用, 向量, 库
+
+
 def test_an_english_questions_filler_words_are_not_concepts():
     from portal.knowledge.text import concepts, gloss
 
