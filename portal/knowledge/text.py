@@ -180,7 +180,7 @@ _STOPWORDS = frozenset(
     "once here all both each few more most other such no nor not only own same just don "
     "now s t one ones according worth supposed meant listed exactly actually really "
     "anything something thing things whats who's what's i'm expected expect keep keeping "
-    "comfortable ask asks asked know card cards number big run runs new end marks".split()
+    "comfortable ask asks asked know card cards number big run runs new end marks able".split()
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()
@@ -430,7 +430,18 @@ SYNONYMS = {
     "handson": "实践",  # "hands-on"
     "setup": "准备",  # the plan's 环境准备
     "maintenance": "维护",
+    "realistic": "可行",  # the plan's 可行性评估：高度可行
+    "feasible": "可行",
+    "squeeze": "量化",  # "squeezing models down to fewer bits"
+    "squeezing": "量化",
+    "hunt": "查找",  # "hunting for papers" is the plan's 论文查找
+    "single": "单",  # 单芯片适配
+    "adapt": "适配",
+    "adaptation": "适配",
 }
+# A second Chinese word for a glossary word, where the plan uses both: "features" is the
+# Demo's 核心功能 and C++'s 现代特性.
+MORE_GLOSSES = {"feature": ("特性",)}
 
 # A word the glossary translates is a concept, whatever stop word list it is also on:
 # "I have no GPU" is "没有GPU".
@@ -540,7 +551,8 @@ def glosses(word: str, known: Collection[str] | None = None) -> tuple[str, ...]:
         also = (one,)
     chinese = gloss(word)
     if chinese:
-        return (chinese, *also)
+        more = MORE_GLOSSES.get(word) or MORE_GLOSSES.get(_base_form(word, MORE_GLOSSES) or "", ())
+        return (chinese, *more, *also)
     return (*(dictionary_glosses(word, known) if known is not None else ()), *also)
 
 

