@@ -603,6 +603,8 @@ _THE_PLAN = re.compile(
     r"\b(?:study|learning|prep|preparation)\s+(?=plans?\b)"
     # "按这个方案学", "这份计划": the plan itself, in Chinese
     r"|(?:这个|这份|这套|本|该)(?:学习)?(?:方案|计划)"
+    # "方案建议…", "方案里用什么": the plan, where no other 方案 (架构方案, 解决方案) is meant
+    r"|(?<!架构)(?<!解决)(?<![A-Za-z])\s*方案(?=\s*(?:建议|推荐|里|中|说|提到|要求))"
     # "这16周里哪块时间最多": the plan's whole span, no week of it
     r"|(?:这|整个|这整个)\s*(?:16|十六)\s*(?:个)?周(?:里|中|内|下来)?",
     re.IGNORECASE,

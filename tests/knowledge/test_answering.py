@@ -207,6 +207,8 @@ def test_an_english_questions_filler_words_are_not_concepts():
     assert frozenset({"study", "学习"}) in concepts("How long should I study each week?")
     assert frozenset({"方案"}) not in concepts("我笔记本没独显，按这个方案学的话GPU从哪来？")
     assert frozenset({"计划"}) not in concepts("这份学习计划是谁维护的？")
+    assert frozenset({"方案"}) not in concepts("没有GPU的话方案建议怎么办？")  # the plan suggests
+    assert frozenset({"方案"}) in concepts("Sandbox的架构方案里有几层？")  # a 方案 of its own
 
 
 def test_chinese_numerals_are_normalised():
