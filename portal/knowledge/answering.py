@@ -33,6 +33,7 @@ from portal.knowledge.structured import (
     normalise,
     specific_names,
     strip_focus,
+    week_number,
 )
 from portal.knowledge.verify import supported
 
@@ -628,6 +629,11 @@ def chunk_factor(
     return factor
 
 
+def _week_of(hit: Hit) -> int | None:
+    """The week a chunk's title or section names (第10周 …, 第1周行动清单), if any."""
+    return week_number(f"{hit.title} {hit.section}")
+
+
 def choose_quotes(
     question: str,
     hits: list[Hit],
@@ -710,6 +716,10 @@ def choose_quotes(
             score *= label_bonus(cand.text, weights, when=asks_when)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
+    if focus and focus.week:
+        # "What did you build in week 10?": week 1's "Build Model" is no answer, whatever
+        # it shares; without a sentence of its own, the week gets its overview (_framed).
+        scored = [row for row in scored if _week_of(row[3]) in (None, focus.week)]
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
     if own_first and focused:
         # The question names a week, a phase, or a paper it asks about: its own chunks

@@ -66,6 +66,7 @@ _PHASE = [
     re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"),  # 第三阶段, 第三个阶段
     re.compile(rf"\bphase[\s#-]*(\d|{_EN_NUMBER})\b", re.IGNORECASE),
     re.compile(rf"\b({_EN_ORDINAL})\s+(?:phase|stage)\b", re.IGNORECASE),  # the second phase
+    re.compile(r"(?<![A-Za-z0-9])P(\d)(?=\s*阶段)", re.IGNORECASE),  # "p3阶段", as W10 is week 10
 ]
 # The plan's own names for its four phases (its 16-week table): 基础, 硬件, 大模型, 应用.
 PHASE_NAMES = {

@@ -438,6 +438,7 @@ SYNONYMS = {
     "single": "单",  # 单芯片适配
     "adapt": "适配",
     "adaptation": "适配",
+    "hf": "hugging",  # "hf账号" is the plan's Hugging Face账号
 }
 # A second Chinese word for a glossary word, where the plan uses both: "features" is the
 # Demo's 核心功能 and C++'s 现代特性.

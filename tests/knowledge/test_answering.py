@@ -89,6 +89,7 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("学完第一阶段以后应该达到什么程度？").phase == 1  # the end of phase 1
     assert not focus_of("应用阶段之后还有哪个阶段？").phase  # the plan has no fifth
     assert focus_of("What is the second phase about?").phase == 2
+    assert focus_of("p3阶段里程碑").phase == 3  # as W10 is week 10
     # "我在第11周，这个阶段…" asks about the phase that holds the week, not the week
     this_phase = focus_of("我在第11周，这个阶段规划里的实践项目是什么？")
     assert (this_phase.week, this_phase.phase) == (None, 3)
@@ -175,6 +176,7 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     assert "nvidia" in query_terms("英伟达的开发者博客网址", expand=True)
     # "让外网访问本地的机器人" is what the plan's 内网穿透 (segmented 内 / 网 / 穿透) does
     assert "穿透" in query_terms("怎么让外网访问本地的机器人", expand=True)
+    assert "hugging" in query_terms("hf账号啥时候注册", expand=True)  # Hugging Face账号
     # a compound is translated whole: "must-read" is 必读, not "must" + "read"
     assert "必读" in query_terms("how many must-read papers", expand=True)
     assert "实践" in query_terms("What is my first hands-on project?", expand=True)
@@ -183,6 +185,19 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     # "features" is the Demo's 核心功能 and C++'s 现代特性; "be able to" names nothing
     assert {"功能", "特性"} <= set(query_terms("Which modern C++ features?", expand=True))
     assert "able" not in query_terms("What formats should they be able to export?")
+
+
+def test_a_question_about_one_week_is_not_answered_from_another_weeks_chunk():
+    from portal.knowledge.structured import Focus
+
+    week1 = plan_hit(1, "第1周 环境准备", "阅读PyTorch官方教程：Build Model 与 Autograd 小节")
+    week10 = plan_hit(
+        2, "第10周 FlashAttention 与自定义 CUDA Kernel", "写一个融合 softmax 的 kernel"
+    )
+    question = "What did you build in week 10?"
+    assert quoted(question, week1, week10)  # "Build Model" shares "build"...
+    # ... but the question is about week 10: week 1's sentence is no answer to it
+    assert choose_quotes(question, [week1, week10], focus=Focus(week=10), focused={2}) == []
 
 
 def test_the_parts_of_a_word_are_one_concept_with_it():
