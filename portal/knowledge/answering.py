@@ -30,9 +30,11 @@ from portal.knowledge.structured import (
     excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
+    names_another,
     normalise,
     specific_names,
     strip_focus,
+    tool_asked,
     week_number,
 )
 from portal.knowledge.verify import supported
@@ -326,40 +328,14 @@ def counted_units(question: str) -> str:
 # "RAG 是用什么框架搭的", "which web framework": a tool is asked for by its name, so a
 # sentence that names one the question does not ("LangChain RAG") is the likelier answer
 # than one that only repeats the question's ("RAG知识库检索").
-_ASKS_TOOL = re.compile(
-    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站)"
-    r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
-    r"|platforms?|sdks?|environments?|websites?|sites?)\b",
-    re.IGNORECASE,
-)
-
-
-def tool_asked(question: str) -> str:
-    """The kind of tool a question asks for by name ("库" of "用的是哪个库", "framework" of
-    "which web framework"), lower-cased; "" when it asks for none. A sentence that names
-    a tool ("LangChain RAG") says that word: it names an instance of it."""
-    match = _ASKS_TOOL.search(question)
-    if not match:
-        return ""
-    return (match.group("zh") or match.group("en")).lower()
-
-
 def asks_for_a_name(question: str) -> bool:
     """Whether the answer is a name the question does not say: a tool asked for by its
     kind ("哪个框架"), or another than the names it excludes ("除了 vLLM 还有哪个")."""
     return bool(tool_asked(question)) or excludes_a_name(question)
 
 
-_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")
 TOOL_BONUS = 1.3
 TOOL_ITEM_CHARS = 24  # a list item or label line ("LangChain RAG", "硬件监控：pynvml"), no row
-
-
-def names_another(text: str, question: str) -> bool:
-    """Whether the text names something (a Latin word of three or more characters: not
-    "AI" of "飞书AI机器人") the question does not."""
-    asked = {w.lower() for w in _LATIN_WORD.findall(question)}
-    return any(len(w) > 2 and w.lower() not in asked for w in _LATIN_WORD.findall(text))
 
 
 @lru_cache(maxsize=65536)

@@ -16,7 +16,7 @@ from pgvector.django import CosineDistance
 from portal.knowledge import text as kbtext
 from portal.knowledge.embeddings import Embedder, get_embedder
 from portal.knowledge.models import Chunk, Document, DocumentStatus
-from portal.knowledge.structured import Focus, specific_names
+from portal.knowledge.structured import Focus, names_another, specific_names, tool_asked
 
 RRF_K = 60
 CANDIDATES = 30
@@ -194,7 +194,7 @@ def hybrid_search(
     named = {n.lower() for n in specific_names(question)} if cross else set()
     for hit in hits.values():
         hit.score = sum(1.0 / (RRF_K + pos) for pos in (hit.vector_pos, hit.text_pos) if pos)
-        matched = set(hit.matched_terms)
+        matched = words_said(question, concepts, hit.text, hit.matched_terms)
         covered = sum(1 for c in concepts if c & matched)
         coverage = covered / len(concepts) if concepts else 0.0
         hit.relevant = passage_relevant(
@@ -206,6 +206,19 @@ def hybrid_search(
         )
     ranked = sorted(hits.values(), key=lambda h: (-h.score, -h.similarity, h.chunk_id))
     return ranked[:k]
+
+
+def words_said(
+    question: str, concepts: list[frozenset[str]], text: str, matched: Iterable[str]
+) -> set[str]:
+    """The question's search words a passage says (`matched`: those in its search words).
+    "Which library does the bot use?": a passage naming one ("LangChain RAG") also says the
+    kind of tool asked, as choose_quotes counts it."""
+    said = set(matched)
+    tool = tool_asked(question)
+    if tool and names_another(text, question):
+        said |= next((c for c in concepts if tool in c), frozenset())
+    return said
 
 
 def cross_coverage(concepts: list[frozenset[str]], matched: set[str], named: set[str]) -> float:

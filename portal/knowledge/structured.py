@@ -521,3 +521,32 @@ def specific_names(question: str) -> list[str]:
         if technical or (word[0].isupper() and (chinese or (inside and word.isalpha()))):
             names.setdefault(word, None)
     return list(names)
+
+
+# The kind of tool a question asks for by name: the answer names one.
+_ASKS_TOOL = re.compile(
+    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站)"
+    r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
+    r"|platforms?|sdks?|environments?|websites?|sites?|packages?)\b",
+    re.IGNORECASE,
+)
+
+
+def tool_asked(question: str) -> str:
+    """The kind of tool a question asks for by name ("库" of "用的是哪个库", "framework" of
+    "which web framework"), lower-cased; "" when it asks for none. A sentence that names
+    a tool ("LangChain RAG") says that word: it names an instance of it."""
+    match = _ASKS_TOOL.search(question)
+    if not match:
+        return ""
+    return (match.group("zh") or match.group("en")).lower()
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")
+
+
+def names_another(text: str, question: str) -> bool:
+    """Whether the text names something (a Latin word of three or more characters: not
+    "AI" of "飞书AI机器人") the question does not."""
+    asked = {w.lower() for w in _LATIN_WORD.findall(question)}
+    return any(len(w) > 2 and w.lower() not in asked for w in _LATIN_WORD.findall(text))

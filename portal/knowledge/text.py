@@ -579,10 +579,14 @@ def concepts(question: str, known: Collection[str] | None = None) -> list[frozen
         if len(word) > 1 or not word.isascii():
             seen.setdefault(word, frozenset({word, *glosses(word, known)}))
     # jieba's search mode also gives the parts of a long word ("机器" of "机器人"): they
-    # are one concept with it, or "飞书机器人" would count its robot twice.
+    # are one concept with it, or "飞书机器人" would count its robot twice. (A single
+    # character is a word of its own: "什么库" is not the 库 of 知识库.)
     merged: dict[str, frozenset[str]] = {}
     for word, concept in seen.items():
-        whole = next((w for w in seen if word != w and _CJK.match(word) and word in w), None)
+        whole = next(
+            (w for w in seen if word != w and len(word) > 1 and _CJK.match(word) and word in w),
+            None,
+        )
         if whole:
             seen[whole] = seen[whole] | concept
         else:

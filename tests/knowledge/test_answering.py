@@ -208,6 +208,8 @@ def test_the_parts_of_a_word_are_one_concept_with_it():
     found = concepts("飞书机器人 用什么向量库")
     assert frozenset({"机器", "机器人"}) in found
     assert len(found) == 5  # 飞书, 机器人, 用, 向量, 库
+    # ... but a single character is a word of its own: "什么库" is not the 库 of 知识库
+    assert frozenset({"库"}) in concepts("知识库问答机器人的向量检索用的是什么库？")
 
 
 def test_an_english_questions_filler_words_are_not_concepts():
@@ -956,6 +958,20 @@ def test_an_english_word_the_plan_cannot_say_counts_less_of_the_question():
     kaggle = [frozenset({"kaggle"}), frozenset({"笔记本", "notebook"})]
     assert cross_coverage(kaggle, {"笔记本"}, {"kaggle"}) == 0.5
     assert cross_coverage([frozenset({"30"}), frozenset({"小时", "hours"})], {"30"}, set()) == 0
+
+
+def test_a_passage_naming_a_tool_says_the_kind_of_tool_asked():
+    from portal.knowledge.retrieval import words_said
+    from portal.knowledge.text import concepts
+
+    question = "Which tools are recommended for keeping a learning log?"
+    found = concepts(question)
+    said = words_said(question, found, "记录学习日志：使用Notion/Obsidian", ["学习", "日志"])
+    assert {"tools", "工具"} <= said  # Notion names a tool
+    assert "工具" not in words_said(question, found, "记录学习日志", ["学习", "日志"])
+    # a name the question says itself is no other tool; nor is a question that asks none
+    assert "工具" not in words_said("Which tools go with Notion?", found, "Notion 笔记", [])
+    assert words_said("How do I keep a learning log?", found, "使用Notion", ["日志"]) == {"日志"}
 
 
 def test_an_english_plural_also_finds_its_singular_where_the_knowledge_base_says_it():
