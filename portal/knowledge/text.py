@@ -439,6 +439,9 @@ SYNONYMS = {
     "adapt": "适配",
     "adaptation": "适配",
     "hf": "hugging",  # "hf账号" is the plan's Hugging Face账号
+    # "CUDA 要学到啥程度", "what level of CUDA skill": the checklist's 技术能力目标 says
+    "程度": "目标",
+    "level": "目标",
 }
 # A second Chinese word for a glossary word, where the plan uses both: "features" is the
 # Demo's 核心功能 and C++'s 现代特性.

@@ -177,6 +177,9 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     # "让外网访问本地的机器人" is what the plan's 内网穿透 (segmented 内 / 网 / 穿透) does
     assert "穿透" in query_terms("怎么让外网访问本地的机器人", expand=True)
     assert "hugging" in query_terms("hf账号啥时候注册", expand=True)  # Hugging Face账号
+    # how far to learn something is what the checklist's 技术能力目标 states
+    assert "目标" in query_terms("CUDA 要学到啥程度才够", expand=True)
+    assert "目标" in query_terms("What level of CUDA skill does the checklist expect?", expand=True)
     # a compound is translated whole: "must-read" is 必读, not "must" + "read"
     assert "必读" in query_terms("how many must-read papers", expand=True)
     assert "实践" in query_terms("What is my first hands-on project?", expand=True)
