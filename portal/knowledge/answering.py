@@ -859,7 +859,7 @@ def parts_quotes(
     word of its heading, or all but one of three or more), the section's label and its
     inner headings."""
     if not _ASKS_PARTS.search(question):
-        return []
+        return _another_part(question, hits)
     terms = key_terms(question, None, known)
     for hit in hits:
         parts = part_headings(hit)
@@ -868,6 +868,27 @@ def parts_quotes(
         # every word, or all but one of three or more ("每周复盘要写哪几块" names 每周复盘模板)
         unnamed = len(words - terms)
         if parts and words and (unnamed == 0 or (len(words) >= 3 and unnamed == 1)):
+            return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
+    return []
+
+
+# "除了本周完成和下周计划，还有哪个部分", "写完遇到的问题之后接着写哪一部分": one part of a
+# section asked for by the others it names.
+_ASKS_A_PART = re.compile(
+    r"[哪那]\s*(?:一|个)?\s*(?:个)?(?:部分|块|节|栏|板块|环节)|\b(?:which|what) (?:part|section)\b",
+    re.IGNORECASE,
+)
+
+
+def _another_part(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
+    """For a question that names a part of a section and asks for another part, the
+    section's label and all its inner headings (the part asked for among them)."""
+    if not _ASKS_A_PART.search(question):
+        return []
+    said = _squash(question)
+    for hit in hits:
+        parts = part_headings(hit)
+        if any(_squash(p) in said for p in parts if len(p) > 1):
             return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
     return []
 

@@ -1031,6 +1031,12 @@ def test_the_parts_of_a_section_are_the_headings_inside_it():
     # ... but one word of it, or a question that asks no parts, gets none
     assert parts_quotes("复盘里要写哪几块？", [template]) == []
     assert parts_quotes("每周复盘模板的第一行写什么？", [template]) == []
+    # a part asked for by the others the question names: all parts, the one asked among them
+    for question in ("每周复盘模板里，除了本周完成和下周计划，还有哪个部分？",
+                     "每周复盘模板里，写完遇到的问题之后接着写哪一部分？"):  # fmt: skip
+        quotes = [s for _h, s in parts_quotes(question, [template])]
+        assert quotes == ["每周复盘模板", "本周完成", "遇到的问题", "下周计划"], question
+    assert parts_quotes("每周复盘时遇到的问题要怎么记录？", [template]) == []  # asks no part
 
 
 def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
