@@ -652,6 +652,7 @@ def choose_quotes(
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
     asks_when = bool(_ASKS_WHEN.search(question))
+    spans = {n for n in numbers_of(question) if "-" in n}  # "第5-8周" → "#5-8"
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
@@ -682,6 +683,8 @@ def choose_quotes(
                 score *= LABEL_BONUS
             if not named and any(_names_entity(said, e) for e in entities):
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
+            elif spans and spans & _words(cand.text):
+                score *= ENTITY_BONUS  # the line for the span of weeks asked ("第5-8周：…")
             if count:  # a count asked: only a count answers it, not a percentage
                 if count.search(f"{cand.context} {cand.text}"):
                     score *= QUANTITY_BONUS * COUNT_BONUS
@@ -706,9 +709,11 @@ def choose_quotes(
         # 在阅读优先级表里属于哪个领域", which the paper's own document does not say.
         best_own = max((row[0] for row in own_rows), default=0.0)
 
+        # ... or the plan's line for the span of weeks it names ("学习时间线里第5-8周的主题"
+        # → "第5-8周：硬件优化：GPU/芯片架构" under "16周学习时间线：")
         def says_more(row: tuple[float, int, int, Hit, str]) -> bool:
             words = _words(f"{context_of(row[3], row[4])} {row[4]}")
-            if not names & words:
+            if not (names & words or spans & _words(row[4])):
                 return False
             asked = [c for c, _w in concepts if not c & names]
             return sum(1 for c in asked if c & words) >= OWN_CONCEPTS

@@ -203,6 +203,19 @@ def test_a_question_about_one_week_is_not_answered_from_another_weeks_chunk():
     assert choose_quotes(question, [week1, week10], focus=Focus(week=10), focused={2}) == []
 
 
+def test_the_plans_line_for_the_span_of_weeks_asked_competes_with_the_phases_own():
+    from portal.knowledge.structured import Focus
+
+    timeline = plan_hit(
+        1, "文档结构",
+        "16周学习时间线：\n- 第9-12周：大模型技术：Transformer/部署\n- 第13-16周：应用开发：飞书/实战项目",
+    )  # fmt: skip
+    week15 = plan_hit(2, "第15周 Agent Sandbox 设计", "强化学习基础：MDP、策略梯度")
+    question = "学习时间线里，第13-16周的主题是什么？"
+    chosen = choose_quotes(question, [week15, timeline], focus=Focus(phase=4), focused={2})
+    assert "第13-16周：应用开发：飞书/实战项目" in [s for _h, s in chosen]
+
+
 def test_the_parts_of_a_word_are_one_concept_with_it():
     from portal.knowledge.text import concepts, query_terms
 
