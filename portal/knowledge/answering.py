@@ -916,7 +916,7 @@ def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
 # "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
 _PRICE_WORDS = frozenset(
     # 多少钱 is matched as written: jieba may cut it into 多少 + 钱
-    "价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费".split()
+    "价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费 起薪 待遇 福利待遇".split()
 )
 # not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
 _ASKS_PRICE_EN = re.compile(r"\b(?:salary|salaries|price|prices|fee|fees)\b", re.IGNORECASE)

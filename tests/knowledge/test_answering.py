@@ -753,6 +753,10 @@ def test_free_for_how_long_is_no_question_of_price():
     assert not answers_the_type_asked("飞书企业版一年收费多少？", ["飞书开发需要企业账号吗？"])
     assert not answers_the_type_asked("这门课的费用是多少？", ["免费课程"])
     assert not answers_the_type_asked("What is the price of an H100?", ["H100 GPU"])
+    # a starting salary or a package of benefits is pay too
+    company = ["岗位匹配：完全符合曦望sunrise要求"]
+    assert not answers_the_type_asked("曦望sunrise这个岗位入职后的起薪大概是多少？", company)
+    assert not answers_the_type_asked("曦望sunrise的福利待遇包括哪些？", company)
 
 
 def test_a_question_for_a_number_is_not_answered_by_quotes_without_one():
