@@ -630,11 +630,22 @@ _COMPOUNDS = {"must-read": "mustread", "hands-on": "handson"}
 _COMPOUND = re.compile("|".join(map(re.escape, _COMPOUNDS)), re.IGNORECASE)
 
 
+# Everyday English phrases for what the glossary knows by one word ("who looks after the
+# plan" is who maintains it).
+_PHRASES = [
+    (re.compile(r"\blook(?:s|ed|ing)? after\b", re.IGNORECASE), "maintains"),
+    (re.compile(r"\bkeep(?:s|ing)? an eye on\b", re.IGNORECASE), "monitor"),
+    (re.compile(r"\bfirst (?:written|put together|drawn up)\b", re.IGNORECASE), "created"),
+]
+
+
 def without_the_plan(text: str) -> str:
     """The text without the words that name the plan itself ("this study plan", "这份方案",
     "这16周"), nor the kind of framework asked ("web framework"); the glossary's compounds
-    joined ("must-read")."""
+    joined ("must-read") and its everyday phrases in its own words ("looks after")."""
     text = _COMPOUND.sub(lambda m: _COMPOUNDS[m.group(0).lower()], text)
+    for phrase, word in _PHRASES:
+        text = phrase.sub(word, text)
     return _TOOL_MODIFIER.sub(" ", _THE_PLAN.sub(" ", text))
 
 

@@ -183,6 +183,10 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     # a compound is translated whole: "must-read" is 必读, not "must" + "read"
     assert "必读" in query_terms("how many must-read papers", expand=True)
     assert "实践" in query_terms("What is my first hands-on project?", expand=True)
+    # everyday phrases in the glossary's own words
+    assert "维护者" in query_terms("Who looks after and updates this plan?", expand=True)
+    assert "创建" in query_terms("When was this plan first written?", expand=True)
+    assert "监控" in query_terms("What keeps an eye on the GPU?", expand=True)
     # "FAQ" is the plan's 常见问题解答, a section, not a name the plan never mentions
     assert "常见问题" in query_terms("According to the FAQ, how many GPU hours?", expand=True)
     # "features" is the Demo's 核心功能 and C++'s 现代特性; "be able to" names nothing
