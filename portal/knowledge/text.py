@@ -442,10 +442,12 @@ SYNONYMS = {
     # "CUDA 要学到啥程度", "what level of CUDA skill": the checklist's 技术能力目标 says
     "程度": "目标",
     "level": "目标",
+    "bonus": "加分",  # "Agent Sandbox可作为加分项"
+    "subreddit": "reddit",  # the plan lists r/MachineLearning under Reddit
 }
 # A second Chinese word for a glossary word, where the plan uses both: "features" is the
 # Demo's 核心功能 and C++'s 现代特性.
-MORE_GLOSSES = {"feature": ("特性",)}
+MORE_GLOSSES = {"feature": ("特性",), "search": ("查找",)}
 
 # A word the glossary translates is a concept, whatever stop word list it is also on:
 # "I have no GPU" is "没有GPU".
@@ -553,11 +555,11 @@ def glosses(word: str, known: Collection[str] | None = None) -> tuple[str, ...]:
     also: tuple[str, ...] = ()
     if known is not None and (one := singular(word)) and one in known:
         also = (one,)
+    more = MORE_GLOSSES.get(word) or MORE_GLOSSES.get(_base_form(word, MORE_GLOSSES) or "", ())
     chinese = gloss(word)
     if chinese:
-        more = MORE_GLOSSES.get(word) or MORE_GLOSSES.get(_base_form(word, MORE_GLOSSES) or "", ())
         return (chinese, *more, *also)
-    return (*(dictionary_glosses(word, known) if known is not None else ()), *also)
+    return (*(dictionary_glosses(word, known) if known is not None else ()), *more, *also)
 
 
 # Chinese question words: "哪几种", "几个", "多少", "有没有" ask; they name nothing a

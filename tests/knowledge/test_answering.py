@@ -192,6 +192,9 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     # "features" is the Demo's 核心功能 and C++'s 现代特性; "be able to" names nothing
     assert {"功能", "特性"} <= set(query_terms("Which modern C++ features?", expand=True))
     assert "able" not in query_terms("What formats should they be able to export?")
+    # a second word without a glossary entry of its own: "search" is also the plan's 查找
+    assert "查找" in query_terms("Where do you search for papers?", expand=True)
+    assert "reddit" in query_terms("Which subreddits do you follow?", expand=True)
 
 
 def test_a_question_about_one_week_is_not_answered_from_another_weeks_chunk():
