@@ -399,6 +399,11 @@ SYNONYMS = {
     "不够": "紧张",  # "时间不够的话" too
     "来不及": "紧张",
     "排不过来": "紧张",
+    "搞不完": "紧张",  # "16周真搞不完的话" asks the FAQ's "16周时间太紧张？"
+    "做不完": "紧张",
+    "学不完": "紧张",
+    "撑不住": "紧张",
+    "忙不过来": "紧张",
     "达标": "目标",  # "读多少篇才算达标" asks the checklist's 目标
     "英伟达": "nvidia",  # the plan writes the company's Latin name
     "外网": "穿透",  # "让外网访问本地服务" is what the plan's 内网穿透 does
@@ -454,11 +459,23 @@ MORE_GLOSSES = {"feature": ("特性",), "search": ("查找",)}
 _STOPWORDS = _STOPWORDS - SYNONYMS.keys()
 
 # Words jieba does not know and would glue to their neighbours ("没独显" as one word), kept
-# whole: a learner's (独显, 白嫖, 太赶, 排不过来, else "16 周排 不 过来"), the plan's company
+# whole: a learner's (独显, 白嫖, 太赶, 排不过来, else "16 周排 不 过来"; 搞不完, 做不完, else
+# 搞 / 不 / 完), the plan's company
 # (曦望), 英伟达, 占比 (else 占 / 比) and 飞书 (else 飞 / 书 before 机器人, 开放平台, 个人版).
 # A chunk's search words come from this segmentation, so the words are part of
 # index_version(): changing them re-indexes every document.
-USER_WORDS = ("独显", "白嫖", "太赶", "曦望", "占比", "英伟达", "排不过来", "飞书")
+USER_WORDS = (
+    "独显",
+    "白嫖",
+    "太赶",
+    "曦望",
+    "占比",
+    "英伟达",
+    "排不过来",
+    "飞书",
+    "搞不完",
+    "做不完",
+)
 
 
 def index_version() -> str:

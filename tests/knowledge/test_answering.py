@@ -177,6 +177,9 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     # "让外网访问本地的机器人" is what the plan's 内网穿透 (segmented 内 / 网 / 穿透) does
     assert "穿透" in query_terms("怎么让外网访问本地的机器人", expand=True)
     assert "hugging" in query_terms("hf账号啥时候注册", expand=True)  # Hugging Face账号
+    # not finishing in time is the FAQ's "16周时间太紧张？"
+    for worry in ("16周真搞不完的话，哪些是必须做的？", "四个月我怕撑不住", "做不完怎么办"):
+        assert "紧张" in query_terms(worry, expand=True), worry
     # how far to learn something is what the checklist's 技术能力目标 states
     assert "目标" in query_terms("CUDA 要学到啥程度才够", expand=True)
     assert "目标" in query_terms("What level of CUDA skill does the checklist expect?", expand=True)
