@@ -325,15 +325,15 @@ def counted_units(question: str) -> str:
     return "".join(sorted(set(_COUNT_ASKED.findall(question))))
 
 
-# "RAG 是用什么框架搭的", "which web framework": a tool is asked for by its name, so a
-# sentence that names one the question does not ("LangChain RAG") is the likelier answer
-# than one that only repeats the question's ("RAG知识库检索").
 def asks_for_a_name(question: str) -> bool:
     """Whether the answer is a name the question does not say: a tool asked for by its
     kind ("哪个框架"), or another than the names it excludes ("除了 vLLM 还有哪个")."""
     return bool(tool_asked(question)) or excludes_a_name(question)
 
 
+# "RAG 是用什么框架搭的", "which web framework": a tool is asked for by its name, so a
+# sentence that names one the question does not ("LangChain RAG") is the likelier answer
+# than one that only repeats the question's ("RAG知识库检索").
 TOOL_BONUS = 1.3
 TOOL_ITEM_CHARS = 24  # a list item or label line ("LangChain RAG", "硬件监控：pynvml"), no row
 
@@ -655,6 +655,10 @@ def choose_quotes(
     spans = {n for n in numbers_of(question) if "-" in n}  # "第5-8周" → "#5-8"
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
+        if focus and focus.week and _week_of(hit) not in (None, focus.week):
+            # "What did you build in week 10?": week 1's "Build Model" is no answer, whatever
+            # it shares; without a sentence of its own, the week gets its overview (_framed).
+            continue
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
         bonus *= chunk_factor(hit, entities, plan=plan, focus=focus, asks_week=asks_week)
         named = _about_entity(hit, entities)
@@ -695,10 +699,6 @@ def choose_quotes(
             score *= label_bonus(cand.text, weights, when=asks_when)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
-    if focus and focus.week:
-        # "What did you build in week 10?": week 1's "Build Model" is no answer, whatever
-        # it shares; without a sentence of its own, the week gets its overview (_framed).
-        scored = [row for row in scored if _week_of(row[3]) in (None, focus.week)]
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
     if own_first and focused:
         # The question names a week, a phase, or a paper it asks about: its own chunks
@@ -857,6 +857,11 @@ def part_headings(hit: Hit) -> list[str]:
     return []
 
 
+def _with_parts(hit: Hit, parts: list[str]) -> list[tuple[Hit, str]]:
+    """A section's label, then its inner headings."""
+    return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
+
+
 def parts_quotes(
     question: str, hits: list[Hit], known: Collection[str] | None = None
 ) -> list[tuple[Hit, str]]:
@@ -873,7 +878,7 @@ def parts_quotes(
         # every word, or all but one of three or more ("每周复盘要写哪几块" names 每周复盘模板)
         unnamed = len(words - terms)
         if parts and words and (unnamed == 0 or (len(words) >= 3 and unnamed == 1)):
-            return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
+            return _with_parts(hit, parts)
     return []
 
 
@@ -894,7 +899,7 @@ def _another_part(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
     for hit in hits:
         parts = part_headings(hit)
         if any(_squash(p) in said for p in parts if len(p) > 1):
-            return [(hit, _label(section_context(hit))), *((hit, p) for p in parts)]
+            return _with_parts(hit, parts)
     return []
 
 

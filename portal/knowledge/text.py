@@ -603,7 +603,7 @@ def concepts(question: str, known: Collection[str] | None = None) -> list[frozen
     # jieba's search mode also gives the parts of a long word ("机器" of "机器人"): they
     # are one concept with it, or "飞书机器人" would count its robot twice. (A single
     # character is a word of its own: "什么库" is not the 库 of 知识库.)
-    merged: dict[str, frozenset[str]] = {}
+    wholes: list[str] = []
     for word, concept in seen.items():
         whole = next(
             (w for w in seen if word != w and len(word) > 1 and _CJK.match(word) and word in w),
@@ -612,8 +612,8 @@ def concepts(question: str, known: Collection[str] | None = None) -> list[frozen
         if whole:
             seen[whole] = seen[whole] | concept
         else:
-            merged[word] = concept
-    return [seen[w] if w in seen else c for w, c in merged.items()]
+            wholes.append(word)
+    return [seen[w] for w in wholes]
 
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
