@@ -287,6 +287,49 @@ def page(browser) -> Iterator[object]:
     context.close()
 
 
+FLUSH_ATTEMPTS = 3
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_survives_a_lock_conflict() -> Iterator[None]:
+    """The flush after a transactional test tries again when PostgreSQL aborts it.
+
+    The test database is shared with live processes that write on their own schedule: the
+    session's Celery workers (their HAL telemetry row every two seconds, their tasks), daphne.
+    The flush is one TRUNCATE of every table; PostgreSQL may end it as one side of a
+    deadlock, or a backend of it may be ended, and Django then reports only "couldn't be
+    flushed" (CI failed so once, in tests/core/test_healthz.py). That says nothing about the
+    test, so the flush is tried again; should every attempt fail, the error names what
+    PostgreSQL said.
+    """
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+    from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+
+    original = flush.Command.handle
+
+    def handle(self, *args: object, **options: object) -> object:
+        for attempt in range(1, FLUSH_ATTEMPTS + 1):
+            try:
+                return original(self, *args, **options)
+            except CommandError as exc:
+                cause = exc.__cause__
+                if not isinstance(cause, DatabaseError):
+                    raise
+                if attempt == FLUSH_ATTEMPTS:
+                    raise CommandError(f"{exc}\nPostgreSQL said: {cause}") from cause
+                sys.stderr.write(f"flush attempt {attempt} failed ({cause}); trying again\n")
+                connection = connections[options.get("database") or DEFAULT_DB_ALIAS]
+                if not connection.is_usable():  # its backend was ended: connect again
+                    connection.close()
+                time.sleep(0.5 * attempt)
+        return None
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_stray_test_db_connections(django_db_setup, django_db_blocker) -> Iterator[None]:
     """Let the test database be dropped at the end.
