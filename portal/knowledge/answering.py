@@ -27,6 +27,7 @@ from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_
 from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
 from portal.knowledge.structured import (
     Focus,
+    checks_a_belief,
     excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
@@ -36,6 +37,8 @@ from portal.knowledge.structured import (
     strip_focus,
     tool_asked,
     week_number,
+    without_names,
+    without_proposed_numbers,
 )
 from portal.knowledge.verify import supported
 
@@ -1220,10 +1223,21 @@ def answer_question(
     """
     question = normalise(question.strip()[:MAX_QUESTION_CHARS])
     focus = focus_of(question)
+    if checks_a_belief(question):
+        question = without_proposed_numbers(question)
     indexing = _indexing()
     hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
     unmentioned = mentioned_nowhere(specific_names(question), user=user, sources=sources)
     if unmentioned:
+        rest = without_names(question, unmentioned)
+        if checks_a_belief(question) and rest != question:
+            # "Demo 2 的向量库是 Milvus 吗？": the plan never says Milvus, but it may say
+            # which one it is. That answer follows the line saying the name is nowhere.
+            answer = answer_question(rest, user=user, sources=sources, history=history, llm=llm)
+            if answer.found:
+                answer.text = unmentioned_text(unmentioned) + "\n" + answer.text
+                answer.unmentioned = unmentioned
+                return answer
         # "TensorRT-LLM 怎么安装？": no passage names it, so any quote is about something else.
         return _not_found(question, hits, focus, indexing, unmentioned)
     relevant = [h for h in hits if h.relevant]

@@ -121,10 +121,15 @@ class Report:
 
 
 def _answer_body(answer: object) -> str:
-    """The answer's own sentences: without the indexing notice and the citation marks."""
+    """The answer's own sentences: without the indexing notice and the citation marks, and
+    without the opening line that says which names the knowledge base never mentions (a
+    fact about the whole knowledge base, checked by a query, that no one passage can
+    support)."""
     text = str(answer.text)  # type: ignore[attr-defined]
     if getattr(answer, "indexing", None):
         text = text.rsplit("\n", 1)[0]
+    if getattr(answer, "unmentioned", None):
+        text = text.split("\n", 1)[-1]
     return text
 
 

@@ -523,6 +523,54 @@ def specific_names(question: str) -> list[str]:
     return list(names)
 
 
+# A yes/no question that states what the asker believes: "…是 Milvus 吗？", "…用的是 W&B 吧？",
+# "Is the sandbox built on Ray?", "… built with Flask, correct?".
+_CHECKS_A_BELIEF = re.compile(
+    r"(?:吗|吧|嘛|对吧|对吗|对不对|是吧|没错吧|没错吗)\s*[？?。！!]*\s*$|是不是"
+    r"|^\s*(?:is|are|was|were|does|do|did|has|have)\b"
+    r"|(?:right|correct|true|isn'?t it|wasn'?t it|doesn'?t it|aren'?t they|don'?t they)\s*[?？]+\s*$",
+    re.IGNORECASE,
+)
+
+
+def checks_a_belief(question: str) -> bool:
+    """A yes/no question: the asker says what they believe and asks whether it is so."""
+    return bool(_CHECKS_A_BELIEF.search(question.strip()))
+
+
+# A number the asker proposes: standalone, not part of a name (H100, 6.0001) ...
+_PROPOSED_NUMBER = re.compile(r"(?<![A-Za-z0-9.\-])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
+# ... nor the number after a capitalised name (Demo 1, Python 3.10, Day 5)
+_AFTER_A_NAME = re.compile(r"[A-Z][A-Za-z]*\s$")
+
+
+def without_proposed_numbers(question: str) -> str:
+    """A belief's numbers taken out ("论文清单是20篇对吧" → "论文清单是篇对吧"): the asker's
+    guess must not choose the passage; the plan's own number answers. Numbers that name a
+    week, a span of weeks or a phase stay, as do those in names (Demo 1, H100)."""
+    kept = [
+        m.span()
+        for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_LAST_WEEKS, *_WEEK, *_PHASE)
+        for m in pattern.finditer(question)
+    ]
+    parts, last = [], 0
+    for m in _PROPOSED_NUMBER.finditer(question):
+        if any(start <= m.start() < end for start, end in kept):
+            continue
+        if _AFTER_A_NAME.search(question[: m.start()]):
+            continue
+        parts.append(question[last : m.start()])
+        last = m.end()
+    return "".join(parts) + question[last:]
+
+
+def without_names(question: str, names: list[str]) -> str:
+    """The question with these names (as `specific_names` found them) taken out."""
+    for name in names:
+        question = re.sub(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])", " ", question)
+    return re.sub(r"\s{2,}", " ", question).strip()
+
+
 # The kind of tool a question asks for by name: the answer names one.
 _ASKS_TOOL = re.compile(
     r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站)"

@@ -1197,3 +1197,56 @@ def test_an_excluded_description_is_not_an_excluded_name():
     assert excludes_a_name("Agent层列了PPO、DQN和哪个算法？")  # the names listed before it
     assert not excludes_a_name("除了录演示视频和部署在线Demo，还要为面试准备什么？")
     assert not excludes_a_name("vLLM 是什么")
+
+
+@pytest.mark.parametrize(
+    ("question", "belief"),
+    [("Demo 2用的向量数据库是Milvus吗？", True), ("Demo 3的可视化用的是 W&B 吧？", True),
+     ("必读论文一共20篇，对吧？", True), ("第6周是不是学vLLM", True),
+     ("Is the sandbox built on Ray?", True), ("Demo 2's backend uses Flask, correct?", True),
+     ("The plan is 12 weeks long, isn't it?", True),
+     # questions that ask, not check: "什么？" ends in 么 but states no belief
+     ("Mamba 论文的核心思想是什么？", False), ("Which database does Demo 2 use?", False),
+     ("Demo 2 用哪个向量库", False)],
+)  # fmt: skip
+def test_a_question_that_checks_a_belief(question, belief):
+    from portal.knowledge.structured import checks_a_belief
+
+    assert checks_a_belief(question) is belief
+
+
+@pytest.mark.parametrize(
+    ("question", "without"),
+    [("必读论文清单一共是20篇，对吧？", "必读论文清单一共是篇，对吧？"),
+     ("The plan was created in 2025, wasn't it?", "The plan was created in , wasn't it?"),
+     # a week, a span, a phase and a name keep their numbers
+     ("第6周是学vLLM的吧？", "第6周是学vLLM的吧？"), ("W5-W8 用 H100 吗？", "W5-W8 用 H100 吗？"),
+     ("Demo 1 的 INT8 省 50% 显存吗？", "Demo 1 的 INT8 省 % 显存吗？"),
+     ("week 3 needs Python 3.10, right?", "week 3 needs Python 3.10, right?")],
+)  # fmt: skip
+def test_a_beliefs_own_numbers_are_taken_out(question, without):
+    from portal.knowledge.structured import without_proposed_numbers
+
+    assert without_proposed_numbers(question) == without
+
+
+@pytest.mark.django_db
+def test_a_belief_naming_what_the_plan_never_says_gets_what_the_plan_says(indexed_plan):
+    from portal.knowledge.evaluation import EvalQuestion, grade
+
+    question = "Demo 2飞书助手用的向量数据库是Milvus吗？"
+    answer = answer_question(question, user=None, llm=None)
+    assert answer.found and answer.citations and answer.unmentioned == ["Milvus"]
+    first, quotes = answer.text.split("\n", 1)
+    assert first == "知识库中没有提到 Milvus。"
+    assert "FAISS" in quotes and "Milvus" not in quotes
+    # the opening line is about the whole knowledge base: no passage is asked to support it
+    graded = grade(EvalQuestion(q=question, kind="demo", split="dev", fact="FAISS"),
+                   answer_fn=lambda q: answer_question(q, user=None, llm=None))  # fmt: skip
+    assert graded.fact_ok and graded.fabricated == [] and graded.sentences > 0
+    # a question that asks about the name, and checks nothing, is still not found
+    answer = answer_question("Milvus 怎么部署到服务器？", user=None, llm=None)
+    assert not answer.found and answer.unmentioned == ["Milvus"]
+    # a belief's wrong number does not pick the passage that happens to hold it (阅读20+篇)
+    answer = answer_question("必读论文清单一共是20篇，对吧？", user=None, llm=None)
+    assert "28篇" in answer.text
