@@ -27,6 +27,7 @@ from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_
 from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
 from portal.knowledge.structured import (
     Focus,
+    asked_part,
     checks_a_belief,
     excludes_a_name,
     focus_of,
@@ -927,7 +928,10 @@ _PRICE_WORDS = frozenset(
     "价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费 起薪 待遇 福利待遇".split()
 )
 # not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
-_ASKS_PRICE_EN = re.compile(r"\b(?:salary|salaries|price|prices|fee|fees)\b", re.IGNORECASE)
+# (as Latin words: "base salary给多少" has no \b between y and 给)
+_ASKS_PRICE_EN = re.compile(
+    r"(?<![A-Za-z])(?:salary|salaries|price|prices|fee|fees)(?![A-Za-z])", re.IGNORECASE
+)
 
 
 def asks_price(question: str) -> bool:
@@ -1221,7 +1225,7 @@ def answer_question(
     question's language suits it; `None` forces quoting. Reads only: answering
     never writes a document.
     """
-    question = normalise(question.strip()[:MAX_QUESTION_CHARS])
+    question = asked_part(normalise(question.strip()[:MAX_QUESTION_CHARS]))
     focus = focus_of(question)
     if checks_a_belief(question):
         question = without_proposed_numbers(question)

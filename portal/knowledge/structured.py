@@ -61,6 +61,7 @@ _WEEK = [
     re.compile(rf"\bweek[\s#-]*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),  # week-1 too
     re.compile(rf"\b({_EN_ORDINAL})\s+week\b", re.IGNORECASE),  # the first week
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
+    re.compile(r"第\s*(\d{1,2})\s*w(?![A-Za-z])", re.IGNORECASE),  # 第16w, as typed on a phone
 ]
 _PHASE = [
     re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"),  # 第三阶段, 第三个阶段
@@ -521,6 +522,33 @@ def specific_names(question: str) -> list[str]:
         if technical or (word[0].isupper() and (chinese or (inside and word.isalpha()))):
             names.setdefault(word, None)
     return list(names)
+
+
+# Where a chat message's sentences end: 。！？；, and . ! ? ; before a space.
+_SENTENCE_END = re.compile(r"(?<=[。！？；])\s*|(?<=[.!?;])\s+")
+
+
+_REFERS_BACK = re.compile(
+    r"\b(?:instead|it|its|they|them|this one|that one)\b|它|替代|代替|上面|前面说的", re.IGNORECASE
+)
+
+
+def asked_part(question: str) -> str:
+    """A chat message without the sentences that come before its first question ("我现在
+    在第7周，组里说下周要交项目。计划里第8周的实践项目叫什么？" asks about week 8): what the
+    asker did today names weeks and things the question is not about. The whole message
+    stays when its first sentence asks, when no sentence ends in a question mark, or when
+    the question says too little on its own ("怎么办？") or refers back to what came before
+    ("What can I use instead?")."""
+    parts = [part for part in _SENTENCE_END.split(question.strip()) if part.strip()]
+    first = next((i for i, part in enumerate(parts) if part.rstrip()[-1] in "？?"), 0)
+    if not first:
+        return question
+    asked = " ".join(parts[first:])
+    if _REFERS_BACK.search(asked):  # "What can I use instead?": instead of what it said
+        return question
+    enough = focus_of(asked) or len(kbtext.query_terms(strip_focus(asked))) >= 2
+    return asked if enough else question
 
 
 # A yes/no question that states what the asker believes: "…是 Milvus 吗？", "…用的是 W&B 吧？",

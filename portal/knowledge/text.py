@@ -226,6 +226,7 @@ SYNONYMS = {
     "trains": "训练",
     "vector": "向量",
     "database": "数据库",
+    "db": "数据库",
     "core": "核心",
     "feishu": "飞书",
     "account": "账号",

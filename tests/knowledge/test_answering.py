@@ -51,7 +51,7 @@ def quoted(question: str, *hits: object) -> list[str]:
      ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None),
      ("the end of week one", 1), ("one week", None), ("the week-1 setup", 1),
      ("my first hands-on project in the first week", 1), ("the 10th week", 10),
-     ("the first weeks", None)],
+     ("the first weeks", None), ("第16w的实践项目", 16), ("第3w 做啥", 3), ("16w 年薪", None)],
 )  # fmt: skip
 def test_a_week_is_read_in_every_spelling(text, number):
     assert week_number(text) == number
@@ -767,6 +767,8 @@ def test_free_for_how_long_is_no_question_of_price():
     company = ["岗位匹配：完全符合曦望sunrise要求"]
     assert not answers_the_type_asked("曦望sunrise这个岗位入职后的起薪大概是多少？", company)
     assert not answers_the_type_asked("曦望sunrise的福利待遇包括哪些？", company)
+    # an English price word among Chinese characters ("salary给多少": no \b between y and 给)
+    assert not answers_the_type_asked("这个岗位offer一般base salary给多少？", company)
 
 
 def test_a_question_for_a_number_is_not_answered_by_quotes_without_one():
@@ -1250,3 +1252,31 @@ def test_a_belief_naming_what_the_plan_never_says_gets_what_the_plan_says(indexe
     # a belief's wrong number does not pick the passage that happens to hold it (阅读20+篇)
     answer = answer_question("必读论文清单一共是20篇，对吧？", user=None, llm=None)
     assert "28篇" in answer.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [("我现在进度在第7周，组里说下周要交一个阶段项目。计划里第8周安排的实践项目叫什么来着？",
+      "计划里第8周安排的实践项目叫什么来着？"),
+     ("Writing my weekly report and I want to cite this plan. On what date was the plan created?",
+      "On what date was the plan created?"),
+     # the first sentence asks, or none does: the whole message
+     ("第8周的项目是什么？我下周要交。", None), ("我在第8周。想看量化部署的项目", None),
+     # a question that says too little, or refers back, needs what came before
+     ("我第10周的项目做不完了。怎么办？", None),
+     ("I can't get the company's chip toolkit yet. What can I use instead while interviewing?",
+      None)],
+)  # fmt: skip
+def test_a_chat_message_is_answered_from_its_question(message, asked):
+    from portal.knowledge.structured import asked_part
+
+    assert asked_part(message) == (asked or message)
+
+
+def test_db_is_a_database():
+    from portal.knowledge.structured import specific_names
+    from portal.knowledge.text import concepts
+
+    assert specific_names("飞书bot那个Demo的RAG用哪个vector DB？") == ["RAG"]
+    assert frozenset({"db", "数据库"}) in concepts("Which vector DB does Demo 2 use?")
