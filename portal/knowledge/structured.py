@@ -117,12 +117,14 @@ _GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
 # "the first demo" → "Demo 1"
 _NTH_DEMO_EN = re.compile(r"\b(first|second|third)\s+demo\b", re.IGNORECASE)
 # "头两天", "前2天" of a week as the plan writes its days: "Day 1-2".
+# 8位整数 / 8位 / 8-bit / 4 bits: the plan names integer widths as INT8, INT4
+_BITS = re.compile(r"(?<![\d.第])([48])\s*(?:位整数|位|-?bits?(?![A-Za-z]))", re.IGNORECASE)
 _FIRST_DAYS = re.compile(rf"(?:头|前|开头|最开始的?)\s*(\d|{_CN_NUMBER})\s*天")
 
 
 def normalise(question: str) -> str:
     """The plan's names for numbered things: 第一个 Demo / Demo一 / Demo1 → Demo 1; a week's
-    头两天 → Day 1-2."""
+    头两天 → Day 1-2; 8位整数 / 8-bit → INT8."""
 
     def nth(match: re.Match[str]) -> str:
         number = _number(match.group(1))
@@ -138,6 +140,7 @@ def normalise(question: str) -> str:
         return f"Day 1-{number}" if number and 1 < number < 8 else match.group(0)
 
     question = _GLUED_NUMBER.sub(r"\1 ", question)
+    question = _BITS.sub(r"INT\1", question)
     question = _FIRST_DAYS.sub(first_days, question)
     question = _NTH_DEMO_EN.sub(lambda m: f"Demo {_ORDINALS[m.group(1).lower()]}", question)
     return _DEMO_CN.sub(cn, _NTH_DEMO.sub(nth, question))

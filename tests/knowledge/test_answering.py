@@ -131,6 +131,10 @@ def test_the_nth_demo_is_named_as_the_plan_names_it():
     assert normalise("第1周前2天") == "第1周Day 1-2"
     assert normalise("前十天") == "前十天"  # no week has ten days
     assert normalise("What does the first demo save?") == "What does the Demo 1 save?"
+    # an integer width as the plan writes it
+    assert normalise("改成8位整数后显存省多少") == "改成INT8后显存省多少"
+    assert normalise("the 8-bit version, or 4 bits?") == "the INT8 version, or INT4?"
+    assert normalise("第8位作者，1.8位小数") == "第8位作者，1.8位小数"  # the 8th, not a width
 
 
 def test_the_plans_whole_span_names_no_week():
