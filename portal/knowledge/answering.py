@@ -683,7 +683,7 @@ def choose_quotes(
             weight_here = 1.0 if group else context_weight
             # A sentence naming a tool the question does not ("LangChain RAG") names the
             # kind of tool asked ("哪个库"): it says that concept.
-            names_tool = wants_tool and names_another(cand.text, question)
+            names_tool = wants_tool and names_another(cand.text, question) and "|" not in cand.text
             instance = names_tool and len(cand.text) <= TOOL_ITEM_CHARS and "|" not in cand.text
             text = f"{cand.text} {tool}" if tool and instance else cand.text
             score = _concept_score(concepts, text, cand.context, weight_here) * bonus

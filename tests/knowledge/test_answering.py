@@ -1092,6 +1092,18 @@ def test_a_question_for_a_tool_prefers_the_sentence_that_names_one():
     )
     quotes = quoted("飞书机器人rag用啥框架？", projects, demo2)
     assert "LangChain RAG" in quotes and "飞书AI机器人（第14周）" not in quotes
+    # a table's row names Latin words too, but it is no tool's item
+    table = plan_hit(
+        3, "16周详细规划",
+        "| 阶段 | 周次 | 学习重点 | 实践项目 | 里程碑 |\n|---|---|---|---|---|\n"
+        "| 应用 | 13-16 | 飞书开发/Agent设计 | 飞书机器人+Sandbox | Demo 2&3完成 ✅ |",
+    )  # fmt: skip
+    demo2_db = plan_hit(
+        4, "Demo 2: 飞书AI智能助手",
+        "**项目**：飞书知识库问答机器人\n\n**技术实现**：\n- FAISS向量数据库\n- FastAPI服务",
+    )  # fmt: skip
+    quotes = quoted("飞书机器人 用什么向量库", table, demo2_db)
+    assert "FAISS向量数据库" in quotes and not any("|" in q for q in quotes)
     assert (
         tool_asked("用的是哪个库？") == "库" and tool_asked("Which web framework?") == "framework"
     )
