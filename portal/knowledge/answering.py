@@ -726,7 +726,9 @@ def choose_quotes(
             row for row in scored
             if row[3].chunk_id not in focused and row[0] >= best_own * OWN_MARGIN and says_more(row)
         ]  # fmt: skip
-        scored = own_rows + better if own_rows else scored
+        if own_rows or (focus.week and checks_a_belief(question)):
+            # (a belief about a week is answered by that week: "第14周是做 Sandbox 的吗？")
+            scored = own_rows + better
     # Of equals, the sentence that says more beyond the question first ("Python高级特性
     # （装饰器、异步、性能优化）" before "复习Python高级特性"), then retrieval's order.
     scored.sort(key=lambda row: (-round(row[0], 6), -_said_beyond(terms, row[4]), row[1], row[2]))

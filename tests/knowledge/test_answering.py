@@ -1296,3 +1296,12 @@ def test_db_is_a_database():
 
     assert specific_names("飞书bot那个Demo的RAG用哪个vector DB？") == ["RAG"]
     assert frozenset({"db", "数据库"}) in concepts("Which vector DB does Demo 2 use?")
+
+
+@pytest.mark.django_db
+def test_a_belief_about_a_week_is_answered_by_that_week(indexed_plan):
+    """ "第6周是学vLLM的吧？": vLLM is the asker's guess; week 6 says what it is about."""
+    answer = answer_question("第6周是学vLLM的吧？", user=None, llm=None)
+    assert answer.found and answer.citations
+    assert all("第6周" in c.title for c in answer.citations)
+    assert "CUDA" in answer.text and "vLLM" not in answer.text
