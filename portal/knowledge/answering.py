@@ -1001,6 +1001,9 @@ def _chinese_side(text: str, *, last: bool) -> str:
 _STATED_NUMBER = re.compile(
     rf"(?<![A-Za-z])\d|[一二三四五六七八九十两半][{MEASURE_WORDS}轮次种倍成]"
 )
+# "频率是多少", "how often": a frequency answers it ("每月总结", "weekly")
+_ASKS_FREQUENCY = re.compile(r"频率|多久一次|多长时间一次|how often|how frequently", re.IGNORECASE)
+_FREQUENCY = re.compile(r"每[天日周月年季]|\b(?:daily|weekly|monthly|yearly)\b", re.IGNORECASE)
 
 
 def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
@@ -1015,7 +1018,8 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     if _ASKS_WHEN.search(question) and not _WHEN.search(said):
         return False
     link = _ASKS_LINK.search(question)  # "网址是多少" asks for an address
-    if asks_quantity(question) and not link and not _STATED_NUMBER.search(said):
+    frequency = _ASKS_FREQUENCY.search(question) and _FREQUENCY.search(said)
+    if asks_quantity(question) and not (link or frequency or _STATED_NUMBER.search(said)):
         return False  # "曦望面试一般几轮": quotes that state no number do not answer it
     return True
 

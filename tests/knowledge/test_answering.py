@@ -775,6 +775,14 @@ def test_free_for_how_long_is_no_question_of_price():
     assert not answers_the_type_asked("这个岗位offer一般base salary给多少？", company)
 
 
+def test_a_frequency_asked_is_answered_by_how_often():
+    """ "频率是多少" asks for a number, and "每月总结" answers it without one."""
+    assert answers_the_type_asked("方案建议的定期自我测试频率是多少？", ["定期自我测试：每月总结"])
+    assert answers_the_type_asked("How often should I test myself?", ["测试: monthly"])
+    assert not answers_the_type_asked("方案建议的定期自我测试频率是多少？", ["定期自我测试"])
+    assert not answers_the_type_asked("自我测试一共多少次？", ["定期自我测试：每月总结"])
+
+
 def test_a_question_for_a_number_is_not_answered_by_quotes_without_one():
     assert not answers_the_type_asked(
         "寒武纪思元590芯片的算力是多少？", ["理解GPU架构", "了解AI芯片生态"]
