@@ -82,7 +82,11 @@ PHASE_NAMES = {
     "application phase": 4,
 }
 # ... also with a word between ("大模型那个阶段", "硬件这个阶段", "应用的阶段").
-_NAMED_PHASE = re.compile(r"(基础|硬件|大模型|应用)\s*(?:那个|这个|那|这|的)\s*阶段")
+# ... or by the timeline's full name ("大模型技术阶段", "硬件优化那个阶段")
+_NAMED_PHASE = re.compile(
+    r"(基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?\s*(?:那个|这个|那|这|的)?\s*"
+    r"(?:[（(][^）)]{0,30}[）)])?\s*阶段"
+)
 _ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
 TIME_SPLIT_WORDS = (
     "时间分配",

@@ -274,6 +274,11 @@ def test_phases_by_number_and_by_name():
     assert phase_number("大模型那个阶段主要学哪些内容？") == 3
     assert phase_number("硬件这个阶段的里程碑") == 2
     assert "大模型" not in strip_focus("大模型那个阶段主要学哪些内容？")
+    # ... or by the timeline's full name, with a note in brackets
+    assert phase_number("大模型技术阶段（Transformer/部署）覆盖哪几周？") == 3
+    assert phase_number("硬件优化阶段的里程碑") == 2 and phase_number("应用开发阶段") == 4
+    assert phase_number("基础强化这个阶段") == 1
+    assert phase_number("应用开发经验") is None
 
 
 @pytest.mark.django_db
