@@ -67,7 +67,9 @@ def answer_card(answer: Answer, *, question: str, event: MessageEvent) -> dict[s
     """The answer as a card: the quoted sentences, each with its numbered source link."""
     urls = {c.index: absolute(c.url) for c in answer.citations}
     if answer.mode == "quote" and answer.quotes:
-        lines = [f"> {q.text} [[{q.citation}]]({urls[q.citation]})" for q in answer.quotes]
+        # "…是 Milvus 吗？": the plan's answer, after the name it never mentions
+        lines = [unmentioned_text(answer.unmentioned)] if answer.unmentioned else []
+        lines += [f"> {q.text} [[{q.citation}]]({urls[q.citation]})" for q in answer.quotes]
         if answer.indexing:
             lines.append(indexing_notice(answer.indexing))
     elif not answer.found:

@@ -285,6 +285,24 @@ def test_a_not_found_card_names_what_the_knowledge_base_never_mentions(fake_feis
 
 
 @pytest.mark.django_db
+def test_a_belief_card_says_the_name_is_nowhere_then_quotes_the_answer(fake_feishu):
+    from portal.knowledge import services as kb_services
+
+    doc, _ = kb_services.upsert_document(
+        owner=None, source="curriculum", source_key="w8", title="第8周",
+        content="## 量化\n本周用 GPTQ 和 AWQ 量化 SmolLM2。",
+    )  # fmt: skip
+    kb_services.embed_document(doc.pk)
+    payload = message_event(
+        text="第8周是用 TensorRT-LLM 量化 SmolLM2 的吧？", token=VERIFICATION_TOKEN
+    )
+    assert bot.process_message_event(payload) == "done"
+    (reply,) = fake_feishu.requests("/open-apis/im/v1/messages")
+    body = reply.content["body"]["elements"][0]["content"]
+    assert body.index("没有提到 TensorRT-LLM") < body.index("> 本周用 GPTQ 和 AWQ 量化 SmolLM2。")
+
+
+@pytest.mark.django_db
 def test_without_the_override_the_bot_learns_its_open_id_from_the_platform_once(
     fake_feishu, settings
 ):

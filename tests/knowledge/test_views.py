@@ -58,6 +58,13 @@ def test_a_name_the_knowledge_base_never_mentions_is_named_in_the_not_found(owne
     assert "kb-quote" not in body and "kb-citations" not in body  # no quote, no source
 
 
+def test_a_belief_naming_what_the_knowledge_base_never_mentions_gets_both(owner_client, my_doc):
+    resp = owner_client.get(reverse("knowledge:index"), {"q": "共享内存是在 TensorRT 里共享的吧？"})
+    body = resp.content.decode()
+    assert "知识库中没有提到 TensorRT" in body
+    assert "共享内存在一个线程块内共享" in body and "kb-citations" in body
+
+
 def test_an_htmx_ask_renders_only_the_answer_partial(owner_client, my_doc):
     resp = owner_client.get(
         reverse("knowledge:index"),
