@@ -267,8 +267,8 @@ def test_a_quoted_answer_card_links_every_sentence_to_its_numbered_source(fake_f
     assert "1. [第8周" in body
 
 
-@pytest.mark.django_db
-def test_a_not_found_card_names_what_the_knowledge_base_never_mentions(fake_feishu):
+def _answer_card_body(fake_feishu, question: str) -> str:  # noqa: ANN001
+    """The markdown of the card the bot answers `question` with, week 8's note indexed."""
     from portal.knowledge import services as kb_services
 
     doc, _ = kb_services.upsert_document(
@@ -276,29 +276,23 @@ def test_a_not_found_card_names_what_the_knowledge_base_never_mentions(fake_feis
         content="## 量化\n本周用 GPTQ 和 AWQ 量化 SmolLM2。",
     )  # fmt: skip
     kb_services.embed_document(doc.pk)
-    payload = message_event(text="TensorRT-LLM 怎么量化？", token=VERIFICATION_TOKEN)
-    assert bot.process_message_event(payload) == "done"
+    assert (
+        bot.process_message_event(message_event(text=question, token=VERIFICATION_TOKEN)) == "done"
+    )
     (reply,) = fake_feishu.requests("/open-apis/im/v1/messages")
-    body = reply.content["body"]["elements"][0]["content"]
+    return reply.content["body"]["elements"][0]["content"]
+
+
+@pytest.mark.django_db
+def test_a_not_found_card_names_what_the_knowledge_base_never_mentions(fake_feishu):
+    body = _answer_card_body(fake_feishu, "TensorRT-LLM 怎么量化？")
     assert "没有提到 TensorRT-LLM" in body or "never mentions TensorRT-LLM" in body
     assert "本周用 GPTQ" not in body
 
 
 @pytest.mark.django_db
 def test_a_belief_card_says_the_name_is_nowhere_then_quotes_the_answer(fake_feishu):
-    from portal.knowledge import services as kb_services
-
-    doc, _ = kb_services.upsert_document(
-        owner=None, source="curriculum", source_key="w8", title="第8周",
-        content="## 量化\n本周用 GPTQ 和 AWQ 量化 SmolLM2。",
-    )  # fmt: skip
-    kb_services.embed_document(doc.pk)
-    payload = message_event(
-        text="第8周是用 TensorRT-LLM 量化 SmolLM2 的吧？", token=VERIFICATION_TOKEN
-    )
-    assert bot.process_message_event(payload) == "done"
-    (reply,) = fake_feishu.requests("/open-apis/im/v1/messages")
-    body = reply.content["body"]["elements"][0]["content"]
+    body = _answer_card_body(fake_feishu, "第8周是用 TensorRT-LLM 量化 SmolLM2 的吧？")
     assert body.index("没有提到 TensorRT-LLM") < body.index("> 本周用 GPTQ 和 AWQ 量化 SmolLM2。")
 
 
