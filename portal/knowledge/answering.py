@@ -684,7 +684,7 @@ def choose_quotes(
             # A sentence naming a tool the question does not ("LangChain RAG") names the
             # kind of tool asked ("哪个库"): it says that concept.
             names_tool = wants_tool and names_another(cand.text, question) and "|" not in cand.text
-            instance = names_tool and len(cand.text) <= TOOL_ITEM_CHARS and "|" not in cand.text
+            instance = names_tool and len(cand.text) <= TOOL_ITEM_CHARS
             text = f"{cand.text} {tool}" if tool and instance else cand.text
             score = _concept_score(concepts, text, cand.context, weight_here) * bonus
             if group:
@@ -1233,21 +1233,22 @@ def answer_question(
     """
     question = asked_part(normalise(question.strip()[:MAX_QUESTION_CHARS]))
     focus = focus_of(question)
-    if checks_a_belief(question):
+    belief = checks_a_belief(question)
+    if belief:
         question = without_proposed_numbers(question)
     indexing = _indexing()
-    hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
     unmentioned = mentioned_nowhere(specific_names(question), user=user, sources=sources)
+    rest = without_names(question, unmentioned) if unmentioned and belief else question
+    if rest != question:
+        # "Demo 2 的向量库是 Milvus 吗？": the plan never says Milvus, but it may say which
+        # one it is. That answer follows the line saying the name is nowhere.
+        answer = answer_question(rest, user=user, sources=sources, history=history, llm=llm)
+        if answer.found:
+            answer.text = unmentioned_text(unmentioned) + "\n" + answer.text
+            answer.unmentioned = unmentioned
+            return answer
+    hits = hybrid_search(question, user=user, sources=sources, k=TOP_K)
     if unmentioned:
-        rest = without_names(question, unmentioned)
-        if checks_a_belief(question) and rest != question:
-            # "Demo 2 的向量库是 Milvus 吗？": the plan never says Milvus, but it may say
-            # which one it is. That answer follows the line saying the name is nowhere.
-            answer = answer_question(rest, user=user, sources=sources, history=history, llm=llm)
-            if answer.found:
-                answer.text = unmentioned_text(unmentioned) + "\n" + answer.text
-                answer.unmentioned = unmentioned
-                return answer
         # "TensorRT-LLM 怎么安装？": no passage names it, so any quote is about something else.
         return _not_found(question, hits, focus, indexing, unmentioned)
     relevant = [h for h in hits if h.relevant]
