@@ -608,9 +608,9 @@ def without_names(question: str, names: list[str]) -> str:
 
 # The kind of tool a question asks for by name: the answer names one.
 _ASKS_TOOL = re.compile(
-    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站)"
+    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站|算法|模型|格式)"
     r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
-    r"|platforms?|sdks?|environments?|websites?|sites?|packages?)\b",
+    r"|platforms?|sdks?|environments?|websites?|sites?|packages?|algorithms?|models?|formats?)\b",
     re.IGNORECASE,
 )
 

@@ -154,8 +154,16 @@ def words_of(text: str) -> tuple[str, ...]:
     return tuple(_jieba().cut(text))
 
 
+# Names whose symbols _WORD drops: "C++" would be a lone "c", which is no search word, so
+# "C++该怎么复习" found neither week 3 nor the checklist's "C++现代特性". Part of
+# index_version(): changing them re-indexes every document.
+_SYMBOL_NAMES = ((re.compile(r"(?<![a-z0-9])c\+\+", re.IGNORECASE), " cpp "),)
+
+
 def segment(text: str) -> str:
     """Space-separated search words (jieba's search mode), lower-cased, for a `simple` tsvector."""
+    for pattern, word in _SYMBOL_NAMES:
+        text = pattern.sub(word, text)
     words = (_WORD.findall(w) for w in _jieba().cut_for_search(text))
     return " ".join(p.lower() for group in words for p in group)
 
@@ -482,7 +490,8 @@ USER_WORDS = (
 def index_version() -> str:
     """What a chunk's passage and search words depend on besides its text: the chunker's
     version and the segmenter's own words (services.content_hash)."""
-    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}"
+    symbols = "|".join(f"{p.pattern}>{w.strip()}" for p, w in _SYMBOL_NAMES)
+    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/{symbols}"
 
 
 _SUFFIXES = ("ing", "ed", "ies", "es", "s", "er", "ers")
@@ -656,6 +665,15 @@ _PHRASES = [
     (re.compile(r"\blook(?:s|ed|ing)? after\b", re.IGNORECASE), "maintains"),
     (re.compile(r"\bkeep(?:s|ing)? an eye on\b", re.IGNORECASE), "monitor"),
     (re.compile(r"\bfirst (?:written|put together|drawn up)\b", re.IGNORECASE), "created"),
+    # "people who don't have a GPU" is the FAQ's 没有GPU ("don't" would be "don" + "t")
+    (
+        re.compile(
+            r"\b(?:do|does|did)(?:n[’']t| not) (?:have|own|get)\b|\bhave(?:n[’']t| not) got\b"
+            r"|\black(?:s|ing)?\b",
+            re.IGNORECASE,
+        ),
+        "without",
+    ),
 ]
 
 

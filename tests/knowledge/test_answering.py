@@ -194,6 +194,9 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     assert "维护者" in query_terms("Who looks after and updates this plan?", expand=True)
     assert "创建" in query_terms("When was this plan first written?", expand=True)
     assert "监控" in query_terms("What keeps an eye on the GPU?", expand=True)
+    # "don't have a GPU" is the FAQ's 没有GPU ("don't" alone would be "don" + "t")
+    for lacking in ("people who don't have a GPU", "I do not have a GPU", "I lack a GPU"):
+        assert "没有" in query_terms(lacking, expand=True), lacking
     # "FAQ" is the plan's 常见问题解答, a section, not a name the plan never mentions
     assert "常见问题" in query_terms("According to the FAQ, how many GPU hours?", expand=True)
     # "features" is the Demo's 核心功能 and C++'s 现代特性; "be able to" names nothing
@@ -1011,7 +1014,13 @@ def test_an_english_word_the_plan_cannot_say_counts_less_of_the_question():
 
 def test_a_passage_naming_a_tool_says_the_kind_of_tool_asked():
     from portal.knowledge.retrieval import words_said
+    from portal.knowledge.structured import tool_asked
     from portal.knowledge.text import concepts
+
+    # an algorithm, a model or a format is asked for by its name too ("PPO, DQN, SAC")
+    assert tool_asked("Sandbox的Agent层支持哪些RL算法？") == "算法"
+    assert tool_asked("Which export formats does the checklist mention?") == "formats"
+    assert tool_asked("Demo 1 用的是哪个模型") == "模型"
 
     question = "Which tools are recommended for keeping a learning log?"
     found = concepts(question)

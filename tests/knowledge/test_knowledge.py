@@ -55,6 +55,9 @@ def test_chinese_is_segmented_into_search_words():
     words = segment("飞书知识库问答机器人").split()
     assert "知识库" in words and "机器人" in words
     assert tsquery_for("什么是 CUDA 的共享内存？") == "cuda | 共享 | 内存 | 共享内存"
+    # "C++" is a search word of its own, not a lone "c" (no word): "cpp"
+    assert segment("C++现代特性（RAII）与 c++17").split()[:3] == ["cpp", "现代", "特性"]
+    assert "cpp" in tsquery_for("C++该怎么复习？") and "cpp" in segment("c++17").split()
 
 
 @pytest.mark.django_db
