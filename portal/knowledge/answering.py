@@ -356,6 +356,24 @@ def _novel(terms: set[str], sentence: str) -> bool:
     )
 
 
+# "会不会在本地跑LLM推理？", "有没有", "是否": a yes-or-no question, asked in the A-not-A form.
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|([\u4e00-\u9fff])没\2|是否")
+CONFIRMING_TERMS = 2
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether the question asks whether something is so ("…吗？", "会不会", "is it")."""
+    return checks_a_belief(question) or bool(_A_NOT_A.search(question))
+
+
+def _confirms(terms: set[str], sentence: str) -> bool:
+    """Whether a sentence that says nothing beyond the question's words still answers a
+    yes-or-no question: it says CONFIRMING_TERMS of them ("本地LLM推理" for "会不会在本地跑
+    LLM推理"), so the plan says so in those words."""
+    words = set(_sentence_terms(sentence))
+    return sum(1 for t in terms if t in words and len(t) > 1) >= CONFIRMING_TERMS
+
+
 def _said_beyond(terms: set[str], sentence: str) -> int:
     """How many words the sentence says that the question does not (a date's digits are
     no words: "最后更新：2026-01-07" says one more than the question, not four)."""
@@ -657,6 +675,7 @@ def choose_quotes(
     asks_link = bool(_ASKS_LINK.search(question))
     asks_when = bool(_ASKS_WHEN.search(question))
     spans = {n for n in numbers_of(question) if "-" in n}  # "第5-8周" → "#5-8"
+    yes_no = asks_yes_or_no(question)
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         if focus and focus.week and _week_of(hit) not in (None, focus.week):
@@ -670,7 +689,9 @@ def choose_quotes(
         heading = section_context(hit)
         for cand in cands:
             own = _weight(weights, cand.text)
-            if not (own or cand.context) or not _novel(terms, cand.text):
+            if not (own or cand.context):
+                continue
+            if not _novel(terms, cand.text) and not (yes_no and _confirms(terms, cand.text)):
                 continue
             if not asks_link and _BARE_URL.match(cand.text):
                 continue  # a link alone says nothing, unless a link was asked for

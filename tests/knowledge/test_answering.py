@@ -1327,3 +1327,15 @@ def test_a_belief_about_a_week_is_answered_by_that_week(indexed_plan):
     assert answer.found and answer.citations
     assert all("第6周" in c.title for c in answer.citations)
     assert "CUDA" in answer.text and "vLLM" not in answer.text
+
+
+def test_a_yes_or_no_question_is_answered_by_the_line_that_says_so_in_its_words():
+    from portal.knowledge.answering import asks_yes_or_no
+
+    assert asks_yes_or_no("会不会在本地跑LLM推理？") and asks_yes_or_no("是否需要GPU")
+    assert asks_yes_or_no("Demo 2 用的是 FAISS 吗？") and not asks_yes_or_no("Demo 2 用什么库？")
+    demo = plan_hit(1, "Demo 2", "飞书消息由开放平台SDK收发，部署在云服务器上。\n本地LLM推理。")
+    # the line repeats the question's words, and so confirms it
+    assert quoted("飞书助手会不会在本地跑LLM推理？", demo)[0] == "本地LLM推理。"
+    # a question that is no yes-or-no one is not answered by its own words
+    assert "本地LLM推理。" not in quoted("飞书助手在本地跑LLM推理用什么？", demo)
