@@ -750,9 +750,20 @@ def choose_quotes(
         if own_rows or (focus.week and checks_a_belief(question)):
             # (a belief about a week is answered by that week: "第14周是做 Sandbox 的吗？")
             scored = own_rows + better
-    # Of equals, the sentence that says more beyond the question first ("Python高级特性
-    # （装饰器、异步、性能优化）" before "复习Python高级特性"), then retrieval's order.
-    scored.sort(key=lambda row: (-round(row[0], 6), -_said_beyond(terms, row[4]), row[1], row[2]))
+    # Of equals, a table's row last: its cells say many things, each about another row
+    # heading ("应用 | 13-16 | 飞书开发/Agent设计 | 飞书机器人+Sandbox" ties with "项目：飞书知识库
+    # 问答机器人" for "飞书bot向量库用哪个", whose chunk has the answer). Then the sentence that
+    # says more beyond the question ("Python高级特性（装饰器、异步、性能优化）" before
+    # "复习Python高级特性"), then retrieval's order.
+    scored.sort(
+        key=lambda row: (
+            -round(row[0], 6),
+            "|" in row[4],
+            -_said_beyond(terms, row[4]),
+            row[1],
+            row[2],
+        )
+    )
     chosen: list[tuple[Hit, str]] = []
     per_chunk: dict[int, int] = {}
     seen: set[str] = set()

@@ -608,7 +608,10 @@ def without_names(question: str, names: list[str]) -> str:
 
 # The kind of tool a question asks for by name: the answer names one.
 _ASKS_TOOL = re.compile(
-    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|环境|语言|网站|算法|模型|格式)"
+    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|开发包|环境|语言|网站|算法|模型|格式)"
+    # ... or named first: "向量库用哪个", "框架选的是什么" ("知识库是什么" asks what it is)
+    r"|(?P<first>框架|库|工具|软件|数据库|平台|SDK|开发包|算法|模型)"
+    r"(?:(?:用|选|采用|选用)的?是?(?:哪个|哪种|哪一个|什么|啥)|是(?:哪个|哪种|哪一个))"
     r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
     r"|platforms?|sdks?|environments?|websites?|sites?|packages?|algorithms?|models?|formats?)\b",
     re.IGNORECASE,
@@ -622,7 +625,7 @@ def tool_asked(question: str) -> str:
     match = _ASKS_TOOL.search(question)
     if not match:
         return ""
-    return (match.group("zh") or match.group("en")).lower()
+    return (match.group("zh") or match.group("first") or match.group("en")).lower()
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")

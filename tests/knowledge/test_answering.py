@@ -1021,6 +1021,10 @@ def test_a_passage_naming_a_tool_says_the_kind_of_tool_asked():
     assert tool_asked("Sandbox的Agent层支持哪些RL算法？") == "算法"
     assert tool_asked("Which export formats does the checklist mention?") == "formats"
     assert tool_asked("Demo 1 用的是哪个模型") == "模型"
+    # ... and by its kind first: "向量库用哪个"; "知识库是什么" asks what it is
+    assert tool_asked("飞书bot向量库用哪个") == "库" and tool_asked("框架选的是什么") == "框架"
+    assert tool_asked("收发消息要用什么开发包？") == "开发包"
+    assert tool_asked("知识库是什么") == "" and tool_asked("模型是什么意思") == ""
 
     question = "Which tools are recommended for keeping a learning log?"
     found = concepts(question)
@@ -1339,3 +1343,11 @@ def test_a_yes_or_no_question_is_answered_by_the_line_that_says_so_in_its_words(
     assert quoted("飞书助手会不会在本地跑LLM推理？", demo)[0] == "本地LLM推理。"
     # a question that is no yes-or-no one is not answered by its own words
     assert "本地LLM推理。" not in quoted("飞书助手在本地跑LLM推理用什么？", demo)
+
+
+def test_a_table_row_loses_a_tie_to_a_line_of_its_own():
+    row = "应用 | 13-16 | 飞书开发 | 飞书机器人+Sandbox | Demo 2&3完成"
+    table = plan_hit(1, "16周详细规划", f"| 阶段 | 周次 | 学习重点 | 实践项目 | 里程碑 |\n{row}")
+    demo = plan_hit(2, "Demo 2", "项目：飞书机器人\n向量检索：FAISS向量数据库\n部署：Docker容器化")
+    # both say only 飞书 and 机器人: the demo's own line, and its chunk, answer
+    assert quoted("飞书机器人的向量库用哪个", table, demo)[0] == "项目：飞书机器人"
