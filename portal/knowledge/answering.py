@@ -605,8 +605,21 @@ def asks_about_the_paper(question: str, focus: Focus | None) -> bool:
     return bool(focus and focus.paper_id and _ASKS_PAPER.search(question))
 
 
+# "第几周到第几周", "哪几周", "which weeks": a span of weeks is asked, as the plan's phases and
+# tables state it ("9-12 | LLM竞赛"), not the one week a week's document is about.
+_ASKS_SPAN = re.compile(
+    r"第?几周?\s*到\s*第?几周|哪几周|哪些周|\b(?:which|what) weeks\b",
+    re.IGNORECASE,
+)
+SPAN_BONUS = 1.3
+
+
 def asks_which_week(question: str) -> bool:
-    return bool(_ASKS_WEEK.search(question))
+    return bool(_ASKS_WEEK.search(question)) and not asks_which_weeks(question)
+
+
+def asks_which_weeks(question: str) -> bool:
+    return bool(_ASKS_SPAN.search(question))
 
 
 def chunk_factor(
@@ -676,6 +689,7 @@ def choose_quotes(
     asks_when = bool(_ASKS_WHEN.search(question))
     spans = {n for n in numbers_of(question) if "-" in n}  # "第5-8周" → "#5-8"
     yes_no = asks_yes_or_no(question)
+    asks_span = asks_which_weeks(question) and not spans
     scored: list[tuple[float, int, int, Hit, str]] = []
     for rank, hit, cands in per_hit:
         if focus and focus.week and _week_of(hit) not in (None, focus.week):
@@ -714,6 +728,8 @@ def choose_quotes(
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             elif spans and spans & _words(cand.text):
                 score *= ENTITY_BONUS  # the line for the span of weeks asked ("第5-8周：…")
+            if asks_span and any("-" in n for n in numbers_of(said)):
+                score *= SPAN_BONUS  # a span asked: "9-12 | LLM竞赛 | 大模型部署 | Demo视频"
             if count:  # a count asked: only a count answers it, not a percentage
                 if count.search(f"{cand.context} {cand.text}"):
                     score *= QUANTITY_BONUS * COUNT_BONUS

@@ -1351,3 +1351,20 @@ def test_a_table_row_loses_a_tie_to_a_line_of_its_own():
     demo = plan_hit(2, "Demo 2", "项目：飞书机器人\n向量检索：FAISS向量数据库\n部署：Docker容器化")
     # both say only 飞书 and 机器人: the demo's own line, and its chunk, answer
     assert quoted("飞书机器人的向量库用哪个", table, demo)[0] == "项目：飞书机器人"
+
+
+def test_a_span_of_weeks_asked_is_answered_by_a_line_that_states_one():
+    from portal.knowledge.answering import asks_which_week, asks_which_weeks
+
+    assert asks_which_weeks("Transformer 在第几周到第几周学？") and asks_which_weeks("哪几周发布")
+    assert asks_which_weeks("In which weeks do I enter the LLM competitions?")
+    # ... which is no one week: the week documents get no "which week" weight
+    assert not asks_which_week("Transformer 在第几周到第几周学？")
+    assert asks_which_week("Transformer 在第几周学？") and not asks_which_weeks("第几周学？")
+    kaggle = plan_hit(
+        1,
+        "16周实践计划",
+        "| 周次 | Kaggle活动 | 产出 |\n9-12 | LLM竞赛 | Demo视频\n13-16 | 发布Notebook | 完整应用",
+    )
+    demo = plan_hit(2, "第12周 Demo 1", "第12周录制 Demo视频：问题、方案、数据、现场演示。")
+    assert quoted("Demo视频应该在第几周到第几周录出来？", demo, kaggle)[0].startswith("9-12")
