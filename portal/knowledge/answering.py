@@ -28,6 +28,7 @@ from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, ment
 from portal.knowledge.structured import (
     Focus,
     asked_part,
+    asks_yes_or_no,
     checks_a_belief,
     excludes_a_name,
     focus_of,
@@ -356,14 +357,7 @@ def _novel(terms: set[str], sentence: str) -> bool:
     )
 
 
-# "会不会在本地跑LLM推理？", "有没有", "是否": a yes-or-no question, asked in the A-not-A form.
-_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|([\u4e00-\u9fff])没\2|是否")
 CONFIRMING_TERMS = 2
-
-
-def asks_yes_or_no(question: str) -> bool:
-    """Whether the question asks whether something is so ("…吗？", "会不会", "is it")."""
-    return checks_a_belief(question) or bool(_A_NOT_A.search(question))
 
 
 def _confirms(terms: set[str], sentence: str) -> bool:

@@ -573,6 +573,16 @@ def checks_a_belief(question: str) -> bool:
     return bool(_CHECKS_A_BELIEF.search(question.strip()))
 
 
+# "会不会在本地跑LLM推理？", "有没有", "是否": a yes-or-no question asked in the A-not-A form,
+# which proposes no belief of the asker's.
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|([\u4e00-\u9fff])没\2|是否")
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether the question asks whether something is so ("…吗？", "会不会", "is it")."""
+    return checks_a_belief(question) or bool(_A_NOT_A.search(question))
+
+
 # A number the asker proposes: standalone, not part of a name (H100, 6.0001) ...
 _PROPOSED_NUMBER = re.compile(r"(?<![A-Za-z0-9.\-])\d+(?:\.\d+)?(?![A-Za-z0-9.])")
 # ... nor the number after a capitalised name (Demo 1, Python 3.10, Day 5)
@@ -606,11 +616,14 @@ def without_names(question: str, names: list[str]) -> str:
     return re.sub(r"\s{2,}", " ", question).strip()
 
 
-# The kind of tool a question asks for by name: the answer names one.
+# The kind of tool a question asks for by name: the answer names one. Named before the
+# question word ("向量库用哪个"), only these kinds count (the form was chosen on `dev` with
+# them); after it ("用什么环境"), also 环境, 语言, 网站 and 格式.
+_TOOL_KINDS_NAMED_FIRST = "框架|库|工具|软件|数据库|平台|SDK|开发包|算法|模型"
 _ASKS_TOOL = re.compile(
-    r"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{0,3}?(?P<zh>框架|库|工具|软件|数据库|平台|SDK|开发包|环境|语言|网站|算法|模型|格式)"
+    rf"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
     # ... or named first: "向量库用哪个", "框架选的是什么" ("知识库是什么" asks what it is)
-    r"|(?P<first>框架|库|工具|软件|数据库|平台|SDK|开发包|算法|模型)"
+    rf"|(?P<first>{_TOOL_KINDS_NAMED_FIRST})"
     r"(?:(?:用|选|采用|选用)的?是?(?:哪个|哪种|哪一个|什么|啥)|是(?:哪个|哪种|哪一个))"
     r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
     r"|platforms?|sdks?|environments?|websites?|sites?|packages?|algorithms?|models?|formats?)\b",
