@@ -35,6 +35,7 @@ from portal.knowledge.structured import (
     names_a_part_of_the_plan,
     names_another,
     normalise,
+    phase_of_span,
     specific_names,
     strip_focus,
     tool_asked,
@@ -51,6 +52,10 @@ TOP_K = 20
 FOCUS_K = 10
 # Chunks searched among the study plan's own sections.
 PLAN_K = 8
+# Chunks of a week's phase document searched with the week (its table row is one of them),
+# and how much they count there: less than the week's own, which answers first.
+PHASE_ROW_K = 3
+PHASE_ROW_FACTOR = 0.9
 # Quoted sentences in one answer, and at most this many from one chunk.
 QUOTES = 3
 QUOTES_PER_CHUNK = 3
@@ -631,12 +636,32 @@ def chunk_factor(
         factor *= ENTITY_BONUS
     if focus and focus.phase and not focus.week and hit.kind == "phase":
         factor *= PHASE_DOC_BONUS
+    if focus and focus.week and hit.kind == "phase":
+        factor *= PHASE_ROW_FACTOR
     return factor
 
 
 def _week_of(hit: Hit) -> int | None:
     """The week a chunk's title or section names (第10周 …, 第1周行动清单), if any."""
     return week_number(f"{hit.title} {hit.section}")
+
+
+# The plan's 16-week table row in a phase's document (sources.curriculum_items), and the
+# word of the question that asks for each of its cells.
+_PHASE_ROW = re.compile(r"(学习重点|实践项目|里程碑|产出|Kaggle活动)：")
+_ROW_ASKED = {"学习重点": "重点", "实践项目": "项目", "里程碑": "里程碑", "产出": "产出"}
+
+
+def _asks_for_row(question: str, hit: Hit, text: str) -> bool:
+    """Whether a line of a week's phase document answers a question about the week: the
+    table cell the question names in its own words ("第10周的学习重点", "第2周在Kaggle上"), or
+    the phase's title when it asks for the phase. "第五周学什么" asks for the week's overview."""
+    if text == hit.title:
+        return "阶段" in question or "phase" in question.lower()
+    row = _PHASE_ROW.match(text)
+    if not row:
+        return False
+    return _ROW_ASKED.get(row.group(1), "kaggle") in question.lower()
 
 
 def choose_quotes(
@@ -695,7 +720,10 @@ def choose_quotes(
         named = _about_entity(hit, entities)
         context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
         heading = section_context(hit)
+        row_only = bool(focus and focus.week) and hit.kind == "phase"
         for cand in cands:
+            if row_only and not _asks_for_row(question, hit, cand.text):
+                continue  # of a week's phase, only its row of the plan's table answers
             own = _weight(weights, cand.text)
             if not (own or cand.context):
                 continue
@@ -951,11 +979,13 @@ def _another_part(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
     return []
 
 
-def overview_quotes(focused_hits: list[Hit]) -> list[tuple[Hit, str]]:
+def overview_quotes(focused_hits: list[Hit], *, week: bool = False) -> list[tuple[Hit, str]]:
     """A question that names a week or phase but asks nothing more specific ("第五周学什么？")
     is answered by that item's own overview: its document's title and first sentences,
     from the curriculum itself."""
     own = [h for h in focused_hits if h.source == "curriculum"]
+    if week:
+        own = [h for h in own if h.kind == "week"] or own
     if not own:
         return []
     first = min(own, key=lambda h: h.chunk_id)
@@ -1048,8 +1078,26 @@ _ASKS_FREQUENCY = re.compile(r"频率|多久一次|多长时间一次|how often|
 _FREQUENCY = re.compile(r"每[天日周月年季]|\b(?:daily|weekly|monthly|yearly)\b", re.IGNORECASE)
 
 
+# "曦望sunrise的办公室在哪个城市", "What's the street address of Sunrise's office": a place
+# answers it (a city, a street, a building), not a line that merely names the company.
+# Not 地址 alone: "GitHub 仓库地址" asks for a link.
+_ASKS_PLACE = re.compile(
+    r"哪个城市|哪座城市|什么城市|哪条街|哪条路|总部|办公(?:室|地点|地址|楼)|坐地铁|"
+    r"\b(?:headquarters|street address|office address|located|which city)\b",
+    re.IGNORECASE,
+)
+_PLACE = re.compile(
+    r"[\u4e00-\u9fff]{1,8}(?:市|省|区|县|路|街|大道|大厦|广场|园区|号楼)|"
+    r"北京|上海|深圳|杭州|广州|南京|成都|武汉|西安|苏州|"
+    r"\b(?:street|road|avenue|city|district|building)\b",
+    re.IGNORECASE,
+)
+
+
 def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     said = "\n".join(quotes)
+    if _ASKS_PLACE.search(question) and not _PLACE.search(said):
+        return False
     compared = _compared(question)
     if compared and not all(side.lower() in said.lower() for side in compared):
         return False
@@ -1124,7 +1172,7 @@ def _framed(
     heading they are under; a week or phase asked about alone gets its overview; the day
     or Demo a question asks for."""
     if not chosen and (focus.week or focus.phase):
-        return overview_quotes([h for h in hits if h.chunk_id in focused])
+        return overview_quotes([h for h in hits if h.chunk_id in focused], week=bool(focus.week))
     which = _with_which(chosen, question)
     if chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
         return _titled(which, focused)
@@ -1305,6 +1353,15 @@ def answer_question(
             own = hybrid_search(
                 question, user=user, sources=sources, k=FOCUS_K,
                 focus=replace(focus, kinds=("phase",)),
+            )  # fmt: skip
+            ids = {h.chunk_id for h in within}
+            within += [h for h in own if h.chunk_id not in ids]
+        elif focus.week and (phase := phase_of_span(focus.week, focus.week)):
+            # A week's phase document holds the plan's 16-week table row for it (学习重点,
+            # Kaggle活动, 产出): "第10周的学习重点是什么" is answered by its phase's row.
+            own = hybrid_search(
+                question, user=user, sources=sources, k=PHASE_ROW_K,
+                focus=Focus(phase=phase, kinds=("phase",)),
             )  # fmt: skip
             ids = {h.chunk_id for h in within}
             within += [h for h in own if h.chunk_id not in ids]

@@ -500,6 +500,25 @@ def test_a_span_of_weeks_is_answered_from_its_phases_own_document_under_its_titl
     assert "里程碑：Demo 1完成" in milestone.text  # not week 12's "（阶段里程碑）" heading
 
 
+@pytest.mark.django_db
+def test_a_week_asked_for_its_tables_column_is_answered_by_its_phases_row(indexed_plan):
+    # The plan's 16-week table gives 学习重点 and Kaggle活动 per phase; the week's own
+    # document does not say them, its phase's does ("第10周" is in 9-12).
+    focus = answer_question("第10周的学习重点是什么？", user=None, llm=None)
+    assert focus.focus.week == 10
+    assert "学习重点：Transformer/LLM/部署" in focus.text
+    assert focus.quotes[0].text == "第三阶段 大模型技术（第9-12周）"  # whose row it is
+    kaggle = answer_question("第2周在Kaggle上主要干嘛？", user=None, llm=None)
+    assert "学习Notebooks" in kaggle.text
+    # ... but what the week's own document says answers first: its own project, not the
+    # phase's "实践项目：飞书机器人+Sandbox", and its overview when nothing more is asked
+    project = answer_question("第16周收尾阶段安排了哪个实践项目？", user=None, llm=None)
+    assert "Agent Sandbox原型" in project.text
+    assert "飞书机器人+Sandbox" not in project.text
+    overview = answer_question("第五周讲什么？", user=None, llm=None)
+    assert overview.quotes[0].text.startswith("第5周")
+
+
 def test_question_words_are_not_concepts_a_passage_must_cover():
     from portal.knowledge.text import concepts
 
@@ -556,6 +575,12 @@ def test_an_answer_must_be_of_the_type_asked():
     assert not answers_the_type_asked("飞书和钉钉比起来哪个更好用？", ["飞书AI机器人"])
     assert answers_the_type_asked("GPTQ和AWQ有什么区别？", ["GPTQ/AWQ | 模型量化"])
     assert answers_the_type_asked("理论学习和实践项目的时间如何分配？", ["理论学习：30%"])
+    # a place ("where is the office") needs a city, a street, a building
+    assert not answers_the_type_asked("曦望sunrise公司总部在哪个城市？", goals)
+    assert not answers_the_type_asked("怎么去曦望公司的办公室？", goals)
+    assert not answers_the_type_asked("What's the street address of Sunrise's office?", goals)
+    assert answers_the_type_asked("曦望公司总部在哪个城市？", ["总部位于上海市浦东新区"])
+    assert answers_the_type_asked("vLLM 的 GitHub 仓库地址是什么？", ["github.com/vllm-project"])
 
 
 @pytest.mark.django_db
