@@ -58,7 +58,8 @@ _EN_NUMBER = (
 
 _WEEK = [
     re.compile(rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"),
-    re.compile(rf"\bweek[\s#-]*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),  # week-1 too
+    # week-1 too, and "wk 10" as typed in a chat
+    re.compile(rf"\b(?:week|wk)[\s#-]*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),
     re.compile(rf"\b({_EN_ORDINAL})\s+week\b", re.IGNORECASE),  # the first week
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
     re.compile(r"第\s*(\d{1,2})\s*w(?![A-Za-z])", re.IGNORECASE),  # 第16w, as typed on a phone
@@ -170,7 +171,9 @@ _WEEK_SPAN = [
     re.compile(
         rf"(?<![\d.花用需要])(\d{{1,2}}|{_CN_NUMBER})\s*(?:[-–~～]|到|至)\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"
     ),
-    re.compile(r"\bweeks?\s*(\d{1,2})\s*(?:-|–|to|through|and)\s*(\d{1,2})\b", re.IGNORECASE),
+    re.compile(
+        r"\b(?:weeks?|wks?)\s*(\d{1,2})\s*(?:-|–|to|through|and)\s*(\d{1,2})\b", re.IGNORECASE
+    ),
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})\s*[-–]\s*W?(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]
 _FIRST_WEEKS = [
@@ -457,7 +460,8 @@ _PREVIOUS_PHASE = re.compile(
 
 # "我在第11周，这个阶段的实践项目是什么": the phase the named week belongs to.
 _THIS_PHASE = re.compile(
-    r"(?:这|该|本|此)\s*(?:一|个)?\s*阶段|\b(?:this|that|the same|its) (?:phase|stage)\b",
+    r"(?:这|该|本|此)\s*(?:一|个)?\s*阶段|(?:所在|所属)的?\s*阶段"  # 第6周所在阶段的里程碑
+    r"|\b(?:this|that|the same|its) (?:phase|stage)\b",
     re.IGNORECASE,
 )
 
@@ -470,11 +474,26 @@ def _neighbour(phase: int | None, question: str) -> int | None:
     return phase
 
 
+_QUESTION_SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]*")
+
+
+def last_asked_week(question: str) -> int | None:
+    """The week a question names; when it names several and its last sentence names one
+    ("第3周和第6周分别处于哪个阶段？第6周所在阶段的学习重点是什么？"), that one: the last
+    question is the one to answer, the earlier ones set it up."""
+    first = week_number(question)
+    sentences = [s for s in _QUESTION_SENTENCE.findall(question) if s.strip(" 。！？!?；;")]
+    if first is None or len(sentences) < 2:
+        return first
+    last = week_number(sentences[-1])
+    return last if last is not None else first
+
+
 def focus_of(question: str) -> Focus:
     """The week, phase, core paper or guide section a question names (see the module doc)."""
     lowered = question.lower()
     span = week_span(question) or month_span(question)
-    week = None if span else week_number(question)
+    week = None if span else last_asked_week(question)
     if span and span[0] == span[1]:
         week, span = span[0], None
     if week and _THIS_PHASE.search(question):
@@ -620,13 +639,19 @@ def without_names(question: str, names: list[str]) -> str:
 # question word ("向量库用哪个"), only these kinds count (the form was chosen on `dev` with
 # them); after it ("用什么环境"), also 环境, 语言, 网站 and 格式.
 _TOOL_KINDS_NAMED_FIRST = "框架|库|工具|软件|数据库|平台|SDK|开发包|算法|模型"
+_TOOL_KINDS_EN = (
+    r"frameworks?|librar(?:y|ies)|tools?|databases?|platforms?|sdks?|environments?|websites?"
+    r"|sites?|packages?|algorithms?|models?|formats?"
+)
 _ASKS_TOOL = re.compile(
-    rf"(?:什么|哪个|哪种|哪些|哪一个|啥)\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
+    rf"(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
+    # ... the kind said in English in a Chinese question: "支持哪几种 RL algorithm"
+    rf"|(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)\s*(?:[A-Za-z]+\s+)?(?P<mixed>{_TOOL_KINDS_EN})\b"
     # ... or named first: "向量库用哪个", "框架选的是什么" ("知识库是什么" asks what it is)
     rf"|(?P<first>{_TOOL_KINDS_NAMED_FIRST})"
     r"(?:(?:用|选|采用|选用)的?是?(?:哪个|哪种|哪一个|什么|啥)|是(?:哪个|哪种|哪一个))"
-    r"|\b(?:which|what)\s+(?:[a-z]+\s+)?(?P<en>frameworks?|librar(?:y|ies)|tools?|databases?"
-    r"|platforms?|sdks?|environments?|websites?|sites?|packages?|algorithms?|models?|formats?)\b",
+    # "which web service framework": up to two words between
+    rf"|\b(?:which|what)\s+(?:[a-z]+\s+){{0,2}}(?P<en>{_TOOL_KINDS_EN})\b",
     re.IGNORECASE,
 )
 
@@ -638,7 +663,8 @@ def tool_asked(question: str) -> str:
     match = _ASKS_TOOL.search(question)
     if not match:
         return ""
-    return (match.group("zh") or match.group("first") or match.group("en")).lower()
+    kind = match.group("zh") or match.group("first") or match.group("mixed") or match.group("en")
+    return kind.lower()
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9+\-]+")

@@ -188,7 +188,8 @@ _STOPWORDS = frozenset(
     "once here all both each few more most other such no nor not only own same just don "
     "now s t one ones according worth supposed meant listed exactly actually really "
     "anything something thing things whats who's what's i'm expected expect keep keeping "
-    "comfortable ask asks asked know card cards number big run runs new end marks able".split()
+    "comfortable ask asks asked know card cards number big run runs new end marks able "
+    "pls plz".split()
     # Spoken Chinese question words and particles ("要干啥", "咋弄", "来着"): they ask, they
     # name nothing a passage would say.
     + "啥 干啥 咋 咋样 咋办 来着 呀 嘛 呗 哈".split()
@@ -247,6 +248,8 @@ SYNONYMS = {
     "goal": "目标",
     "goals": "目标",
     "split": "分配",
+    "allocation": "分配",  # "16周 time allocation 里占比最大的是哪块"
+    "allocate": "分配",
     "output": "产出",
     "deliverable": "产出",
     "hardware": "硬件",
@@ -353,6 +356,7 @@ SYNONYMS = {
     "conference": "顶会",
     "importance": "重要性",
     "management": "管理",
+    "mgmt": "管理",  # as typed in a chat ("config mgmt")
     "manage": "管理",
     "activity": "活动",
     "activities": "活动",

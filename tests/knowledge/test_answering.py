@@ -51,7 +51,8 @@ def quoted(question: str, *hits: object) -> list[str]:
      ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None),
      ("the end of week one", 1), ("one week", None), ("the week-1 setup", 1),
      ("my first hands-on project in the first week", 1), ("the 10th week", 10),
-     ("the first weeks", None), ("第16w的实践项目", 16), ("第3w 做啥", 3), ("16w 年薪", None)],
+     ("the first weeks", None), ("第16w的实践项目", 16), ("第3w 做啥", 3), ("16w 年薪", None),
+     ("what do i build in wk 10 pls", 10), ("wk3 reading", 3), ("my wkend plans", None)],
 )  # fmt: skip
 def test_a_week_is_read_in_every_spelling(text, number):
     assert week_number(text) == number
@@ -95,6 +96,13 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert (this_phase.week, this_phase.phase) == (None, 3)
     assert focus_of("我刚进入第5周，这一阶段的学习重点是什么？").phase == 2
     assert focus_of("第11周这周做什么项目？").week == 11
+    assert focus_of("第6周所在的阶段学什么").phase == 2  # 所在阶段: the week's phase
+    # Of several weeks named, the last question's is the one asked; the earlier ones set
+    # it up ("第3周和第6周分别处于哪个阶段？第6周所在阶段…")
+    compared = focus_of("第3周和第6周分别处于哪个阶段？第6周所在阶段的学习重点是什么？")
+    assert (compared.week, compared.phase) == (None, 2)
+    assert focus_of("第9周学什么？第10周呢？").week == 10
+    assert focus_of("第8周和第14周各有一个项目，哪个做量化？项目名称是什么？").week == 8
 
 
 @pytest.mark.django_db
@@ -517,6 +525,22 @@ def test_a_week_asked_for_its_tables_column_is_answered_by_its_phases_row(indexe
     assert "飞书机器人+Sandbox" not in project.text
     overview = answer_question("第五周讲什么？", user=None, llm=None)
     assert overview.quotes[0].text.startswith("第5周")
+
+
+@pytest.mark.django_db
+def test_a_chat_messages_spelling_and_mixed_languages_are_understood(indexed_plan):
+    # "wk 10" is week 10; "哪几种 RL algorithm" asks for the algorithms by name, as
+    # "哪些RL算法" does: the architecture line that names them answers it.
+    week = answer_question("what do i build in wk 10 pls", user=None, llm=None)
+    assert week.found and week.focus.week == 10
+    algorithms = answer_question("Agent层支持哪几种RL算法？", user=None, llm=None)
+    assert algorithms.found and "PPO, DQN, SAC" in algorithms.text
+    # (which of the sandbox's lines answers the mixed one depends on the embedder: the
+    # tests' fake one ranks its tech stack first, which names tools too)
+    assert answer_question("Agent层支持哪几种 RL algorithm？", user=None, llm=None).found
+    # "time allocation" is the plan's 时间分配 (its timeline says 16周 and 时间 too)
+    split = answer_question("16周 time allocation 里占比最大的是哪块？", user=None, llm=None)
+    assert "实践项目：40%" in split.text
 
 
 def test_question_words_are_not_concepts_a_passage_must_cover():
@@ -1050,6 +1074,13 @@ def test_a_passage_naming_a_tool_says_the_kind_of_tool_asked():
     assert tool_asked("飞书bot向量库用哪个") == "库" and tool_asked("框架选的是什么") == "框架"
     assert tool_asked("收发消息要用什么开发包？") == "开发包"
     assert tool_asked("知识库是什么") == "" and tool_asked("模型是什么意思") == ""
+    # 哪几种 asks which ones, and a Chinese question may say the kind in English
+    assert tool_asked("Agent层支持哪几种RL算法？") == "算法"
+    assert tool_asked("Agent层支持哪几种 RL algorithm？") == "algorithm"
+    assert tool_asked("用的什么 web framework") == "framework"
+    # two words may stand between which and the kind: "which web service framework"
+    assert tool_asked("Which web service framework does the bot demo use?") == "framework"
+    assert tool_asked("哪几种情况") == "" and tool_asked("what it is and which one") == ""
 
     question = "Which tools are recommended for keeping a learning log?"
     found = concepts(question)
