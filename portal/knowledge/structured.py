@@ -643,10 +643,11 @@ _TOOL_KINDS_EN = (
     r"frameworks?|librar(?:y|ies)|tools?|databases?|platforms?|sdks?|environments?|websites?"
     r"|sites?|packages?|algorithms?|models?|formats?"
 )
+_WHICH = r"(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)"  # the question words that ask which one
 _ASKS_TOOL = re.compile(
-    rf"(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
+    rf"{_WHICH}\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
     # ... the kind said in English in a Chinese question: "支持哪几种 RL algorithm"
-    rf"|(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)\s*(?:[A-Za-z]+\s+)?(?P<mixed>{_TOOL_KINDS_EN})\b"
+    rf"|{_WHICH}\s*(?:[A-Za-z]+\s+)?(?P<mixed>{_TOOL_KINDS_EN})\b"
     # ... or named first: "向量库用哪个", "框架选的是什么" ("知识库是什么" asks what it is)
     rf"|(?P<first>{_TOOL_KINDS_NAMED_FIRST})"
     r"(?:(?:用|选|采用|选用)的?是?(?:哪个|哪种|哪一个|什么|啥)|是(?:哪个|哪种|哪一个))"
