@@ -30,6 +30,7 @@ from portal.knowledge.structured import (
     asked_part,
     asks_yes_or_no,
     checks_a_belief,
+    each_part,
     excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
@@ -999,7 +1000,7 @@ def overview_quotes(focused_hits: list[Hit], *, week: bool = False) -> list[tupl
 # "曦望sunrise 的年薪多少" or "下一届竞赛什么时候报名", so the answer is "not found".
 _PRICE_WORDS = frozenset(
     # 多少钱 is matched as written: jieba may cut it into 多少 + 钱
-    "价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费 起薪 待遇 福利待遇".split()
+    "价格 价钱 售价 费用 会员费 年费 工资 薪资 薪水 薪酬 年薪 月薪 收费 起薪 待遇 福利待遇 奖金 奖金池".split()
 )
 # not "cost" or "pay": "the memory cost of the KV cache", "pay attention to"
 # (as Latin words: "base salary给多少" has no \b between y and 给)
@@ -1077,6 +1078,32 @@ _STATED_NUMBER = re.compile(
 _ASKS_FREQUENCY = re.compile(r"频率|多久一次|多长时间一次|how often|how frequently", re.IGNORECASE)
 _FREQUENCY = re.compile(r"每[天日周月年季]|\b(?:daily|weekly|monthly|yearly)\b", re.IGNORECASE)
 
+# A count of a unit ("要几GB显存", "审核要几天", "每分钟能调多少次", "每天学几个小时") is
+# answered by a number of that unit: "节省46%显存" does not say how many GB.
+_ASKED_UNITS = [
+    (
+        re.compile(r"(?:多少|几)\s*个?\s*(?:GB|G|MB|TB)(?![A-Za-z])|\bhow many (?:GB|MB)\b", re.I),
+        re.compile(r"\d\s*(?:GB|G|MB|TB)(?![A-Za-z])", re.IGNORECASE),
+    ),
+    (
+        re.compile(r"(?:多少|几)\s*个?\s*(?:小时|钟头)|\bhow many hours\b", re.IGNORECASE),
+        re.compile(r"\d\s*(?:小时|h(?![A-Za-z])|hours?\b|hrs?\b)", re.IGNORECASE),
+    ),
+    (
+        re.compile(r"(?:多少|几)\s*天|\bhow many days\b", re.IGNORECASE),
+        # not a week of the plan: "（第14周）" says when, not how many days
+        re.compile(r"\d\s*天|\bDay\s*\d|\d\s*days?\b", re.IGNORECASE),
+    ),
+    (
+        re.compile(r"(?:多少|几)\s*次|\bhow many times\b", re.IGNORECASE),
+        re.compile(rf"\d\s*次|{_FREQUENCY.pattern}", re.IGNORECASE),
+    ),
+]
+
+
+def states_the_unit_asked(question: str, said: str) -> bool:
+    return all(not asks.search(question) or states.search(said) for asks, states in _ASKED_UNITS)
+
 
 # "曦望sunrise的办公室在哪个城市", "What's the street address of Sunrise's office": a place
 # answers it (a city, a street, a building), not a line that merely names the company.
@@ -1111,7 +1138,7 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     frequency = _ASKS_FREQUENCY.search(question) and _FREQUENCY.search(said)
     if asks_quantity(question) and not (link or frequency or _STATED_NUMBER.search(said)):
         return False  # "曦望面试一般几轮": quotes that state no number do not answer it
-    return True
+    return states_the_unit_asked(question, said)
 
 
 def _titled(chosen: list[tuple[Hit, str]], focused: set[int]) -> list[tuple[Hit, str]]:
@@ -1306,6 +1333,41 @@ def _not_found(
     )
 
 
+_REF = re.compile(r"\[(\d+)\]")
+
+
+def _joined(answers: list[Answer]) -> Answer:
+    """One answer made of the answers to each part of a question, in order: their
+    citations numbered anew (a passage cited by both keeps one number), the indexing
+    notice said once."""
+    citations: dict[int, Citation] = {}
+    texts, quotes, hits = [], [], {}
+    for answer in answers:
+        numbers = {}
+        for citation in answer.citations:
+            if citation.chunk_id not in citations:
+                citations[citation.chunk_id] = replace(citation, index=len(citations) + 1)
+            numbers[citation.index] = citations[citation.chunk_id].index
+        text = answer.text.rsplit("\n", 1)[0] if answer.indexing else answer.text
+        texts.append(_REF.sub(lambda m, n=numbers: f"[{n.get(int(m.group(1)), m.group(1))}]", text))
+        quotes += [replace(q, citation=numbers[q.citation]) for q in answer.quotes]
+        hits.update({h.chunk_id: h for h in answer.hits if h.chunk_id not in hits})
+    first = answers[0]
+    text = "\n".join(texts)
+    if first.indexing:
+        text += "\n" + indexing_notice(first.indexing)
+    modes = {answer.mode for answer in answers}
+    return Answer(
+        text,
+        list(citations.values()),
+        list(hits.values()),
+        mode=modes.pop() if len(modes) == 1 else "+".join(sorted(modes)),
+        quotes=quotes,
+        focus=first.focus,
+        indexing=first.indexing,
+    )
+
+
 def answer_question(
     question: str,
     *,
@@ -1322,6 +1384,14 @@ def answer_question(
     never writes a document.
     """
     question = asked_part(normalise(question.strip()[:MAX_QUESTION_CHARS]))
+    parts = each_part(question)
+    if parts:
+        answers = [
+            answer_question(part, user=user, sources=sources, history=history, llm=llm)
+            for part in parts
+        ]
+        if all(answer.found for answer in answers):
+            return _joined(answers)
     focus = focus_of(question)
     belief = checks_a_belief(question)
     if belief:

@@ -66,7 +66,7 @@ _WEEK = [
 ]
 _PHASE = [
     re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"),  # 第三阶段, 第三个阶段
-    re.compile(rf"\bphase[\s#-]*(\d|{_EN_NUMBER})\b", re.IGNORECASE),
+    re.compile(rf"\b(?:phase|ph)[\s#-]*(\d|{_EN_NUMBER})\b", re.IGNORECASE),  # ph2, as typed
     re.compile(rf"\b({_EN_ORDINAL})\s+(?:phase|stage)\b", re.IGNORECASE),  # the second phase
     re.compile(r"(?<![A-Za-z0-9])P(\d)(?=\s*阶段)", re.IGNORECASE),  # "p3阶段", as W10 is week 10
 ]
@@ -575,6 +575,59 @@ def asked_part(question: str) -> str:
         return question
     enough = focus_of(asked) or len(kbtext.query_terms(strip_focus(asked))) >= 2
     return asked if enough else question
+
+
+# Two parts of the plan asked about together: "第8周和第10周的实践项目分别是什么？",
+# "Demo 1和Demo 3各用什么技术", "基础阶段和硬件阶段的里程碑有什么区别". Each is answered on
+# its own; one answer for both would quote only the part that matched best.
+_ITEM_KINDS = {
+    "week": (
+        rf"第\s*(?:\d{{1,2}}|{_CN_NUMBER})\s*(?:周?\s*(?:[-–~～]|到|至)\s*第?\s*"
+        rf"(?:\d{{1,2}}|{_CN_NUMBER})\s*)?周"
+        r"|(?<![A-Za-z0-9])(?:weeks?|wks?|W)\s*\d{1,2}(?:\s*[-–]\s*W?\d{1,2})?(?![A-Za-z0-9])"
+    ),
+    "demo": r"(?<![A-Za-z])Demo\s*\d(?!\d)",
+    "phase": (
+        rf"第\s*(?:\d|{_CN_NUMBER})\s*个?\s*阶段|(?:基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?阶段"
+        r"|\bphase\s*\d\b"
+    ),
+    "day": r"(?<![A-Za-z])Day\s*\d(?:\s*-\s*\d)?(?!\d)",
+}
+_ITEM = "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _ITEM_KINDS.items())
+_BOTH = re.compile(
+    rf"(?P<a>{_ITEM.replace('?P<', '?P<a_')})\s*(?:和|与|跟|以及|及|还有|、|,|，|\band\b|\bvs\.?)\s*"
+    rf"(?P<b>{_ITEM.replace('?P<', '?P<b_')})",
+    re.IGNORECASE,
+)
+# What asks for each of them, or for how they differ: said of one part, it asks what it is.
+_EACH_WORDS = re.compile(r"分别|各自|各(?=[做用学要有是交读练写干])")
+_DIFFERENCE = re.compile(
+    r"(?:之间)?(?:有(?:什么|啥|何)|的)?(?:区别|不同|差别|差异)(?:是什么|是啥|在哪里?|有哪些)?"
+    r"|\bwhat(?:'s| is) the difference between\b",
+    re.IGNORECASE,
+)
+
+
+def _kind_of(match: re.Match[str], side: str) -> str:
+    return next(kind for kind in _ITEM_KINDS if match.group(f"{side}_{kind}"))
+
+
+def each_part(question: str) -> list[str] | None:
+    """The question once for each of two parts of the plan it names side by side ("第8周和
+    第10周的实践项目分别是什么？" → "第8周的实践项目是什么？", "第10周的实践项目是什么？"),
+    or None when it does not name two of one kind (weeks, demos, phases, days)."""
+    match = _BOTH.search(question)
+    if not match or _kind_of(match, "a") != _kind_of(match, "b"):
+        return None
+    a, b = match.group("a"), match.group("b")
+    if _squash(a) == _squash(b):
+        return None
+    parts = []
+    for item in (a, b):
+        part = question[: match.start()] + item + question[match.end() :]
+        part = _DIFFERENCE.sub(lambda m: "what is" if m.group(0)[:1].isascii() else "是什么", part)
+        parts.append(_EACH_WORDS.sub("", part))
+    return parts
 
 
 # A yes/no question that states what the asker believes: "…是 Milvus 吗？", "…用的是 W&B 吧？",

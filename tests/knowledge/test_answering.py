@@ -23,6 +23,7 @@ from portal.knowledge.sources import (
 )
 from portal.knowledge.structured import (
     chinese_number,
+    each_part,
     focus_of,
     month_span,
     normalise,
@@ -1424,3 +1425,63 @@ def test_a_span_of_weeks_asked_is_answered_by_a_line_that_states_one():
     )
     demo = plan_hit(2, "第12周 Demo 1", "第12周录制 Demo视频：问题、方案、数据、现场演示。")
     assert quoted("Demo视频应该在第几周到第几周录出来？", demo, kaggle)[0].startswith("9-12")
+
+
+def test_a_count_of_a_unit_is_answered_only_by_a_number_of_that_unit():
+    """ "要多少GB显存" is not answered by "节省46%显存", nor "审核要几天" by a week of the plan."""
+    saving = ["INT8量化（节省46%显存）"]
+    assert not answers_the_type_asked("ChatGLM-6B不量化至少需要多少GB显存？", saving)
+    assert answers_the_type_asked("ChatGLM-6B不量化至少需要多少GB显存？", ["FP16 约需 13GB 显存"])
+    assert answers_the_type_asked("INT8 能省多少显存？", saving)  # no unit asked
+    assert not answers_the_type_asked("飞书机器人上线审核要几天", ["飞书AI机器人（第14周）"])
+    assert answers_the_type_asked("环境配置要几天？", ["Day 1-2: 环境准备"])
+    assert not answers_the_type_asked("每天应该学习几个小时？", ["理论学习：30%"])
+    assert answers_the_type_asked("每周学习多少小时？", ["每周投入 30h"])
+    assert not answers_the_type_asked("API每分钟最多能调多少次？", ["消息 API：文本、富文本"])
+    # prize money is a price: an amount of money answers it, a timetable does not
+    assert not answers_the_type_asked("Kaggle的LLM竞赛一般奖金有多少？", ["9-12 | LLM竞赛"])
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        (
+            "第8周和第10周的实践项目分别是什么？",
+            ["第8周的实践项目是什么？", "第10周的实践项目是什么？"],
+        ),
+        (
+            "第3周和第6周的学习重点有什么不同？",
+            ["第3周的学习重点是什么？", "第6周的学习重点是什么？"],
+        ),
+        ("第9-12周和第13-16周分别要交付什么", ["第9-12周要交付什么", "第13-16周要交付什么"]),
+        ("Demo 1和Demo 3各用什么技术", ["Demo 1用什么技术", "Demo 3用什么技术"]),
+        ("基础阶段与硬件阶段的里程碑", ["基础阶段的里程碑", "硬件阶段的里程碑"]),
+        ("Day 1-2和Day 3-4分别做什么", ["Day 1-2做什么", "Day 3-4做什么"]),
+        ("W5-W8 and W9-W12?", ["W5-W8?", "W9-W12?"]),
+    ],
+)
+def test_two_parts_of_the_plan_asked_together_are_asked_one_by_one(question, parts):
+    assert each_part(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["第8周做什么", "第8周和Demo 1有什么关系", "Demo 1和Demo 1", "GPTQ和AWQ有什么区别？"],
+)
+def test_a_question_without_two_parts_of_one_kind_is_asked_whole(question):
+    assert each_part(question) is None
+
+
+@pytest.mark.django_db
+def test_two_weeks_asked_together_are_both_answered_with_their_own_citations(indexed_plan):
+    answer = answer_question("第8周和第10周的实践项目分别是什么？", user=None, llm=None)
+    assert answer.found
+    assert "第8周 模型量化" in answer.text and "自定义CUDA Kernel" in answer.text, answer.text
+    urls = [c.url for c in answer.citations]
+    for week in (8, 10):
+        assert reverse("curriculum:week", args=[week]) in urls
+    # numbered anew: each number once, and every quote's number is a citation's
+    assert [c.index for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert {q.citation for q in answer.quotes} <= {c.index for c in answer.citations}
+    for quote in answer.quotes:
+        assert f"> {quote.text} [{quote.citation}]" in answer.text

@@ -93,7 +93,8 @@ class PrivatePortal:
             self.base + "/feishu/events", data=body, headers=headers, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=15) as response:
+            # the web process's first event loads the Feishu SDK: slow on a busy machine
+            with urllib.request.urlopen(request, timeout=60) as response:
                 return response.status, _headers(response.headers), json.loads(response.read())
         except urllib.error.HTTPError as exc:
             return exc.code, _headers(exc.headers), json.loads(exc.read() or b"{}")
