@@ -88,6 +88,15 @@ _NAMED_PHASE = re.compile(
     r"(基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?\s*(?:那个|这个|那|这|的)?\s*"
     r"(?:[（(][^）)]{0,30}[）)])?\s*阶段"
 )
+# ... and in English, with a hyphen or a second word ("the large-model phase", "the
+# hardware optimization stage")
+_NAMED_PHASE_EN = re.compile(
+    r"\b(foundations?|basics?|hardware|large[\s-]?models?|llms?|applications?)"
+    r"(?:[\s-](?:strengthening|optimi[sz]ation|technology|technologies|development))?"
+    r"\s+(?:phase|stage)\b",
+    re.IGNORECASE,
+)
+_EN_PHASE_NUMBERS = {"fou": 1, "bas": 1, "har": 2, "lar": 3, "llm": 3, "app": 4}
 _ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
 TIME_SPLIT_WORDS = (
     "时间分配",
@@ -304,7 +313,10 @@ def phase_number(text: str) -> int | None:
         if name in lowered:
             return number
     match = _NAMED_PHASE.search(text)
-    return PHASE_NAMES[f"{match.group(1)}阶段"] if match else None
+    if match:
+        return PHASE_NAMES[f"{match.group(1)}阶段"]
+    match = _NAMED_PHASE_EN.search(text)
+    return _EN_PHASE_NUMBERS[match.group(1)[:3].lower()] if match else None
 
 
 # What names are compared without: spaces, hyphens, underscores, middle dots, full stops.
@@ -517,7 +529,7 @@ def focus_of(question: str) -> Focus:
 def strip_focus(question: str) -> str:
     """The question without the words that name its week or phase (第十周, W14, 第三阶段)."""
     # spans first: "第1周到第4周" is one span, not two weeks
-    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE, _NAMED_PHASE):
+    for pattern in (*_WEEK_SPAN, *_FIRST_WEEKS, *_WEEK, *_PHASE, _NAMED_PHASE, _NAMED_PHASE_EN):
         question = pattern.sub(" ", question)
     for name in PHASE_NAMES:
         question = re.sub(re.escape(name), " ", question, flags=re.IGNORECASE)

@@ -291,6 +291,13 @@ def test_phases_by_number_and_by_name():
     assert phase_number("硬件优化阶段的里程碑") == 2 and phase_number("应用开发阶段") == 4
     assert phase_number("基础强化这个阶段") == 1
     assert phase_number("应用开发经验") is None
+    # in English with a hyphen or a second word, and "ph2" as typed in a chat
+    assert phase_number("How long does the large-model phase last?") == 3
+    assert phase_number("the hardware optimization stage") == 2
+    assert phase_number("application-development phase") == 4
+    assert "large" not in strip_focus("How long does the large-model phase last?")
+    assert phase_number("ph2 focus?") == 2
+    assert phase_number("the hardware team") is None
 
 
 @pytest.mark.django_db
