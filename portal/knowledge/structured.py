@@ -611,6 +611,12 @@ _BOTH = re.compile(
     rf"(?P<b>{_ITEM.replace('?P<', '?P<b_')})",
     re.IGNORECASE,
 )
+# ... or each with what is asked of it: "应用阶段的里程碑和基础阶段的里程碑分别是什么",
+# "Demo 3的技术亮点和Demo 1的优化技术有什么不同"
+_BOTH_OF = re.compile(
+    rf"(?P<a>{_ITEM.replace('?P<', '?P<a_')})(?P<of>的[^，,。？?！!；;和与跟及、]{{1,12}}?)"
+    rf"\s*(?:和|与|跟|以及|及|还有|、)\s*(?P<b>{_ITEM.replace('?P<', '?P<b_')})的"
+)
 # What asks for each of them, or for how they differ: said of one part, it asks what it is.
 _EACH_WORDS = re.compile(r"分别|各自|各(?=[做用学要有是交读练写干])")
 _DIFFERENCE = re.compile(
@@ -629,17 +635,26 @@ def each_part(question: str) -> list[str] | None:
     第10周的实践项目分别是什么？" → "第8周的实践项目是什么？", "第10周的实践项目是什么？"),
     or None when it does not name two of one kind (weeks, demos, phases, days)."""
     match = _BOTH.search(question)
-    if not match or _kind_of(match, "a") != _kind_of(match, "b"):
+    if match:
+        a, b = match.group("a"), match.group("b")
+        before, after = question[: match.start()], question[match.end() :]
+        parts = [before + a + after, before + b + after]
+    elif match := _BOTH_OF.search(question):
+        # the first part with what is asked of it, the second as the question goes on
+        a, b = match.group("a"), match.group("b")
+        before = question[: match.start()]
+        parts = [before + a + match.group("of") + "是什么？", before + question[match.start("b") :]]
+    else:
         return None
-    a, b = match.group("a"), match.group("b")
-    if _squash(a) == _squash(b):
+    if _kind_of(match, "a") != _kind_of(match, "b") or _squash(a) == _squash(b):
         return None
-    parts = []
-    for item in (a, b):
-        part = question[: match.start()] + item + question[match.end() :]
-        part = _DIFFERENCE.sub(lambda m: "what is" if m.group(0)[:1].isascii() else "是什么", part)
-        parts.append(_EACH_WORDS.sub("", part))
-    return parts
+    return [
+        _EACH_WORDS.sub(
+            "",
+            _DIFFERENCE.sub(lambda m: "what is" if m.group(0)[:1].isascii() else "是什么", part),
+        )
+        for part in parts
+    ]
 
 
 # A yes/no question that states what the asker believes: "…是 Milvus 吗？", "…用的是 W&B 吧？",

@@ -1465,6 +1465,15 @@ def test_a_count_of_a_unit_is_answered_only_by_a_number_of_that_unit():
         ("基础阶段与硬件阶段的里程碑", ["基础阶段的里程碑", "硬件阶段的里程碑"]),
         ("Day 1-2和Day 3-4分别做什么", ["Day 1-2做什么", "Day 3-4做什么"]),
         ("W5-W8 and W9-W12?", ["W5-W8?", "W9-W12?"]),
+        # each with what is asked of it
+        (
+            "应用阶段的里程碑和基础阶段的里程碑分别是什么？",
+            ["应用阶段的里程碑是什么？", "基础阶段的里程碑是什么？"],
+        ),
+        (
+            "Demo 3的技术亮点和Demo 1的优化技术有什么不同？",
+            ["Demo 3的技术亮点是什么？", "Demo 1的优化技术是什么？"],
+        ),
     ],
 )
 def test_two_parts_of_the_plan_asked_together_are_asked_one_by_one(question, parts):
@@ -1473,7 +1482,13 @@ def test_two_parts_of_the_plan_asked_together_are_asked_one_by_one(question, par
 
 @pytest.mark.parametrize(
     "question",
-    ["第8周做什么", "第8周和Demo 1有什么关系", "Demo 1和Demo 1", "GPTQ和AWQ有什么区别？"],
+    [
+        "第8周做什么",
+        "第8周和Demo 1有什么关系",
+        "Demo 1和Demo 1",
+        "GPTQ和AWQ有什么区别？",
+        "第8周的项目和Demo 1的关系",
+    ],
 )
 def test_a_question_without_two_parts_of_one_kind_is_asked_whole(question):
     assert each_part(question) is None
