@@ -615,7 +615,8 @@ _BOTH = re.compile(
 # "Demo 3的技术亮点和Demo 1的优化技术有什么不同"
 _BOTH_OF = re.compile(
     rf"(?P<a>{_ITEM.replace('?P<', '?P<a_')})(?P<of>的[^，,。？?！!；;和与跟及、]{{1,12}}?)"
-    rf"\s*(?:和|与|跟|以及|及|还有|、)\s*(?P<b>{_ITEM.replace('?P<', '?P<b_')})的"
+    rf"\s*(?:和|与|跟|以及|及|还有|、)\s*(?P<b>{_ITEM.replace('?P<', '?P<b_')})的",
+    re.IGNORECASE,
 )
 # What asks for each of them, or for how they differ: said of one part, it asks what it is.
 _EACH_WORDS = re.compile(r"分别|各自|各(?=[做用学要有是交读练写干])")
@@ -634,19 +635,25 @@ def each_part(question: str) -> list[str] | None:
     """The question once for each of two parts of the plan it names side by side ("第8周和
     第10周的实践项目分别是什么？" → "第8周的实践项目是什么？", "第10周的实践项目是什么？"),
     or None when it does not name two of one kind (weeks, demos, phases, days)."""
-    match = _BOTH.search(question)
-    if match:
-        a, b = match.group("a"), match.group("b")
+
+    def two(match: re.Match[str] | None) -> bool:
+        return (
+            bool(match)
+            and _kind_of(match, "a") == _kind_of(match, "b")
+            and _squash(match.group("a")) != _squash(match.group("b"))
+        )
+
+    if two(match := _BOTH.search(question)):
         before, after = question[: match.start()], question[match.end() :]
-        parts = [before + a + after, before + b + after]
-    elif match := _BOTH_OF.search(question):
+        parts = [before + match.group(side) + after for side in ("a", "b")]
+    elif two(match := _BOTH_OF.search(question)):
         # the first part with what is asked of it, the second as the question goes on
-        a, b = match.group("a"), match.group("b")
         before = question[: match.start()]
-        parts = [before + a + match.group("of") + "是什么？", before + question[match.start("b") :]]
+        parts = [
+            before + match.group("a") + match.group("of") + "是什么？",
+            before + question[match.start("b") :],
+        ]
     else:
-        return None
-    if _kind_of(match, "a") != _kind_of(match, "b") or _squash(a) == _squash(b):
         return None
     return [
         _EACH_WORDS.sub(

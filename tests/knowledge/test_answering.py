@@ -1474,6 +1474,7 @@ def test_a_count_of_a_unit_is_answered_only_by_a_number_of_that_unit():
             "Demo 3的技术亮点和Demo 1的优化技术有什么不同？",
             ["Demo 3的技术亮点是什么？", "Demo 1的优化技术是什么？"],
         ),
+        ("demo 3的功能和demo 2的功能", ["demo 3的功能是什么？", "demo 2的功能"]),
     ],
 )
 def test_two_parts_of_the_plan_asked_together_are_asked_one_by_one(question, parts):
