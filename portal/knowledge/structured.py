@@ -593,14 +593,14 @@ def asked_part(question: str) -> str:
 # "Demo 1和Demo 3各用什么技术", "基础阶段和硬件阶段的里程碑有什么区别". Each is answered on
 # its own; one answer for both would quote only the part that matched best.
 _ITEM_KINDS = {
+    # 第9-12周 or 第8周, as week_span and week_number read them
     "week": (
-        rf"第\s*(?:\d{{1,2}}|{_CN_NUMBER})\s*(?:周?\s*(?:[-–~～]|到|至)\s*第?\s*"
-        rf"(?:\d{{1,2}}|{_CN_NUMBER})\s*)?周"
+        rf"{_WEEK_SPAN[0].pattern}|{_WEEK[0].pattern}"
         r"|(?<![A-Za-z0-9])(?:weeks?|wks?|W)\s*\d{1,2}(?:\s*[-–]\s*W?\d{1,2})?(?![A-Za-z0-9])"
     ),
     "demo": r"(?<![A-Za-z])Demo\s*\d(?!\d)",
     "phase": (
-        rf"第\s*(?:\d|{_CN_NUMBER})\s*个?\s*阶段|(?:基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?阶段"
+        rf"{_PHASE[0].pattern}|(?:基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?阶段"
         r"|\bphase\s*\d\b"
     ),
     "day": r"(?<![A-Za-z])Day\s*\d(?:\s*-\s*\d)?(?!\d)",
