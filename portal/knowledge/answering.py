@@ -1334,6 +1334,8 @@ def _not_found(
 
 
 _REF = re.compile(r"\[(\d+)\]")
+# The citation marks a line ends with: " [2]" after a quote, " [1] [2]" after generated text.
+_MARKS = re.compile(r"(?: \[\d+\])+$", re.MULTILINE)
 
 
 def _joined(answers: list[Answer]) -> Answer:
@@ -1349,8 +1351,20 @@ def _joined(answers: list[Answer]) -> Answer:
                 citations[citation.chunk_id] = replace(citation, index=len(citations) + 1)
             numbers[citation.index] = citations[citation.chunk_id].index
         text = answer.text.rsplit("\n", 1)[0] if answer.indexing else answer.text
-        texts.append(_REF.sub(lambda m, n=numbers: f"[{n.get(int(m.group(1)), m.group(1))}]", text))
-        quotes += [replace(q, citation=numbers[q.citation]) for q in answer.quotes]
+        renumbered = [replace(q, citation=numbers[q.citation]) for q in answer.quotes]
+        quoted = quoted_text(answer.quotes)
+        if answer.mode == "quote" and quoted and text.endswith(quoted):
+            # rewritten from its quotes: a "[3]" inside a quoted sentence stays as written
+            text = text.removesuffix(quoted) + quoted_text(renumbered)
+        else:
+            text = _MARKS.sub(
+                lambda tail, n=numbers: _REF.sub(
+                    lambda m: f"[{n.get(int(m.group(1)), m.group(1))}]", tail.group(0)
+                ),
+                text,
+            )
+        texts.append(text)
+        quotes += renumbered
         hits.update({h.chunk_id: h for h in answer.hits if h.chunk_id not in hits})
     first = answers[0]
     text = "\n".join(texts)

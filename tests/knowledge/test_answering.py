@@ -1508,3 +1508,24 @@ def test_two_weeks_asked_together_are_both_answered_with_their_own_citations(ind
     assert {q.citation for q in answer.quotes} <= {c.index for c in answer.citations}
     for quote in answer.quotes:
         assert f"> {quote.text} [{quote.citation}]" in answer.text
+
+
+def test_joining_two_answers_renumbers_their_citations_not_the_quoted_words():
+    from portal.knowledge.answering import Answer, Citation, Quote, _joined, quoted_text
+
+    def answer(chunk_id: int, sentence: str) -> Answer:
+        citation = Citation(1, chunk_id, chunk_id, "t", "s", "plan", "/u", 0.5)
+        quotes = [Quote(sentence, 1, chunk_id)]
+        return Answer(quoted_text(quotes), [citation], quotes=quotes)
+
+    joined = _joined([answer(7, "第8周"), answer(9, "见笔记 [1] 与参考文献 [2]")])
+    assert joined.text == "> 第8周 [1]\n> 见笔记 [1] 与参考文献 [2] [2]"
+    assert [c.index for c in joined.citations] == [1, 2]
+    assert [q.citation for q in joined.quotes] == [1, 2]
+    # a generated answer's marks follow its sentences
+    generated = answer(9, "x")
+    generated.text, generated.mode = "Week 10 builds a fused kernel [1]", "smollm2"
+    mixed = _joined([answer(7, "第8周"), generated])
+    assert (
+        mixed.text.endswith("Week 10 builds a fused kernel [2]") and mixed.mode == "quote+smollm2"
+    )
