@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
@@ -29,3 +32,64 @@ def die_with_parent(*, new_process_group: bool = False) -> Callable[[], None] | 
             os.setpgrp()
 
     return preexec
+
+
+def process_table() -> list[dict]:
+    """The process table from /proc: pid, parent, process group, state and command line."""
+    table = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # it ended while we looked
+            continue
+        # the command name in parentheses may hold spaces: split after the last ")"
+        state, ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+        table.append(
+            {
+                "pid": int(entry.name),
+                "ppid": int(ppid),
+                "pgrp": int(pgrp),
+                "state": state,
+                "cmd": cmdline,
+            }
+        )
+    return table
+
+
+def live_in_group(pgrp: int) -> list[dict]:
+    """The group's processes that are still running (zombies, already dead, left out)."""
+    return [p for p in process_table() if p["pgrp"] == pgrp and p["state"] != "Z"]
+
+
+def stop_group(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM a process's whole group, SIGKILL whatever is still running after `grace_s`.
+
+    The leader leads its own group (`start_new_session`). Waiting for the leader alone is
+    not enough: a child it leaves behind, such as multiprocessing's resource tracker,
+    which ignores SIGTERM and exits only after its cleanup, can outlive it.
+    """
+    pgrp = proc.pid
+    deadline = time.monotonic() + grace_s
+    try:
+        os.killpg(pgrp, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    while live_in_group(pgrp) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None or live_in_group(pgrp):
+        try:
+            os.killpg(pgrp, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        # SIGKILL cannot be ignored; give the kernel a moment to take them down
+        until = time.monotonic() + 5
+        while live_in_group(pgrp) and time.monotonic() < until:
+            time.sleep(0.05)

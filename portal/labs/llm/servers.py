@@ -8,7 +8,6 @@ processes, so the whole group is signalled.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from portal.core.processes import die_with_parent
+from portal.core.processes import die_with_parent, live_in_group, stop_group
 
 LOOPBACK = "127.0.0.1"
 
@@ -173,16 +172,11 @@ class ServerProcess:
             return ""
 
     def stop(self, grace_s: float | None = None) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=self.stop_grace_s if grace_s is None else grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
-        except ProcessLookupError:
-            pass
+        if self.proc.poll() is not None and not live_in_group(self.proc.pid):
+            return  # it ended on its own, and nothing it started is left
+        stop_group(self.proc, self.stop_grace_s if grace_s is None else grace_s)
 
     def __enter__(self) -> ServerProcess:
         return self.start()

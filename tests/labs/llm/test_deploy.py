@@ -13,6 +13,7 @@ import pytest
 from django.utils import timezone
 from pydantic import ValidationError
 
+from portal.core.processes import live_in_group
 from portal.labs.llm.deploy import (
     DEPLOY_LAB_ID,
     DEPLOYMENT_TABLE,
@@ -24,7 +25,6 @@ from portal.labs.registry import get_lab
 from portal.labs.services import NewEvent, append_events
 from portal.labs.testing import RecordingContext
 from tests.labs.conftest import wait_for
-from tests.labs.llm.processes import live_in_group
 
 
 class CancellableContext(RecordingContext):

@@ -9,11 +9,12 @@ import threading
 import httpx
 import pytest
 
+from portal.core.processes import live_in_group
+from portal.core.processes import process_table as processes
 from portal.labs.context import RunCancelled
 from portal.labs.llm.servers import ServerKind, transformers_server
 from portal.labs.registry import get_lab
 from tests.labs.conftest import wait_for
-from tests.labs.llm.processes import live_in_group, processes
 from tests.labs.llm.test_deploy import CancellableContext
 
 pytestmark = pytest.mark.slow
