@@ -21,6 +21,9 @@ from portal.core.services import issue_api_token
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery-staple-42"
 
+# A fast hasher in this process only (tests/hashers.py says why it is safe).
+settings.PASSWORD_HASHERS = ["tests.hashers.QuickPBKDF2PasswordHasher", *settings.PASSWORD_HASHERS]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_login_throttle() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from portal.core.yamlfiles import read_yaml
 from portal.curriculum.models import WEEKS, GuideSection, HourCategory
 
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -211,9 +211,8 @@ def reading_weeks(content: Content) -> dict[str, list[int]]:
 def read_content(directory: Path = CONTENT_DIR) -> Content:
     """Read and validate every content file; raises ValueError (pydantic) on bad content."""
     phases = [
-        PhaseFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        for path in sorted(directory.glob("phase*.yaml"))
+        PhaseFile.model_validate(read_yaml(path)) for path in sorted(directory.glob("phase*.yaml"))
     ]
-    goals = yaml.safe_load((directory / "goals.yaml").read_text(encoding="utf-8"))
-    guide = yaml.safe_load((directory / "guide.yaml").read_text(encoding="utf-8"))
+    goals = read_yaml(directory / "goals.yaml")
+    guide = read_yaml(directory / "guide.yaml")
     return Content.model_validate({"phases": phases, "goals": goals, "guide": guide})

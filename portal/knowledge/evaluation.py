@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel
+
+from portal.core.yamlfiles import read_yaml
 
 QUESTIONS = Path(__file__).resolve().parent / "eval" / "questions.yaml"
 
@@ -38,7 +39,7 @@ class EvalQuestion(BaseModel):
 
 
 def load_questions(split: str | None = None) -> list[EvalQuestion]:
-    data = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
+    data = read_yaml(QUESTIONS)
     questions = [EvalQuestion(**row) for row in data["questions"]]
     return [q for q in questions if split in (None, q.split)]
 

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pgvector.django import CosineDistance
 
+from portal.core.yamlfiles import read_yaml
 from portal.curriculum.content import read_content, reading_weeks
 from portal.papers.arxiv_api import (
     ArxivClient,
@@ -121,7 +121,7 @@ def read_paper_data(
     """
     if weeks is None:
         weeks = curriculum_reading_weeks()
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     entries: list[CoreEntry] = []
     further: dict[str, str] = {}
     for domain, items in raw.items():

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
-import yaml
+from portal.core.yamlfiles import read_yaml
 
 CORE_DATA = Path(__file__).resolve().parents[2] / "portal" / "papers" / "data" / "core_papers.yaml"
 
@@ -80,7 +80,7 @@ class FakeEntry:
 
 def core_entries() -> list[FakeEntry]:
     """One plausible entry per core paper, with an abstract typical of its domain."""
-    raw = yaml.safe_load(CORE_DATA.read_text(encoding="utf-8"))
+    raw = read_yaml(CORE_DATA)
     entries = []
     base = datetime(2017, 6, 12, 17, 57, 34, tzinfo=UTC)
     for domain, items in raw.items():
