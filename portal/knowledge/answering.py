@@ -650,19 +650,25 @@ def _week_of(hit: Hit) -> int | None:
 # The plan's 16-week table row in a phase's document (sources.curriculum_items), and the
 # word of the question that asks for each of its cells.
 _PHASE_ROW = re.compile(r"(学习重点|实践项目|里程碑|产出|Kaggle活动)：")
-_ROW_ASKED = {"学习重点": "重点", "实践项目": "项目", "里程碑": "里程碑", "产出": "产出"}
+# An English question names them in English ("what should I focus on in week 2").
+_ROW_ASKED = {
+    "学习重点": ("重点", "focus"),
+    "实践项目": ("项目", "project"),
+    "里程碑": ("里程碑", "milestone"),
+    "产出": ("产出",),
+    "Kaggle活动": ("kaggle",),
+}
 
 
 def _asks_for_row(question: str, hit: Hit, text: str) -> bool:
     """Whether a line of a week's phase document answers a question about the week: the
     table cell the question names in its own words ("第10周的学习重点", "第2周在Kaggle上"), or
     the phase's title when it asks for the phase. "第五周学什么" asks for the week's overview."""
+    lowered = question.lower()
     if text == hit.title:
-        return "阶段" in question or "phase" in question.lower()
+        return "阶段" in question or "phase" in lowered or "stage" in lowered
     row = _PHASE_ROW.match(text)
-    if not row:
-        return False
-    return _ROW_ASKED.get(row.group(1), "kaggle") in question.lower()
+    return bool(row) and any(word in lowered for word in _ROW_ASKED[row.group(1)])
 
 
 def choose_quotes(
@@ -1397,7 +1403,27 @@ def answer_question(
     question's language suits it; `None` forces quoting. Reads only: answering
     never writes a document.
     """
-    question = asked_part(normalise(question.strip()[:MAX_QUESTION_CHARS]))
+    whole = normalise(question.strip()[:MAX_QUESTION_CHARS])
+    asked = asked_part(whole)
+    answer = _answer(asked, user=user, sources=sources, history=history, llm=llm)
+    if not answer.found and asked != whole:
+        # "I don't have a GPU at home. What free option does the plan suggest first?": the
+        # question alone says too little, so the sentences before it are read with it.
+        fuller = _answer(whole, user=user, sources=sources, history=history, llm=llm)
+        if fuller.found:
+            return fuller
+    return answer
+
+
+def _answer(
+    question: str,
+    *,
+    user: object,
+    sources: list[str] | None,
+    history: list[ChatMessage] | None,
+    llm: LLM | None | bool,
+) -> Answer:
+    """answer_question for a question already normalised and cut to its asked part."""
     parts = each_part(question)
     if parts:
         answers = [

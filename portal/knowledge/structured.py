@@ -478,6 +478,12 @@ _THIS_PHASE = re.compile(
 )
 
 
+# "第5周属于哪个阶段", "which phase is week 7 in": the answer is the week's phase.
+_WHICH_PHASE = re.compile(
+    r"(?:哪个|哪一个?|什么|啥)\s*阶段|\b(?:which|what) (?:phase|stage)\b", re.IGNORECASE
+)
+
+
 def _neighbour(phase: int | None, question: str) -> int | None:
     if phase and _NEXT_PHASE.search(question):
         return phase + 1 if phase < max(PHASE_NAMES.values()) else None
@@ -508,7 +514,7 @@ def focus_of(question: str) -> Focus:
     week = None if span else last_asked_week(question)
     if span and span[0] == span[1]:
         week, span = span[0], None
-    if week and _THIS_PHASE.search(question):
+    if week and (_THIS_PHASE.search(question) or _WHICH_PHASE.search(question)):
         week, phase_of_week = None, phase_of_span(week, week)
     else:
         phase_of_week = None

@@ -98,6 +98,11 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
     assert focus_of("我刚进入第5周，这一阶段的学习重点是什么？").phase == 2
     assert focus_of("第11周这周做什么项目？").week == 11
     assert focus_of("第6周所在的阶段学什么").phase == 2  # 所在阶段: the week's phase
+    # "第5周属于哪个阶段": the answer is the phase that holds the week
+    which = focus_of("打扰一下，请问第5周属于整个学习计划的哪个阶段？")
+    assert (which.week, which.phase) == (None, 2)
+    assert focus_of("Which phase is week 7 in?").phase == 2
+    assert focus_of("第5周学什么？").week == 5  # no phase asked: the week itself
     # Of several weeks named, the last question's is the one asked; the earlier ones set
     # it up ("第3周和第6周分别处于哪个阶段？第6周所在阶段…")
     compared = focus_of("第3周和第6周分别处于哪个阶段？第6周所在阶段的学习重点是什么？")
@@ -531,6 +536,13 @@ def test_a_week_asked_for_its_tables_column_is_answered_by_its_phases_row(indexe
     project = answer_question("第16周收尾阶段安排了哪个实践项目？", user=None, llm=None)
     assert "Agent Sandbox原型" in project.text
     assert "飞书机器人+Sandbox" not in project.text
+    # ... in English too: "focus" is the 学习重点 column
+    english = answer_question(
+        "Hi! What should I focus on learning during week 2 of the plan?", user=None, llm=None
+    )
+    assert "学习重点：Python/C++/PyTorch" in english.text
+    phase = answer_question("第5周属于哪个阶段？", user=None, llm=None)
+    assert phase.quotes[0].text == "第二阶段 硬件优化（第5-8周）"
     overview = answer_question("第五周讲什么？", user=None, llm=None)
     assert overview.quotes[0].text.startswith("第5周")
 
@@ -1378,6 +1390,20 @@ def test_a_chat_message_is_answered_from_its_question(message, asked):
     from portal.knowledge.structured import asked_part
 
     assert asked_part(message) == (asked or message)
+
+
+@pytest.mark.django_db
+def test_a_question_that_finds_nothing_alone_is_read_with_the_sentences_before_it(indexed_plan):
+    from portal.knowledge.structured import asked_part
+
+    message = (
+        "The FAQ answer to 'no GPU, what now?' lists several options. Which free one comes first?"
+    )
+    asked = asked_part(message)
+    assert asked == "Which free one comes first?"
+    assert not answer_question(asked, user=None, llm=None).found
+    answer = answer_question(message, user=None, llm=None)
+    assert answer.found and "Google Colab" in answer.text
 
 
 def test_db_is_a_database():
