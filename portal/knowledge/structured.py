@@ -470,17 +470,13 @@ _PREVIOUS_PHASE = re.compile(
 )
 
 
-# "我在第11周，这个阶段的实践项目是什么": the phase the named week belongs to.
+# "我在第11周，这个阶段的实践项目是什么", "第5周属于哪个阶段", "which phase is week 7 in":
+# the phase the named week belongs to.
 _THIS_PHASE = re.compile(
     r"(?:这|该|本|此)\s*(?:一|个)?\s*阶段|(?:所在|所属)的?\s*阶段"  # 第6周所在阶段的里程碑
-    r"|\b(?:this|that|the same|its) (?:phase|stage)\b",
+    r"|(?:哪个|哪一个?|什么|啥)\s*阶段"  # 第5周属于哪个阶段
+    r"|\b(?:this|that|the same|its|which|what) (?:phase|stage)\b",
     re.IGNORECASE,
-)
-
-
-# "第5周属于哪个阶段", "which phase is week 7 in": the answer is the week's phase.
-_WHICH_PHASE = re.compile(
-    r"(?:哪个|哪一个?|什么|啥)\s*阶段|\b(?:which|what) (?:phase|stage)\b", re.IGNORECASE
 )
 
 
@@ -514,7 +510,7 @@ def focus_of(question: str) -> Focus:
     week = None if span else last_asked_week(question)
     if span and span[0] == span[1]:
         week, span = span[0], None
-    if week and (_THIS_PHASE.search(question) or _WHICH_PHASE.search(question)):
+    if week and _THIS_PHASE.search(question):
         week, phase_of_week = None, phase_of_span(week, week)
     else:
         phase_of_week = None
