@@ -64,32 +64,34 @@ def live_in_group(pgrp: int) -> list[dict]:
     return [p for p in process_table() if p["pgrp"] == pgrp and p["state"] != "Z"]
 
 
+def _group_ended(proc: subprocess.Popen, within_s: float) -> bool:
+    """Waits up to `within_s` for the leader to exit and its group to have no live process."""
+    deadline = time.monotonic() + within_s
+    while proc.poll() is None or live_in_group(proc.pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def stop_group(proc: subprocess.Popen, grace_s: float) -> None:
     """SIGTERM a process's whole group, SIGKILL whatever is still running after `grace_s`.
 
     The leader leads its own group (`start_new_session`). Waiting for the leader alone is
     not enough: a child it leaves behind, such as multiprocessing's resource tracker,
-    which ignores SIGTERM and exits only after its cleanup, can outlive it.
+    which ignores SIGTERM and exits only after its cleanup, can outlive it. A leader that
+    already ended has its leftover group stopped the same way.
     """
-    pgrp = proc.pid
-    deadline = time.monotonic() + grace_s
     try:
-        os.killpg(pgrp, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
+    if _group_ended(proc, grace_s):
+        return
     try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
         pass
-    while live_in_group(pgrp) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if proc.poll() is None or live_in_group(pgrp):
-        try:
-            os.killpg(pgrp, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait()
-        # SIGKILL cannot be ignored; give the kernel a moment to take them down
-        until = time.monotonic() + 5
-        while live_in_group(pgrp) and time.monotonic() < until:
-            time.sleep(0.05)
+    proc.wait()
+    # SIGKILL cannot be ignored; give the kernel a moment to take them down
+    _group_ended(proc, 5)

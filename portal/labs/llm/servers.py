@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from portal.core.processes import die_with_parent, live_in_group, stop_group
+from portal.core.processes import die_with_parent, stop_group
 
 LOOPBACK = "127.0.0.1"
 
@@ -174,8 +174,6 @@ class ServerProcess:
     def stop(self, grace_s: float | None = None) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is not None and not live_in_group(self.proc.pid):
-            return  # it ended on its own, and nothing it started is left
         stop_group(self.proc, self.stop_grace_s if grace_s is None else grace_s)
 
     def __enter__(self) -> ServerProcess:

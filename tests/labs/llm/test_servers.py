@@ -9,8 +9,7 @@ import threading
 import httpx
 import pytest
 
-from portal.core.processes import live_in_group
-from portal.core.processes import process_table as processes
+from portal.core.processes import live_in_group, process_table
 from portal.labs.context import RunCancelled
 from portal.labs.llm.servers import ServerKind, transformers_server
 from portal.labs.registry import get_lab
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.slow
 def our_transformers_servers() -> list[dict]:
     return [
         p
-        for p in processes()
+        for p in process_table()
         if p["ppid"] == os.getpid()
         and "transformers.cli.transformers serve" in p["cmd"]
         and p["state"] != "Z"
