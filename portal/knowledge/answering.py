@@ -43,6 +43,7 @@ from portal.knowledge.structured import (
     week_number,
     without_names,
     without_proposed_numbers,
+    without_scene_week,
 )
 from portal.knowledge.verify import supported
 
@@ -1000,6 +1001,26 @@ def overview_quotes(focused_hits: list[Hit], *, week: bool = False) -> list[tupl
     return [(first, t) for t in texts[:QUOTES]]
 
 
+def entity_overview(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
+    """ "Demo 3是什么？", "Give me the short version of Demo 1": a question that names a
+    numbered part of the plan and asks nothing more is answered by the best-ranked chunk
+    about it (its title or heading names it): that heading and its first sentences."""
+    entities = entities_of(question)
+    if not entities:
+        return []
+    names = {name for name, _number in entities}
+    asked = {t for t in key_terms(question) if t not in names and not t.isdigit()}
+    if asked:
+        return []
+    about = [h for h in hits if _about_entity(h, entities)]
+    if not about:
+        return []
+    first = about[0]
+    heading = heading_of(first) or first.title
+    texts = [heading, *(c.text for c in candidates_of(first) if c.text != heading)]
+    return [(first, t) for t in texts[:QUOTES]]
+
+
 # The type of answer a question asks for, and what a quote must hold to be one. A price
 # needs an amount of money and a "when" needs a date or a week (第8周, 2026-01-07): quotes
 # that merely share the question's names ("曦望sunrise", "飞书") are not an answer to
@@ -1206,6 +1227,8 @@ def _framed(
     or Demo a question asks for."""
     if not chosen and (focus.week or focus.phase):
         return overview_quotes([h for h in hits if h.chunk_id in focused], week=bool(focus.week))
+    if not chosen:
+        return entity_overview(question, hits)
     which = _with_which(chosen, question)
     if chosen and (focus.week or focus.phase or asks_about_the_paper(question, focus)):
         return _titled(which, focused)
@@ -1405,6 +1428,13 @@ def answer_question(
     """
     whole = normalise(question.strip()[:MAX_QUESTION_CHARS])
     asked = asked_part(whole)
+    unscened = without_scene_week(asked)
+    if unscened:
+        # "第6周我在学芯片架构，必读清单里芯片架构方向是哪篇论文？": asked of the whole plan
+        # first; the week's own pages answer when nothing else does.
+        answer = _answer(unscened, user=user, sources=sources, history=history, llm=llm)
+        if answer.found:
+            return answer
     answer = _answer(asked, user=user, sources=sources, history=history, llm=llm)
     if not answer.found and asked != whole:
         # "I don't have a GPU at home. What free option does the plan suggest first?": the

@@ -136,9 +136,137 @@ _BITS = re.compile(r"(?<![\d.第])([48])\s*(?:位整数|位|-?bits?(?![A-Za-z]))
 _FIRST_DAYS = re.compile(rf"(?:头|前|开头|最开始的?)\s*(\d|{_CN_NUMBER})\s*天")
 
 
+def _phase_weeks(number: int) -> tuple[int, int] | None:
+    """The first and last week of the curriculum's phase `number` (four weeks each when
+    no curriculum is loaded)."""
+    from portal.curriculum.models import Phase
+
+    found = (
+        Phase.objects.filter(archived=False, number=number)
+        .values_list("first_week", "last_week")
+        .first()
+    )
+    if found:
+        return found
+    if Phase.objects.filter(archived=False).exists():
+        return None
+    return WEEKS_PER_MONTH * (number - 1) + 1, WEEKS_PER_MONTH * number
+
+
+def _last_phase() -> int:
+    from django.db.models import Max
+
+    from portal.curriculum.models import Phase
+
+    return Phase.objects.filter(archived=False).aggregate(last=Max("number"))["last"] or 4
+
+
+# Positions instead of numbers. A phase counted from the end: 最后一个阶段, 倒数第二个阶段,
+# "the final phase", "the second-to-last stage".
+_LAST_PHASE = re.compile(
+    rf"最后(?:一个|的)?\s*阶段|倒数\s*第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"
+    r"|\b(?:the\s+)?(?:last|final)\s+(?:phase|stage)\b"
+    r"|\b(?:the\s+)?(second|2nd)[\s-]+(?:to[\s-]+)?last\s+(?:phase|stage)\b",
+    re.IGNORECASE,
+)
+# A week counted from the end: 倒数第二周, "the penultimate week", "the second-to-last week".
+_WEEK_FROM_THE_END = re.compile(
+    rf"倒数\s*第\s*(\d|{_CN_NUMBER})\s*个?\s*周"
+    r"|\b(?:the\s+)?(?:penultimate|(second|2nd)[\s-]+(?:to[\s-]+)?last)\s+week\b",
+    re.IGNORECASE,
+)
+# A week counted within a phase: 第二个阶段的最后一周, 大模型阶段的第一周, "the first week
+# of phase 3", "the last week of the hardware phase".
+_PHASE_WORDS = (
+    rf"第\s*(?:\d|{_CN_NUMBER})\s*个?\s*阶段"
+    r"|(?:基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?\s*(?:那个|这个|的)?\s*阶段"
+)
+_WEEK_OF_PHASE = re.compile(
+    rf"(?P<phase>{_PHASE_WORDS})\s*(?:的|里的?|中的?|里面的?)?\s*"
+    rf"(?:第\s*(?P<nth>\d|{_CN_NUMBER})\s*周|(?P<last>最后|最末)\s*一?\s*周|(?P<first>首|头)\s*周)"
+)
+_PHASE_WORDS_EN = (
+    r"phase\s*\d|(?:first|second|third|fourth)\s+(?:phase|stage)"
+    r"|(?:foundations?|basics?|hardware|large[\s-]?models?|llms?|applications?)"
+    r"(?:[\s-](?:optimi[sz]ation|development))?\s+(?:phase|stage)"
+)
+_WEEK_OF_PHASE_EN = re.compile(
+    r"\b(?:the\s+)?(?P<which>first|second|third|fourth|last|final)\s+week\s+(?:of|in)\s+"
+    rf"(?:the\s+)?(?P<phase>{_PHASE_WORDS_EN})\b",
+    re.IGNORECASE,
+)
+_WEEK_ORDINALS_EN = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1, "final": -1}
+
+
+def positions_as_numbers(question: str) -> str:
+    """第二个阶段的最后一周 → 第8周, 倒数第二周 → 第15周, 最后一个阶段 → 第4阶段, "the first
+    week of phase 3" → week 9: positions named as the curriculum numbers them."""
+
+    def last_phase(match: re.Match[str]) -> str:
+        back = _number(match.group(1)) if match.group(1) else 2 if match.group(2) else 1
+        number = _last_phase() - (back or 1) + 1
+        english = match.group(0).isascii()
+        return (
+            (f"phase {number}" if english else f"第{number}阶段") if number > 0 else match.group(0)
+        )
+
+    def from_the_end(match: re.Match[str]) -> str:
+        back = _number(match.group(1)) if match.group(1) else 2
+        number = _plan_weeks() - (back or 1) + 1
+        if number < 1:
+            return match.group(0)
+        return f"week {number}" if match.group(0).isascii() else f"第{number}周"
+
+    def week_of_phase(match: re.Match[str], nth: int | None, english: bool) -> str:
+        phase = phase_number(match.group("phase"))
+        weeks = _phase_weeks(phase) if phase else None
+        if not weeks or nth is None:
+            return match.group(0)
+        week = weeks[1] if nth < 0 else weeks[0] + nth - 1
+        if not weeks[0] <= week <= weeks[1]:
+            return match.group(0)
+        return f"week {week}" if english else f"第{week}周"
+
+    question = _LAST_PHASE.sub(last_phase, question)
+    question = _WEEK_FROM_THE_END.sub(from_the_end, question)
+    question = _WEEK_OF_PHASE.sub(
+        lambda m: week_of_phase(
+            m, -1 if m.group("last") else 1 if m.group("first") else _number(m.group("nth")), False
+        ),
+        question,
+    )
+    return _WEEK_OF_PHASE_EN.sub(
+        lambda m: week_of_phase(m, _WEEK_ORDINALS_EN[m.group("which").lower()], True), question
+    )
+
+
+# "FlashAttn", "paged attn": the plan writes Attention in full.
+_ATTN = re.compile(r"(?<=[a-z\s])attn(?![A-Za-z])", re.IGNORECASE)
+# How long an answer should be, which quoting does not change: "总结一下", "一句话说说",
+# "in a nutshell", "give me the short version of".
+_SUMMARY_REQUEST = re.compile(
+    r"^(?:请|帮我|麻烦)?\s*(?:简单|简要)?\s*(?:总结|概括|归纳|概述)(?:一下)?"
+    r"|(?:简单|简要)?\s*(?:总结|概括|归纳|概述)一下"
+    r"|[，,]?\s*(?:简单|简要)?\s*(?:总结|概括)(?:一下)?\s*(?=[。？?！!]*$)"
+    r"|一句话\s*(?:说说|讲讲|介绍|概括|总结|解释)?(?:一下)?|简单\s*(?:说说|讲讲|介绍)(?:一下)?"
+    r"|\bin a nutshell\b|\bin (?:one|a) sentence\b|\btl;?dr\b|\bbriefly\b"
+    r"|\b(?:give me |what(?:'s| is) )?(?:the|a) (?:short|quick|brief) (?:version|rundown|summary|overview)"
+    r" of\b|\bsummari[sz]e\b",
+    re.IGNORECASE,
+)
+
+
+def without_summary_request(question: str) -> str:
+    """The question without the words asking for a short answer ("一句话说说Demo 3" → "Demo
+    3"): quotes are short anyway, and those words match the plan's own (阶段总结)."""
+    stripped = re.sub(r"\s{2,}", " ", _SUMMARY_REQUEST.sub(" ", question)).strip()
+    stripped = re.sub(r"\s+(?=[。？?！!，,.])", "", stripped)
+    return stripped if re.search(r"[\w\u4e00-\u9fff]", stripped) else question
+
+
 def normalise(question: str) -> str:
     """The plan's names for numbered things: 第一个 Demo / Demo一 / Demo1 → Demo 1; a week's
-    头两天 → Day 1-2; 8位整数 / 8-bit → INT8."""
+    头两天 → Day 1-2; 8位整数 / 8-bit → INT8; positions (positions_as_numbers)."""
 
     def nth(match: re.Match[str]) -> str:
         number = _number(match.group(1))
@@ -153,6 +281,8 @@ def normalise(question: str) -> str:
         number = _number(match.group(1))
         return f"Day 1-{number}" if number and 1 < number < 8 else match.group(0)
 
+    question = without_summary_request(_ATTN.sub("Attention", question))
+    question = positions_as_numbers(question)
     question = _GLUED_NUMBER.sub(r"\1 ", question)
     question = _BITS.sub(r"INT\1", question)
     question = _FIRST_DAYS.sub(first_days, question)
@@ -589,6 +719,48 @@ def asked_part(question: str) -> str:
         return question
     enough = focus_of(asked) or len(kbtext.query_terms(strip_focus(asked))) >= 2
     return asked if enough else question
+
+
+# Where a sentence's clauses end: "第15周我开始搭Sandbox，强化学习框架计划推荐用哪个？"
+_CLAUSE_END = re.compile(r"(?<=[，,。！？；：:])\s*|(?<=[.!?;])\s+")
+# The asker's own situation: "我在…", "I'm in week 9 …", "my LLM".
+_FIRST_PERSON = re.compile(r"我|\b(?:I|I'm|I am|my|we|we're|our)\b", re.IGNORECASE)
+# A question that refers back to the week or phase its situation names: 这周, 这一段,
+# "this week", "that phase".
+# A question that refers back to its scene: to the week (这周, 这一段, "this week") or to
+# what the asker does in it (这个项目, 该任务, "this project").
+_REFERS_TO_THE_SCENE = re.compile(
+    r"[这本当那]\s*(?:一|个)?\s*(?:周|星期|段|阶段)|这[个些项次]|该|此"
+    r"|\b(?:this|that|these|the same) (?:week|phase|stage|project|task|demo)\b",
+    re.IGNORECASE,
+)
+# A day of the week's checklist ("第1周Day 1-2"): the scene is that week's page.
+_DAY = re.compile(r"(?<![A-Za-z])day\s*\d|第\s*\d\s*天", re.IGNORECASE)
+
+
+def without_scene_week(question: str) -> str | None:
+    """A question whose week only sets the asker's scene, without that week: "第15周我开始搭
+    Sandbox，强化学习框架计划推荐用哪个？" asks what the plan recommends, wherever it says so,
+    not what week 15's page says. None when no clause before the last names a week in the
+    first person or names a day of it, or when the last clause names a week or phase itself
+    or refers back to the scene ("…这周要交什么？", "…这个项目叫什么？")."""
+    clauses = [part for part in _CLAUSE_END.split(question.strip()) if part.strip()]
+    if len(clauses) < 2:
+        return None
+    last = clauses[-1]
+    scene = " ".join(clauses[:-1])
+    if week_number(scene) is None or week_span(scene) or not _FIRST_PERSON.search(scene):
+        return None
+    if _DAY.search(scene):
+        return None
+    if week_number(last) or week_span(last) or phase_number(last):
+        return None
+    if _REFERS_TO_THE_SCENE.search(last) or _THIS_PHASE.search(last):
+        return None
+    stripped = scene
+    for pattern in _WEEK:
+        stripped = pattern.sub(" ", stripped)
+    return re.sub(r"\s+", " ", f"{stripped} {last}").strip()
 
 
 # Two parts of the plan asked about together: "第8周和第10周的实践项目分别是什么？",

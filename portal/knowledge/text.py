@@ -209,6 +209,7 @@ SYNONYMS = {
     "memory": "显存",
     "quantization": "量化",
     "quantize": "量化",
+    "quant": "量化",
     "throughput": "吞吐量",
     "paper": "论文",
     "papers": "论文",

@@ -30,6 +30,7 @@ from portal.knowledge.structured import (
     phase_number,
     week_number,
     week_span,
+    without_scene_week,
 )
 from portal.knowledge.verify import supported, unsupported_sentences
 
@@ -121,6 +122,59 @@ def test_a_span_of_weeks_names_the_phase_that_holds_it(plan):
 )  # fmt: skip
 def test_a_month_of_the_plan_is_four_of_its_weeks(plan, text, span):
     assert month_span(text) == span
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "normalised"),
+    [("第二个阶段的最后一周要完成哪个实践项目？", "第8周要完成哪个实践项目？"),
+     ("第三个阶段的第二周安排了什么？", "第10周安排了什么？"),
+     ("大模型阶段的第一周学什么", "第9周学什么"), ("应用阶段首周", "第13周"),
+     ("倒数第二周的学习重点是什么？", "第15周的学习重点是什么？"),
+     ("最后一个阶段的里程碑", "第4阶段的里程碑"), ("倒数第二个阶段", "第3阶段"),
+     ("What is the first week of phase 3 about?", "What is week 9 about?"),
+     ("the last week of the hardware phase", "week 8"), ("the penultimate week", "week 15"),
+     ("the second-to-last week", "week 15"), ("the final phase's milestone", "phase 4's milestone"),
+     # not a position: a fifth week of a four-week phase, a phase's own weeks
+     ("第二阶段的第五周", "第二阶段的第五周"), ("第二阶段有几周", "第二阶段有几周")],
+)  # fmt: skip
+def test_a_position_in_the_plan_is_read_as_the_week_or_phase_it_counts_to(plan, text, normalised):
+    assert normalise(text) == normalised
+
+
+def test_a_week_that_only_sets_the_askers_scene_is_left_out():
+    # the question is about the plan, wherever it says so: the week only says where the asker is
+    assert (
+        without_scene_week("第15周我开始搭Sandbox，强化学习框架计划推荐用哪个？")
+        == "我开始搭Sandbox， 强化学习框架计划推荐用哪个？"
+    )
+    assert without_scene_week(
+        "In week 11 I need Chinese evaluation data, which dataset does the plan mention?"
+    ) == ("In I need Chinese evaluation data, which dataset does the plan mention?")
+    # ... but not when the question refers back to the scene, names a week itself or a day of
+    # the week, or the week is no one's situation
+    for kept in (
+        "我在做第8周的实践项目，计划里这个项目叫什么？",
+        "我在第10周，这周要交什么？",
+        "I'm in week 10, what do I build this week?",
+        "我在第11周，第12周做什么？",
+        "我正在第1周Day 1-2配环境，编程语言要装哪个版本？",
+        "同学说第10周很难，计划推荐用什么工具？",
+        "第10周的实践项目是什么？",
+    ):
+        assert without_scene_week(kept) is None, kept
+
+
+@pytest.mark.django_db
+def test_a_question_asked_from_a_weeks_scene_is_answered_from_the_whole_plan(indexed_plan):
+    # the checklist is the plan's, not week 2's page
+    answer = answer_question(
+        "第2周我在复习C++，检查清单要求掌握哪些现代特性？", user=None, llm=None
+    )
+    assert answer.found and "RAII" in answer.text
+    # ... and the week's own page answers what only it says
+    own = answer_question("我在做第8周的实践项目，计划里这个项目叫什么？", user=None, llm=None)
+    assert own.focus.week == 8 and own.quotes[0].text.startswith("第8周 模型量化与 LLM 量化部署")
 
 
 @pytest.mark.django_db
