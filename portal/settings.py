@@ -171,7 +171,10 @@ def _redis_url_for_kombu(url: str) -> str:
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": "aicp"},
+        # channels_redis waits for messages with a 5-second blocking BZPOPMIN; redis-py 8
+        # reads with a 5-second socket timeout by default, which loses that race and drops
+        # idle websockets (1011). A longer read timeout still notices a Redis that died.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": "aicp"},
     }
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -192,3 +193,17 @@ def test_reconnecting_with_after_loses_and_duplicates_nothing(
     assert run.status == RunStatus.SUCCEEDED
     assert run.last_seq == seqs[-1]
     assert len([e for e in first + second if e["kind"] == "metric"]) == 1200
+
+
+def test_an_idle_socket_stays_open_past_the_channel_layers_blocking_read(
+    api, celery_worker_process, asgi_server, session_cookie
+):
+    # The channel layer waits for messages with a 5-second blocking BZPOPMIN; redis-py 8's
+    # default 5-second socket timeout raced it and closed idle sockets (1011) every 5 s.
+    run_id = launch(api, "pipeline-check", {"events_per_second": 50, "duration_s": 1})
+    with run_socket(asgi_server, run_id, session_cookie) as ws:
+        read_events(ws, until=is_final_status)
+        time.sleep(12)  # two of the layer's blocking reads, nothing to deliver
+        ws.send(json.dumps({"type": "ping"}))
+        pong = json.loads(ws.recv(timeout=10))
+    assert pong["type"] == "pong" and pong["last_seq"] == Run.objects.get(pk=run_id).last_seq
