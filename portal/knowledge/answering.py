@@ -1433,9 +1433,14 @@ def answer_question(
         # "第6周我在学芯片架构，必读清单里芯片架构方向是哪篇论文？": asked of the whole plan
         # first; the week's own pages answer when nothing else does.
         answer = _answer(unscened, user=user, sources=sources, history=history, llm=llm)
-        if answer.found:
-            return answer
-    answer = _answer(asked, user=user, sources=sources, history=history, llm=llm)
+        if not answer.found:
+            # ... and then the week's page only with a sentence that answers: its overview
+            # is no answer to "第12周一直在跑ChatGLM-6B，这周末北京天气适合出去放松一下吗？"
+            answer = _answer(
+                asked, user=user, sources=sources, history=history, llm=llm, overview=False
+            )
+    else:
+        answer = _answer(asked, user=user, sources=sources, history=history, llm=llm)
     if not answer.found and asked != whole:
         # "I don't have a GPU at home. What free option does the plan suggest first?": the
         # question alone says too little, so the sentences before it are read with it.
@@ -1452,8 +1457,10 @@ def _answer(
     sources: list[str] | None,
     history: list[ChatMessage] | None,
     llm: LLM | None | bool,
+    overview: bool = True,
 ) -> Answer:
-    """answer_question for a question already normalised and cut to its asked part."""
+    """answer_question for a question already normalised and cut to its asked part; without
+    `overview`, a week or phase named gets no overview when no sentence answers."""
     parts = each_part(question)
     if parts:
         answers = [
@@ -1532,7 +1539,8 @@ def _answer(
     chosen = parts_quotes(question, relevant[:PARTS_HITS], known)  # under their own label
     if not chosen:
         chosen = choose_quotes(question, relevant, focus=focus, focused=focused, known=known)
-        chosen = _framed(chosen, question, focus, focused, hits)
+        if chosen or overview:
+            chosen = _framed(chosen, question, focus, focused, hits)
     if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
         return _not_found(question, hits, focus, indexing)
     if not focus and not says_more_than_the_names(question, chosen):

@@ -730,7 +730,7 @@ _FIRST_PERSON = re.compile(r"我|\b(?:I|I'm|I am|my|we|we're|our)\b", re.IGNOREC
 # A question that refers back to its scene: to the week (这周, 这一段, "this week") or to
 # what the asker does in it (这个项目, 该任务, "this project").
 _REFERS_TO_THE_SCENE = re.compile(
-    r"[这本当那]\s*(?:一|个)?\s*(?:周|星期|段|阶段)|这[个些项次]|该|此"
+    r"[这本当那]\s*(?:一|个)?\s*(?:周(?!末)|星期(?![六日天])|段|阶段)|这[个些项次]|该|此"
     r"|\b(?:this|that|these|the same) (?:week|phase|stage|project|task|demo)\b",
     re.IGNORECASE,
 )
