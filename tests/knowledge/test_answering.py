@@ -152,7 +152,7 @@ def test_a_week_that_only_sets_the_askers_scene_is_left_out():
         "In week 11 I need Chinese evaluation data, which dataset does the plan mention?"
     ) == ("In I need Chinese evaluation data, which dataset does the plan mention?")
     # (this weekend is no reference to the week)
-    assert without_scene_week("第12周一直在跑ChatGLM-6B，这周末北京天气适合出去放松一下吗？")
+    assert without_scene_week("第12周我一直在跑ChatGLM-6B，这周末北京天气适合出去放松一下吗？")
     # ... but not when the question refers back to the scene, names a week itself or a day of
     # the week, or the week is no one's situation
     for kept in (
