@@ -398,7 +398,7 @@ def _concepts(
     return groups
 
 
-_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:\s*[-–~～]\s*\d+(?:\.\d+)?)?%?(?![\d.])")
+_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:\s*[-–~～]\s*\d+(?:\.\d+)?)?%?(?!\d|\.\d)")
 
 
 def numbers_of(text: str) -> set[str]:
@@ -553,7 +553,7 @@ def label_bonus(text: str, weights: dict[str, float], *, when: bool = False) -> 
     return PARTIAL_LABEL_BONUS if label and 2 * named >= len(label) else 1.0
 
 
-_ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?![\d.])")
+_ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?!\d|\.\d)")
 
 
 def entities_of(question: str) -> list[tuple[str, str]]:
@@ -566,7 +566,7 @@ def _squash(text: str) -> str:
 
 
 def _names_entity(text: str, entity: tuple[str, str]) -> bool:
-    return re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}(?![\d.])", text) is not None
+    return re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}(?!\d|\.\d)", text) is not None
 
 
 def _names_other(text: str, entity: tuple[str, str]) -> bool:

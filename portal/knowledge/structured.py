@@ -97,7 +97,7 @@ _NAMED_PHASE_EN = re.compile(
     re.IGNORECASE,
 )
 _EN_PHASE_NUMBERS = {"fou": 1, "bas": 1, "har": 2, "lar": 3, "llm": 3, "app": 4}
-_ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?![\d.])")
+_ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?!\d|\.\d)")
 TIME_SPLIT_WORDS = (
     "时间分配",
     "时间如何分配",
@@ -120,6 +120,11 @@ _TIME_SHARE = re.compile(
     r"(?:the\s+|my\s+|our\s+|their\s+|your\s+)?(?:whole\s+|total\s+|overall\s+)?"
     r"(?:time|16 weeks|sixteen weeks|schedule|hours)\b",
     re.IGNORECASE,
+)
+# "16周里哪部分占的时间最多", "时间花得最多的是哪块", "论文阅读占多少时间": the same, in Chinese.
+_TIME_SHARE_ZH = re.compile(
+    r"占(?:用|据)?(?:了|的)?(?:多少|最多|最少|最大|最小|几成|一半|百分之几)?(?:的)?时间"
+    r"|时间(?:上)?(?:占|花得?最|用得?最)|花(?:费)?(?:的)?时间最(?:多|少)"
 )
 FAQ_WORDS = ("常见问题", "faq")
 
@@ -264,9 +269,44 @@ def without_summary_request(question: str) -> str:
     return stripped if re.search(r"[\w\u4e00-\u9fff]", stripped) else question
 
 
+# A request worded as a command ("Show me which framework handles RAG", "告诉我第6周的项目",
+# "列一下第三阶段的论文"): its verb is no search word ("show" would look for the plan's
+# 展示方式), so the request is read as the question it stands for.
+_REQUEST_EN = re.compile(
+    r"^(?:(?:please|pls|hey|hi|ok|so)[,\s]+)*(?:(?:can|could|would) you\s+)?(?:please\s+)?"
+    r"(?:(?:tell|show|give)\s+me|list|name|remind\s+me)(?:\s+(?:about|of))?\s+",
+    re.IGNORECASE,
+)
+_WH_START = re.compile(r"^(?:which|what|how|where|when|who|whom|whose|why|whether|if)\b", re.I)
+_REQUEST_ZH = re.compile(
+    r"^(?:请|麻烦|能不能|可以)?\s*(?:你)?\s*(?:帮我|给我|为我)?\s*"
+    r"(?:告诉我|看看|查查|找找|查一下|找一下|列一下|列出|列举|讲讲|说说|介绍一下|讲一下|说一下)\s*"
+)
+
+
+# "应该重点掌握哪些": 重点 before a verb says how much, not what (the plan's 学习重点 column,
+# which "重点是什么" asks for).
+_FOCUS_ADVERB = re.compile(r"重点(?=掌握|学习?|关注|复习|练|准备|攻克|突破|理解|看)")
+
+
+def without_request_verb(question: str) -> str:
+    """ "Show me which framework handles RAG in Demo 2" → "which framework handles RAG in Demo
+    2"; "Tell me the framework of Demo 2" → "what is the framework of Demo 2"; "告诉我学完第4周
+    时应该达到的里程碑" → "学完第4周时应该达到的里程碑". Anything else comes back unchanged."""
+    match = _REQUEST_EN.match(question)
+    if match and question[match.end() :].strip():
+        rest = question[match.end() :]
+        return rest if _WH_START.match(rest) else f"what is {rest}"
+    match = _REQUEST_ZH.match(question)
+    if match and match.end() and re.search(r"[\w\u4e00-\u9fff]", question[match.end() :]):
+        return question[match.end() :]
+    return question
+
+
 def normalise(question: str) -> str:
-    """The plan's names for numbered things: 第一个 Demo / Demo一 / Demo1 → Demo 1; a week's
-    头两天 → Day 1-2; 8位整数 / 8-bit → INT8; positions (positions_as_numbers)."""
+    """Traditional characters as simplified (第十週 → 第十周); the plan's names for numbered
+    things: 第一个 Demo / Demo一 / Demo1 → Demo 1; a week's 头两天 → Day 1-2; 8位整数 /
+    8-bit → INT8; positions (positions_as_numbers)."""
 
     def nth(match: re.Match[str]) -> str:
         number = _number(match.group(1))
@@ -281,7 +321,8 @@ def normalise(question: str) -> str:
         number = _number(match.group(1))
         return f"Day 1-{number}" if number and 1 < number < 8 else match.group(0)
 
-    question = without_summary_request(_ATTN.sub("Attention", question))
+    question = without_summary_request(_ATTN.sub("Attention", kbtext.simplified(question)))
+    question = _FOCUS_ADVERB.sub("", without_request_verb(question))
     question = positions_as_numbers(question)
     question = _GLUED_NUMBER.sub(r"\1 ", question)
     question = _BITS.sub(r"INT\1", question)
@@ -651,7 +692,11 @@ def focus_of(question: str) -> Focus:
     phase = _neighbour(phase, question)
     kinds: tuple[str, ...] = ()
     if not (week or phase or paper_id):
-        if any(w in lowered for w in TIME_SPLIT_WORDS) or _TIME_SHARE.search(question):
+        if (
+            any(w in lowered for w in TIME_SPLIT_WORDS)
+            or _TIME_SHARE.search(question)
+            or _TIME_SHARE_ZH.search(question)
+        ):
             kinds = ("guide:time_split", "plan")
         elif any(w in lowered for w in FAQ_WORDS):
             kinds = ("guide:faq", "plan")
@@ -912,8 +957,9 @@ _ASKS_TOOL = re.compile(
     # ... or named first: "向量库用哪个", "框架选的是什么" ("知识库是什么" asks what it is)
     rf"|(?P<first>{_TOOL_KINDS_NAMED_FIRST})"
     r"(?:(?:用|选|采用|选用)的?是?(?:哪个|哪种|哪一个|什么|啥)|是(?:哪个|哪种|哪一个))"
-    # "which web service framework": up to two words between
-    rf"|\b(?:which|what)\s+(?:[a-z]+\s+){{0,2}}(?P<en>{_TOOL_KINDS_EN})\b",
+    # "which web service framework", "what is the web service framework": up to two words
+    rf"|\b(?:which|what)\s+(?:(?:is|are|was|were)\s+the\s+)?(?:[a-z]+\s+){{0,2}}"
+    rf"(?P<en>{_TOOL_KINDS_EN})\b",
     re.IGNORECASE,
 )
 

@@ -160,8 +160,30 @@ def words_of(text: str) -> tuple[str, ...]:
 _SYMBOL_NAMES = ((re.compile(r"(?<![a-z0-9])c\+\+", re.IGNORECASE), " cpp "),)
 
 
+@lru_cache(maxsize=1)
+def _to_simplified():  # noqa: ANN202 - an opencc.OpenCC
+    import opencc
+
+    # t2s, not tw2sp: Taiwan's vocabulary table also rewrites simplified words that have
+    # another meaning there (核心 → 内核, 向量 → 矢量), which would break the plan's own.
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=4096)
+def simplified(text: str) -> str:
+    """Traditional characters as simplified ones (第十週的實踐項目 → 第十周的实践项目), by
+    OpenCC's t2s phrases and characters; simplified text comes back unchanged. A question
+    typed in Hong Kong or Taiwan then finds the plan, and a document written in
+    traditional characters is searchable by either script."""
+    if text.isascii():
+        return text
+    return _to_simplified().convert(text)
+
+
 def segment(text: str) -> str:
-    """Space-separated search words (jieba's search mode), lower-cased, for a `simple` tsvector."""
+    """Space-separated search words (jieba's search mode), lower-cased, for a `simple` tsvector;
+    traditional characters are searched as simplified ones."""
+    text = simplified(text)
     for pattern, word in _SYMBOL_NAMES:
         text = pattern.sub(word, text)
     words = (_WORD.findall(w) for w in _jieba().cut_for_search(text))
@@ -201,6 +223,13 @@ _STOPWORDS = frozenset(
 # English question words and their Chinese counterparts in the plan: a question in
 # English still finds its sentence in a Chinese chunk.
 SYNONYMS = {
+    # "服务能扛住高负载吗" asks for the plan's 压力测试; "每批样本的数量" is its batch size
+    "负载": "压力",
+    "高负载": "压力",
+    "压测": "压力测试",
+    "每批": "batch",
+    "批大小": "batch",
+    "批量大小": "batch",
     "week": "周",
     "weeks": "周",
     "phase": "阶段",
@@ -496,7 +525,7 @@ def index_version() -> str:
     """What a chunk's passage and search words depend on besides its text: the chunker's
     version and the segmenter's own words (services.content_hash)."""
     symbols = "|".join(f"{p.pattern}>{w.strip()}" for p, w in _SYMBOL_NAMES)
-    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/{symbols}"
+    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/{symbols}/t2s"
 
 
 _SUFFIXES = ("ing", "ed", "ies", "es", "s", "er", "ers")
@@ -648,7 +677,9 @@ _THE_PLAN = re.compile(
     # "方案建议…", "方案里用什么": the plan, where no other 方案 (架构方案, 解决方案) is meant
     r"|(?<!架构)(?<!解决)(?<![A-Za-z])\s*方案(?=\s*(?:建议|推荐|里|中|说|提到|要求))"
     # "这16周里哪块时间最多": the plan's whole span, no week of it
-    r"|(?:这|整个|这整个)\s*(?:16|十六)\s*(?:个)?周(?:里|中|内|下来)?",
+    r"|(?:这|整个|这整个)\s*(?:16|十六)\s*(?:个)?周(?:里|中|内|下来)?"
+    # "16周里哪部分占的时间最多" (but not 第16周里, week 16 itself)
+    r"|(?<![第\d])(?:16|十六)\s*(?:个)?周(?:里|中|内|下来)",
     re.IGNORECASE,
 )
 

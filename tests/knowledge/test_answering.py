@@ -30,8 +30,10 @@ from portal.knowledge.structured import (
     phase_number,
     week_number,
     week_span,
+    without_request_verb,
     without_scene_week,
 )
+from portal.knowledge.text import segment, simplified
 from portal.knowledge.verify import supported, unsupported_sentences
 
 
@@ -165,6 +167,81 @@ def test_a_week_that_only_sets_the_askers_scene_is_left_out():
         "第10周的实践项目是什么？",
     ):
         assert without_scene_week(kept) is None, kept
+
+
+@pytest.mark.django_db
+def test_traditional_characters_are_read_as_simplified_and_simplified_text_is_left_alone(plan):
+    assert simplified("第十週的實踐項目是什麼？") == "第十周的实践项目是什么？"
+    assert simplified("飛書機器人怎麼部署？") == "飞书机器人怎么部署？"
+    # t2s only: Taiwan's vocabulary would rewrite the plan's own words (核心 → 内核)
+    for kept in ("28篇核心论文", "FAISS向量数据库", "第1-4周：基础强化", "INT8 saves 46%"):
+        assert simplified(kept) == kept
+    assert segment("實踐項目的獎勵函數") == segment(
+        "实践项目的奖励函数"
+    )  # either script is searched
+    assert focus_of(normalise("第十四週要做哪個實踐項目？")).week == 14
+    assert focus_of(normalise("應用階段的里程碑是什麼？")).phase == 4
+
+
+@pytest.mark.django_db
+def test_a_question_in_traditional_characters_gets_the_simplified_questions_answer(indexed_plan):
+    for traditional, plain in [
+        ("第八週的實踐項目是什麼？", "第八周的实践项目是什么？"),
+        ("Demo 3的技術亮點有哪些？", "Demo 3的技术亮点有哪些？"),
+    ]:
+        asked = answer_question(traditional, user=None, llm=None)
+        assert asked.found, traditional
+        assert asked.text == answer_question(plain, user=None, llm=None).text
+    week = answer_question("第八週的實踐項目是什麼？", user=None, llm=None)
+    assert week.focus.week == 8 and week.quotes[0].text.startswith("第8周 模型量化与 LLM 量化部署")
+
+
+@pytest.mark.parametrize(
+    ("asked", "question"),
+    [("Show me which framework handles RAG in Demo 2.", "which framework handles RAG in Demo 2."),
+     ("Tell me the web framework of Demo 2", "what is the web framework of Demo 2"),
+     ("Could you please list the papers of phase 3?", "what is the papers of phase 3?"),
+     ("告诉我学完第4周时应该达到的里程碑", "学完第4周时应该达到的里程碑"),
+     ("请帮我列一下第三阶段的论文", "第三阶段的论文"), ("给我看看时间分配", "时间分配"),
+     # no request verb, or nothing after it: as asked
+     ("Which week covers FlashAttention?", "Which week covers FlashAttention?"),
+     ("Showing off the demo", "Showing off the demo"), ("帮我写个CUDA kernel", "帮我写个CUDA kernel"),
+     ("给我一个建议", "给我一个建议"), ("介绍一下", "介绍一下")],
+)  # fmt: skip
+def test_a_request_worded_as_a_command_is_read_as_its_question(asked, question):
+    assert without_request_verb(asked) == question
+
+
+@pytest.mark.django_db
+def test_a_share_of_the_time_asked_in_chinese_is_the_time_split(plan):
+    for asked in ("16周里哪部分占的时间最多？", "论文阅读占多少时间？", "时间花得最多的是哪块？"):
+        assert focus_of(normalise(asked)).kinds == ("guide:time_split", "plan"), asked
+    for other in ("INT8量化后显存占用多少？", "第5周占用多少时间？", "Demo 1要花多久"):
+        assert "guide:time_split" not in focus_of(normalise(other)).kinds, other
+
+
+@pytest.mark.django_db
+def test_focus_before_a_verb_says_how_much_not_what(indexed_plan):
+    assert normalise("C++现代特性应该重点掌握哪些？") == "C++现代特性应该掌握哪些？"
+    assert normalise("第10周的学习重点是什么") == "第10周的学习重点是什么"  # the column asked
+    # the checklist's line, not the 16-week table's 学习重点 column
+    answer = answer_question("C++现代特性应该重点掌握哪些？", user=None, llm=None)
+    assert "C++现代特性（RAII、模板、智能指针）" in answer.text, answer.text
+
+
+@pytest.mark.django_db
+def test_a_command_naming_a_demo_is_answered_from_that_demo(indexed_plan):
+    # "Show me" is no search for the plan's 展示方式 (Demo 1's), and "Demo 2." at the end of
+    # a sentence is still Demo 2 (its full stop once hid it, and Demo 1 answered)
+    for asked in (
+        "Tell me the web service framework used in Demo 2.",
+        "Show me which framework handles RAG in Demo 2.",
+    ):
+        answer = answer_question(asked, user=None, llm=None)
+        assert answer.found, asked
+        assert "Demo 2" in answer.quotes[0].text and "FastAPI" in answer.text, answer.text
+        assert "Demo 1" not in answer.text, answer.text
+    assert tool_asked("what is the web service framework used in Demo 2") == "framework"
 
 
 @pytest.mark.django_db
