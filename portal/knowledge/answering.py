@@ -26,6 +26,7 @@ from portal.knowledge import text as kbtext
 from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
 from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
 from portal.knowledge.structured import (
+    NUMBER_ENDS,
     Focus,
     asked_part,
     asks_yes_or_no,
@@ -398,7 +399,7 @@ def _concepts(
     return groups
 
 
-_NUMBER = re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?:\s*[-–~～]\s*\d+(?:\.\d+)?)?%?(?!\d|\.\d)")
+_NUMBER = re.compile(rf"(?<![\d.])\d+(?:\.\d+)?(?:\s*[-–~～]\s*\d+(?:\.\d+)?)?%?{NUMBER_ENDS}")
 
 
 def numbers_of(text: str) -> set[str]:
@@ -553,7 +554,7 @@ def label_bonus(text: str, weights: dict[str, float], *, when: bool = False) -> 
     return PARTIAL_LABEL_BONUS if label and 2 * named >= len(label) else 1.0
 
 
-_ENTITY = re.compile(r"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*)(?!\d|\.\d)")
+_ENTITY = re.compile(rf"(?<![A-Za-z0-9])([A-Za-z][A-Za-z\-]*)\s*(\d+(?:\.\d+)*){NUMBER_ENDS}")
 
 
 def entities_of(question: str) -> list[tuple[str, str]]:
@@ -566,7 +567,9 @@ def _squash(text: str) -> str:
 
 
 def _names_entity(text: str, entity: tuple[str, str]) -> bool:
-    return re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}(?!\d|\.\d)", text) is not None
+    return (
+        re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}{NUMBER_ENDS}", text) is not None
+    )
 
 
 def _names_other(text: str, entity: tuple[str, str]) -> bool:
@@ -997,8 +1000,13 @@ def overview_quotes(focused_hits: list[Hit], *, week: bool = False) -> list[tupl
     if not own:
         return []
     first = min(own, key=lambda h: h.chunk_id)
-    texts = [first.title, *(c.text for c in candidates_of(first) if c.text != first.title)]
-    return [(first, t) for t in texts[:QUOTES]]
+    return _opening(first, first.title)
+
+
+def _opening(hit: Hit, heading: str) -> list[tuple[Hit, str]]:
+    """A chunk's heading and its first sentences after it: an overview, as quotes."""
+    texts = [heading, *(c.text for c in candidates_of(hit) if c.text != heading)]
+    return [(hit, t) for t in texts[:QUOTES]]
 
 
 def entity_overview(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
@@ -1016,9 +1024,7 @@ def entity_overview(question: str, hits: list[Hit]) -> list[tuple[Hit, str]]:
     if not about:
         return []
     first = about[0]
-    heading = heading_of(first) or first.title
-    texts = [heading, *(c.text for c in candidates_of(first) if c.text != heading)]
-    return [(first, t) for t in texts[:QUOTES]]
+    return _opening(first, heading_of(first) or first.title)
 
 
 # The type of answer a question asks for, and what a quote must hold to be one. A price

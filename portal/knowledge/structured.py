@@ -97,7 +97,9 @@ _NAMED_PHASE_EN = re.compile(
     re.IGNORECASE,
 )
 _EN_PHASE_NUMBERS = {"fou": 1, "bas": 1, "har": 2, "lar": 3, "llm": 3, "app": 4}
-_ARXIV = re.compile(r"(?<![\d.])(\d{4}\.\d{4,5})(?:v\d+)?(?!\d|\.\d)")
+# Where a number ends: no digit follows, nor a decimal part; a full stop may ("Demo 2.").
+NUMBER_ENDS = r"(?!\d|\.\d)"
+_ARXIV = re.compile(rf"(?<![\d.])(\d{{4}}\.\d{{4,5}})(?:v\d+)?{NUMBER_ENDS}")
 TIME_SPLIT_WORDS = (
     "时间分配",
     "时间如何分配",
@@ -284,11 +286,6 @@ _REQUEST_ZH = re.compile(
 )
 
 
-# "应该重点掌握哪些": 重点 before a verb says how much, not what (the plan's 学习重点 column,
-# which "重点是什么" asks for).
-_FOCUS_ADVERB = re.compile(r"重点(?=掌握|学习?|关注|复习|练|准备|攻克|突破|理解|看)")
-
-
 def without_request_verb(question: str) -> str:
     """ "Show me which framework handles RAG in Demo 2" → "which framework handles RAG in Demo
     2"; "Tell me the framework of Demo 2" → "what is the framework of Demo 2"; "告诉我学完第4周
@@ -301,6 +298,11 @@ def without_request_verb(question: str) -> str:
     if match and match.end() and re.search(r"[\w\u4e00-\u9fff]", question[match.end() :]):
         return question[match.end() :]
     return question
+
+
+# "应该重点掌握哪些": 重点 before a verb says how much, not what (the plan's 学习重点 column,
+# which "重点是什么" asks for).
+_FOCUS_ADVERB = re.compile(r"重点(?=掌握|学习?|关注|复习|练|准备|攻克|突破|理解|看)")
 
 
 def normalise(question: str) -> str:
@@ -770,8 +772,6 @@ def asked_part(question: str) -> str:
 _CLAUSE_END = re.compile(r"(?<=[，,。！？；：:])\s*|(?<=[.!?;])\s+")
 # The asker's own situation: "我在…", "I'm in week 9 …", "my LLM".
 _FIRST_PERSON = re.compile(r"我|\b(?:I|I'm|I am|my|we|we're|our)\b", re.IGNORECASE)
-# A question that refers back to the week or phase its situation names: 这周, 这一段,
-# "this week", "that phase".
 # A question that refers back to its scene: to the week (这周, 这一段, "this week") or to
 # what the asker does in it (这个项目, 该任务, "this project").
 _REFERS_TO_THE_SCENE = re.compile(
