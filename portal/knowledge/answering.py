@@ -572,10 +572,12 @@ def _names_entity(text: str, entity: tuple[str, str]) -> bool:
     )
 
 
-def _names_other(text: str, entity: tuple[str, str]) -> bool:
-    """Whether the text names a sibling of the entity (Demo 1 when Demo 2 was asked)."""
+def _names_other(text: str, entity: tuple[str, str], entities: list[tuple[str, str]]) -> bool:
+    """Whether the text names a sibling of the entity (Demo 1 when Demo 2 was asked) and
+    none the question names: "Demo 2 or Demo 3?" is answered by Demo 2's line."""
     others = re.findall(rf"{re.escape(entity[0])}(\d+(?:\.\d+)*)", text)
-    return bool(others) and entity[1] not in others
+    asked = {number for name, number in entities if name == entity[0]}
+    return bool(others) and not asked.intersection(others)
 
 
 def _about_entity(hit: Hit, entities: list[tuple[str, str]]) -> bool:
@@ -664,6 +666,14 @@ _ROW_ASKED = {
 }
 
 
+# "按16周详细规划表，第3周对应的实践项目是什么": the question names the plan's table, so its
+# row for the week's phase answers, not the week's own document (which it would otherwise).
+_NAMES_THE_TABLE = re.compile(
+    r"规划表|计划表|(?:16|十六)周.{0,6}表|\b(?:plan|schedule) table\b", re.I
+)
+TABLE_BONUS = 2.0
+
+
 def _asks_for_row(question: str, hit: Hit, text: str) -> bool:
     """Whether a line of a week's phase document answers a question about the week: the
     table cell the question names in its own words ("第10周的学习重点", "第2周在Kaggle上"), or
@@ -732,6 +742,7 @@ def choose_quotes(
         context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
         heading = section_context(hit)
         row_only = bool(focus and focus.week) and hit.kind == "phase"
+        table_row = row_only and bool(_NAMES_THE_TABLE.search(question))
         for cand in cands:
             if row_only and not _asks_for_row(question, hit, cand.text):
                 continue  # of a week's phase, only its row of the plan's table answers
@@ -743,7 +754,7 @@ def choose_quotes(
             if not asks_link and _BARE_URL.match(cand.text):
                 continue  # a link alone says nothing, unless a link was asked for
             said = _squash(f"{cand.context} {cand.text}")
-            if any(_names_other(said, e) for e in entities):
+            if any(_names_other(said, e, entities) for e in entities):
                 continue  # about Demo 1 when Demo 2 was asked
             # An item of a group the question names in full ("芯片与优化这块的目标"): its
             # lead-in counts fully, as a label the question names does (label_bonus).
@@ -757,6 +768,8 @@ def choose_quotes(
             score = _concept_score(concepts, text, cand.context, weight_here) * bonus
             if group:
                 score *= LABEL_BONUS
+            if table_row and _PHASE_ROW.match(cand.text):
+                score *= TABLE_BONUS
             if not named and any(_names_entity(said, e) for e in entities):
                 score *= ENTITY_BONUS  # this row of a table names "Demo 1"; the chunk does not
             elif spans and spans & _words(cand.text):
@@ -1062,6 +1075,14 @@ _WHEN = re.compile(
     r"(?:19|20)\d\d|\d\s*[年月日号周天]|第\s*\d+\s*[周天]|\b(?:week|day|w)\s*\d+",
     re.IGNORECASE,
 )
+# "When can I get the Sunrise SDK?" → "入职后通过公司渠道": a time relative to the learner's
+# path (after joining, at the interview stage, after a week's work) answers the learner's
+# "when" too, not a date asked ("哪天", "几号", "what date").
+_WHEN_RELATIVE = re.compile(r"入职|面试(?:前|时|阶段)|(?:之|以)[后前]|完成后|结束后|学完|阶段")
+_ASKS_LEARNER = re.compile(r"我|\b(?:I|my|we)\b", re.IGNORECASE)
+_ASKS_DATE = re.compile(
+    r"哪天|哪一天|几号|几月|哪年|哪一年|what (?:date|day|year)|which (?:date|day)", re.I
+)
 _ASKS_YEAR = re.compile(r"哪年|哪一年|几几年|\bwhat year\b|\bwhich year\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\d\s*年")
 # "vLLM和TensorRT-LLM相比哪个更强", "飞书和钉钉比起来": a comparison needs both sides; an
@@ -1166,7 +1187,10 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     if _ASKS_YEAR.search(question) and not _YEAR.search(said):
         return False
     if _ASKS_WHEN.search(question) and not _WHEN.search(said):
-        return False
+        # (the learner's own path: "When can I …", "我什么时候…"; not "曦望今年什么时候校招")
+        relative = _ASKS_LEARNER.search(question) and _WHEN_RELATIVE.search(said)
+        if _ASKS_DATE.search(question) or not relative:
+            return False
     link = _ASKS_LINK.search(question)  # "网址是多少" asks for an address
     frequency = _ASKS_FREQUENCY.search(question) and _FREQUENCY.search(said)
     if asks_quantity(question) and not (link or frequency or _STATED_NUMBER.search(said)):

@@ -55,18 +55,23 @@ _EN_NUMBER = (
     r"|fifteen|sixteen"
 )
 
+# Where an English word starts and ends inside Chinese text: "这个week 7的项目", "phase1的项目".
+# \b fails there, for a Chinese character is a word character too.
+_LATIN_START = r"(?<![A-Za-z0-9])"
+_LATIN_END = r"(?![A-Za-z0-9])"
 
 _WEEK = [
     re.compile(rf"第\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"),
     # week-1 too, and "wk 10" as typed in a chat
-    re.compile(rf"\b(?:week|wk)[\s#-]*(\d{{1,2}}|{_EN_NUMBER})\b", re.IGNORECASE),
+    re.compile(rf"{_LATIN_START}(?:week|wk)[\s#-]*(\d{{1,2}}|{_EN_NUMBER}){_LATIN_END}", re.I),
     re.compile(rf"\b({_EN_ORDINAL})\s+week\b", re.IGNORECASE),  # the first week
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
     re.compile(r"第\s*(\d{1,2})\s*w(?![A-Za-z])", re.IGNORECASE),  # 第16w, as typed on a phone
 ]
 _PHASE = [
     re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个?\s*阶段"),  # 第三阶段, 第三个阶段
-    re.compile(rf"\b(?:phase|ph)[\s#-]*(\d|{_EN_NUMBER})\b", re.IGNORECASE),  # ph2, as typed
+    # ph2 as typed, and "phase1的项目" (no \b between "1" and "的": both are word characters)
+    re.compile(rf"{_LATIN_START}(?:phase|stage|ph)[\s#-]*(\d|{_EN_NUMBER}){_LATIN_END}", re.I),
     re.compile(rf"\b({_EN_ORDINAL})\s+(?:phase|stage)\b", re.IGNORECASE),  # the second phase
     re.compile(r"(?<![A-Za-z0-9])P(\d)(?=\s*阶段)", re.IGNORECASE),  # "p3阶段", as W10 is week 10
 ]
@@ -135,6 +140,8 @@ _NTH_DEMO = re.compile(rf"第\s*(\d|{_CN_NUMBER})\s*个\s*(demo|演示(?!视频)
 _DEMO_CN = re.compile(rf"(demo)\s*({_CN_NUMBER})(?![\u4e00-\u9fff]*[个周])", re.IGNORECASE)
 # "Demo1", "day5" as the plan writes them: "Demo 1", "Day 5-7".
 _GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
+# "Days 3-4" as the plan writes them: "Day 3-4".
+_DAYS = re.compile(r"(?<![A-Za-z])days(?=\s*\d)", re.IGNORECASE)
 # "the first demo" → "Demo 1"
 _NTH_DEMO_EN = re.compile(r"\b(first|second|third)\s+demo\b", re.IGNORECASE)
 # "头两天", "前2天" of a week as the plan writes its days: "Day 1-2".
@@ -326,7 +333,7 @@ def normalise(question: str) -> str:
     question = without_summary_request(_ATTN.sub("Attention", kbtext.simplified(question)))
     question = _FOCUS_ADVERB.sub("", without_request_verb(question))
     question = positions_as_numbers(question)
-    question = _GLUED_NUMBER.sub(r"\1 ", question)
+    question = _GLUED_NUMBER.sub(r"\1 ", _DAYS.sub("Day", question))
     question = _BITS.sub(r"INT\1", question)
     question = _FIRST_DAYS.sub(first_days, question)
     question = _NTH_DEMO_EN.sub(lambda m: f"Demo {_ORDINALS[m.group(1).lower()]}", question)
@@ -354,7 +361,8 @@ _WEEK_SPAN = [
         rf"(?<![\d.花用需要])(\d{{1,2}}|{_CN_NUMBER})\s*(?:[-–~～]|到|至)\s*(\d{{1,2}}|{_CN_NUMBER})\s*周"
     ),
     re.compile(
-        r"\b(?:weeks?|wks?)\s*(\d{1,2})\s*(?:-|–|to|through|and)\s*(\d{1,2})\b", re.IGNORECASE
+        rf"{_LATIN_START}(?:weeks?|wks?)\s*(\d{{1,2}})\s*(?:-|–|to|through|and)\s*(\d{{1,2}}){_LATIN_END}",
+        re.IGNORECASE,
     ),
     re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})\s*[-–]\s*W?(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
 ]
@@ -820,22 +828,29 @@ _ITEM_KINDS = {
     "demo": r"(?<![A-Za-z])Demo\s*\d(?!\d)",
     "phase": (
         rf"{_PHASE[0].pattern}|(?:基础|硬件|大模型|应用)(?:强化|优化|技术|开发)?阶段"
-        r"|\bphase\s*\d\b"
+        rf"|{_LATIN_START}(?:phase|stage)\s*\d{_LATIN_END}"
     ),
     "day": r"(?<![A-Za-z])Day\s*\d(?:\s*-\s*\d)?(?!\d)",
 }
 _ITEM = "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in _ITEM_KINDS.items())
 _BOTH = re.compile(
-    rf"(?P<a>{_ITEM.replace('?P<', '?P<a_')})\s*(?:和|与|跟|以及|及|还有|、|,|，|\band\b|\bvs\.?)\s*"
+    rf"(?P<a>{_ITEM.replace('?P<', '?P<a_')})\s*(?:和|与|跟|以及|及|还有|、|,|，|\band\b|\bvs\.?|\bversus\b)\s*"
     rf"(?P<b>{_ITEM.replace('?P<', '?P<b_')})",
     re.IGNORECASE,
 )
 # ... or each with what is asked of it: "应用阶段的里程碑和基础阶段的里程碑分别是什么",
-# "Demo 3的技术亮点和Demo 1的优化技术有什么不同"
+# "Demo 3的技术亮点和Demo 1的优化技术有什么不同", "应用阶段的学习重点和大模型阶段相比有何不同"
 _BOTH_OF = re.compile(
     rf"(?P<a>{_ITEM.replace('?P<', '?P<a_')})(?P<of>的[^，,。？?！!；;和与跟及、]{{1,12}}?)"
-    rf"\s*(?:和|与|跟|以及|及|还有|、)\s*(?P<b>{_ITEM.replace('?P<', '?P<b_')})的",
+    rf"\s*(?:和|与|跟|以及|及|还有|、)\s*(?P<b>{_ITEM.replace('?P<', '?P<b_')})"
+    r"(?P<tail>的|\s*(?:相比|比起来|对比|比较))",
     re.IGNORECASE,
+)
+# ... or two things of one part: "这个Sandbox方案的核心创新和可行性评估结论分别是什么" asks
+# for its 核心创新 and for its 可行性评估, which the plan states in two places.
+_BOTH_ASKED = re.compile(
+    r"^(?P<pre>.*?的)(?P<a>[^，,。？?！!；;和与及的\s]{2,10})\s*(?:和|与|以及|及)\s*"
+    r"(?P<b>[^，,。？?！!；;和与及的]{2,12}?)(?:分别|各自)(?:是|有)(?:什么|啥|哪些)"
 )
 # What asks for each of them, or for how they differ: said of one part, it asks what it is.
 _EACH_WORDS = re.compile(r"分别|各自|各(?=[做用学要有是交读练写干])")
@@ -867,11 +882,17 @@ def each_part(question: str) -> list[str] | None:
         parts = [before + match.group(side) + after for side in ("a", "b")]
     elif two(match := _BOTH_OF.search(question)):
         # the first part with what is asked of it, the second as the question goes on
+        # ("…和基础阶段的里程碑") or, compared ("…和大模型阶段相比有何不同"), asked the same
         before = question[: match.start()]
-        parts = [
-            before + match.group("a") + match.group("of") + "是什么？",
-            before + question[match.start("b") :],
-        ]
+        second = (
+            before + question[match.start("b") :]
+            if match.group("tail") == "的"
+            else before + match.group("b") + match.group("of") + "是什么？"
+        )
+        parts = [before + match.group("a") + match.group("of") + "是什么？", second]
+    elif match := _BOTH_ASKED.search(question):
+        pre = match.group("pre")
+        return [f"{pre}{match.group(side)}是什么？" for side in ("a", "b")]
     else:
         return None
     return [
@@ -953,7 +974,7 @@ _WHICH = r"(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)"  #
 _ASKS_TOOL = re.compile(
     rf"{_WHICH}\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
     # ... the kind said in English in a Chinese question: "支持哪几种 RL algorithm"
-    rf"|{_WHICH}\s*(?:[A-Za-z]+\s+)?(?P<mixed>{_TOOL_KINDS_EN})\b"
+    rf"|{_WHICH}\s*(?:[A-Za-z]+\s+)?(?P<mixed>{_TOOL_KINDS_EN}){_LATIN_END}"
     # ... or named first: "向量库用哪个", "框架选的是什么" ("知识库是什么" asks what it is)
     rf"|(?P<first>{_TOOL_KINDS_NAMED_FIRST})"
     r"(?:(?:用|选|采用|选用)的?是?(?:哪个|哪种|哪一个|什么|啥)|是(?:哪个|哪种|哪一个))"

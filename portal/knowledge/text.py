@@ -144,6 +144,8 @@ def _jieba():  # noqa: ANN202 - the module
     jieba.initialize()
     for word in USER_WORDS:
         jieba.add_word(word)
+    for word in SPLIT_WORDS:
+        jieba.del_word(word)
     return jieba
 
 
@@ -521,11 +523,17 @@ USER_WORDS = (
 )
 
 
+# Words of jieba's dictionary that glue a name's suffix to the verb after it: "Agent层用什么
+# 算法" would search for 层用, which no passage says, instead of 层 and 用.
+SPLIT_WORDS = ("层用",)
+
+
 def index_version() -> str:
     """What a chunk's passage and search words depend on besides its text: the chunker's
     version and the segmenter's own words (services.content_hash)."""
     symbols = "|".join(f"{p.pattern}>{w.strip()}" for p, w in _SYMBOL_NAMES)
-    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/{symbols}/t2s"
+    split = "|".join(SPLIT_WORDS)
+    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/-{split}/{symbols}/t2s"
 
 
 _SUFFIXES = ("ing", "ed", "ies", "es", "s", "er", "ers")
