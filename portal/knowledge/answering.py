@@ -32,11 +32,13 @@ from portal.knowledge.structured import (
     asks_yes_or_no,
     checks_a_belief,
     each_part,
+    ends_a_phase,
     excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
     names_another,
     normalise,
+    phase_number,
     phase_of_span,
     specific_names,
     strip_focus,
@@ -302,7 +304,9 @@ def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
 
 _BARE_URL = re.compile(r"^<?https?://\S+>?$")
 _ASKS_LINK = re.compile(
-    r"链接|网址|网站|地址|官网|主页|\b(?:link|links|url|urls|website|site|homepage)\b", re.I
+    r"链接|网址|网站|地址|官网|主页"
+    r"|(?<![A-Za-z])(?:link|links|url|urls|website|site|homepage)(?![A-Za-z])",
+    re.I,
 )
 _QUANTITY_EN = re.compile(r"how (?:many|much)|percent", re.IGNORECASE)
 
@@ -602,7 +606,8 @@ _ASKS_WEEK = re.compile(
 )
 
 
-_ASKS_PAPER = re.compile(r"论文|\bpaper\b", re.IGNORECASE)
+# "vllm那篇paper": no \b between "paper" and a Chinese character (both word characters)
+_ASKS_PAPER = re.compile(r"论文|(?<![A-Za-z])papers?(?![A-Za-z])", re.IGNORECASE)
 
 
 def asks_about_the_paper(question: str, focus: Focus | None) -> bool:
@@ -1269,6 +1274,27 @@ def _framed(
     return _headed(chosen) if chosen else chosen
 
 
+_ASKS_MILESTONE = re.compile(r"里程碑|\bmilestones?\b", re.IGNORECASE)
+
+
+def _with_phase_milestone(
+    chosen: list[tuple[Hit, str]], question: str, focus: Focus, hits: list[Hit]
+) -> list[tuple[Hit, str]]:
+    """The milestone of the last week of a phase ("第4周结束时的里程碑") is the phase's too:
+    its row of the plan's table ("里程碑：基础技能掌握") follows the week's own milestone."""
+    if not (focus.week and _ASKS_MILESTONE.search(question) and ends_a_phase(focus.week)):
+        return chosen
+    phase = phase_of_span(focus.week, focus.week)
+    said = {text for _hit, text in chosen}
+    for hit in hits:
+        if hit.kind != "phase" or phase_number(hit.title) != phase:
+            continue
+        row = next((t for t in sentences_of(hit) if t.startswith("里程碑：")), None)
+        if row and row not in said:
+            return [*chosen, (hit, hit.title), (hit, row)]
+    return chosen
+
+
 def _citations(chosen: list[tuple[Hit, str]]) -> tuple[list[Citation], list[Quote]]:
     citations: dict[int, Citation] = {}
     quotes = []
@@ -1571,6 +1597,7 @@ def _answer(
         chosen = choose_quotes(question, relevant, focus=focus, focused=focused, known=known)
         if chosen or overview:
             chosen = _framed(chosen, question, focus, focused, hits)
+        chosen = _with_phase_milestone(chosen, question, focus, hits) if chosen else chosen
     if not chosen or not answers_the_type_asked(question, [text for _h, text in chosen]):
         return _not_found(question, hits, focus, indexing)
     if not focus and not says_more_than_the_names(question, chosen):

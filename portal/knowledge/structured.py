@@ -467,6 +467,14 @@ def phase_of_span(first: int, last: int) -> int | None:
     return phase
 
 
+def ends_a_phase(week: int) -> bool:
+    """Whether the week is the last of its phase (the curriculum's phases): its milestone
+    is the phase's ("第4周 …（阶段里程碑）")."""
+    from portal.curriculum.models import Phase
+
+    return Phase.objects.filter(archived=False, last_week=week).exists()
+
+
 def names_a_part_of_the_plan(focus: Focus) -> bool:
     """False when the focus names a week or phase the curriculum does not have (第20周 of a
     16-week plan); True otherwise, a paper or a guide section included."""

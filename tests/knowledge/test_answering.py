@@ -1745,3 +1745,32 @@ def test_one_of_two_entities_asked_answers_with_its_own_line(indexed_plan):
         "Which demo uses a vector database, Demo 2 or Demo 3?", user=None, llm=None
     )
     assert answer.found and "FAISS向量数据库" in answer.text, answer.text
+
+
+@pytest.mark.django_db
+def test_the_milestone_of_a_phases_last_week_is_the_phases_too(indexed_plan):
+    answer = answer_question("第4周结束时应该达到什么里程碑？", user=None, llm=None)
+    assert "PyTorch 自定义算子仓库完成并发布" in answer.text, answer.text
+    assert answer.text.index("自定义算子仓库") < answer.text.index("里程碑：基础技能掌握")
+    assert len(answer.citations) == 2  # the week's document, then its phase's
+    # a week inside a phase has the phase's milestone only, once; a question asking no
+    # milestone gets none
+    assert (
+        answer_question("第3周的里程碑是什么？", user=None, llm=None).text.count("基础技能掌握")
+        == 1
+    )
+    assert (
+        "基础技能掌握" not in answer_question("第4周的实践项目是什么？", user=None, llm=None).text
+    )
+
+
+def test_english_words_glued_to_chinese_ones_are_read():
+    from portal.knowledge.answering import _ASKS_LINK, asks_about_the_paper
+    from portal.knowledge.structured import Focus
+
+    vllm = Focus(paper_id="2309.06180")
+    assert asks_about_the_paper("vllm那篇paper核心是啥", vllm)
+    assert asks_about_the_paper("vLLM 的 papers 讲什么", vllm)
+    assert not asks_about_the_paper("vllm那篇paperwork", vllm)
+    assert _ASKS_LINK.search("FlashAttention的github link是啥")
+    assert not _ASKS_LINK.search("blinking 的 kernel")
