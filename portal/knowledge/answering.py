@@ -1133,6 +1133,7 @@ def _chinese_side(text: str, *, last: bool) -> str:
 _STATED_NUMBER = re.compile(
     rf"(?<![A-Za-z])\d|[一二三四五六七八九十两半][{MEASURE_WORDS}轮次种倍成]"
 )
+_NAMED_NUMBER = re.compile(r"\d+(?:\.\d+)+|(?<=[A-Za-z\s-])\d+(?=[A-Za-z-])")
 # "频率是多少", "how often": a frequency answers it ("每月总结", "weekly")
 _ASKS_FREQUENCY = re.compile(r"频率|多久一次|多长时间一次|how often|how frequently", re.IGNORECASE)
 _FREQUENCY = re.compile(r"每[天日周月年季]|\b(?:daily|weekly|monthly|yearly)\b", re.IGNORECASE)
@@ -1141,7 +1142,12 @@ _FREQUENCY = re.compile(r"每[天日周月年季]|\b(?:daily|weekly|monthly|year
 # answered by a number of that unit: "节省46%显存" does not say how many GB.
 _ASKED_UNITS = [
     (
-        re.compile(r"(?:多少|几)\s*个?\s*(?:GB|G|MB|TB)(?![A-Za-z])|\bhow many (?:GB|MB)\b", re.I),
+        # ... or an amount proposed: "跑起来要多少显存 24G够吗"
+        re.compile(
+            r"(?:多少|几)\s*个?\s*(?:GB|G|MB|TB)(?![A-Za-z])|\bhow many (?:GB|MB)\b"
+            r"|\d\s*(?:GB|G)\s*(?:显存|内存)?\s*(?:够|足够|行|可以|enough)",
+            re.I,
+        ),
         re.compile(r"\d\s*(?:GB|G|MB|TB)(?![A-Za-z])", re.IGNORECASE),
     ),
     (
@@ -1152,6 +1158,13 @@ _ASKED_UNITS = [
         re.compile(r"(?:多少|几)\s*天|\bhow many days\b", re.IGNORECASE),
         # not a week of the plan: "（第14周）" says when, not how many days
         re.compile(r"\d\s*天|\bDay\s*\d|\d\s*days?\b", re.IGNORECASE),
+    ),
+    (
+        # "延迟目标是多少毫秒": a time in (milli)seconds, not "3x吞吐量提升"
+        re.compile(
+            r"(?:多少|几)\s*(?:毫秒|微秒|秒|ms)|\bhow many (?:ms|milliseconds|seconds)\b", re.I
+        ),
+        re.compile(r"\d\s*(?:毫秒|微秒|秒|ms|s)(?![A-Za-z])|\d\s*(?:milli)?seconds?\b", re.I),
     ),
     (
         re.compile(r"(?:多少|几)\s*次|\bhow many times\b", re.IGNORECASE),
@@ -1198,7 +1211,11 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
             return False
     link = _ASKS_LINK.search(question)  # "网址是多少" asks for an address
     frequency = _ASKS_FREQUENCY.search(question) and _FREQUENCY.search(said)
-    if asks_quantity(question) and not (link or frequency or _STATED_NUMBER.search(said)):
+    # "MIT 6.0001这门课有多少节视频": the number the question names is no count it asks for
+    named = sorted(set(_NAMED_NUMBER.findall(question)), key=len, reverse=True)
+    alternatives = "|".join(map(re.escape, named))
+    counted = re.sub(rf"(?<![\d.])(?:{alternatives})(?![\d.]*\d)", " ", said) if named else said
+    if asks_quantity(question) and not (link or frequency or _STATED_NUMBER.search(counted)):
         return False  # "曦望面试一般几轮": quotes that state no number do not answer it
     return states_the_unit_asked(question, said)
 

@@ -755,6 +755,14 @@ def test_an_answer_must_be_of_the_type_asked():
     assert answers_the_type_asked("我什么时候能拿到芯片SDK？", sdk)
     assert not answers_the_type_asked("曦望sunrise今年什么时候开始校招？", sdk)
     assert not answers_the_type_asked("我哪天能拿到芯片SDK？", sdk)
+    # a count is not the number the question names itself (MIT 6.0001, ChatGLM-6B)
+    assert not answers_the_type_asked("MIT 6.0001这门课总共有多少节视频？", ["开始MIT 6.0001课程"])
+    assert answers_the_type_asked("MIT 6.0001要看多少节？", ["MIT 6.0001：看 Lecture 1-3"])
+    assert answers_the_type_asked("ChatGLM-6B量化能省多少显存", ["INT8量化（节省46%显存）"])
+    # a time asked in milliseconds, or an amount of memory proposed, needs its unit
+    assert not answers_the_type_asked("Demo 3的推理延迟目标是多少毫秒？", ["把推理延迟降低"])
+    assert answers_the_type_asked("首token延迟要多少ms", ["TTFT < 200ms"])
+    assert not answers_the_type_asked("跑起来要多少显存 24G够吗", ["INT8量化（节省46%显存）"])
     assert answers_the_type_asked("岗位要求是什么？", goals)  # no type asked: any quote
     assert answers_the_type_asked("What should I pay attention to?", goals)
     assert answers_the_type_asked("平时找论文去哪些网站比较好？", ["arXiv, Google Scholar"])
