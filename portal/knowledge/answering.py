@@ -1446,6 +1446,7 @@ def _joined(answers: list[Answer]) -> Answer:
     notice said once."""
     citations: dict[int, Citation] = {}
     texts, quotes, hits = [], [], {}
+    given: set[tuple[str, int]] = set()  # a line an earlier part quoted is not quoted again
     for answer in answers:
         numbers = {}
         for citation in answer.citations:
@@ -1457,6 +1458,7 @@ def _joined(answers: list[Answer]) -> Answer:
         quoted = quoted_text(answer.quotes)
         if answer.mode == "quote" and quoted and text.endswith(quoted):
             # rewritten from its quotes: a "[3]" inside a quoted sentence stays as written
+            renumbered = [q for q in renumbered if (q.text, q.citation) not in given]
             text = text.removesuffix(quoted) + quoted_text(renumbered)
         else:
             text = _MARKS.sub(
@@ -1465,7 +1467,9 @@ def _joined(answers: list[Answer]) -> Answer:
                 ),
                 text,
             )
-        texts.append(text)
+        if text.strip():
+            texts.append(text.rstrip("\n"))
+        given |= {(q.text, q.citation) for q in renumbered}
         quotes += renumbered
         hits.update({h.chunk_id: h for h in answer.hits if h.chunk_id not in hits})
     first = answers[0]

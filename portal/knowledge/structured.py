@@ -9,6 +9,7 @@ retrieval then searches only the chunks carrying that metadata (Chunk.week,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from portal.knowledge import text as kbtext
@@ -734,6 +735,24 @@ def strip_focus(question: str) -> str:
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*\+*")
 
 
+def _name_words(text: str) -> Iterator[tuple[str, int]]:
+    """The Latin words of a text as names are written ("TensorRT-LLM", "Qwen2.5-0.5B"), but
+    a compound of a name and a glossary word ("GPU-architecture", "INT8-quantized") as its
+    parts: the plan says "GPU架构", never the compound."""
+    for match in _NAME.finditer(text):
+        parts = match.group(0).split("-")
+        if len(parts) > 1 and any(p.isalpha() and p.lower() in kbtext.SYNONYMS for p in parts):
+            # ... the technical ones: "Gym-compatible" names no more than it did whole
+            yield from ((p, match.start()) for p in parts if p and _technical(p))
+        else:
+            yield match.group(0), match.start()
+
+
+def _technical(word: str) -> bool:
+    """A capital after the first letter, or a digit: TensorRT, H100, CANN."""
+    return any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+
+
 def specific_names(question: str) -> list[str]:
     """The product, model or tool names a question asks about, as written: a Latin word
     with a capital after its first letter or with a digit (TensorRT-LLM, H100, CANN,
@@ -744,14 +763,13 @@ def specific_names(question: str) -> list[str]:
     chinese = kbtext.language_of(question) == "zh"
     names: dict[str, None] = {}
     stripped = strip_focus(question)
-    for match in _NAME.finditer(stripped):
-        word = match.group(0)
+    for word, start in _name_words(stripped):
         lower = word.lower()
         if lower in kbtext._STOPWORDS or lower in kbtext.SYNONYMS or len(word) < 2:
             continue
-        technical = any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+        technical = _technical(word)
         # in an English question, a capital inside a sentence ("the Mamba paper")
-        inside = not re.search(r"(?:^|[.?!:;]\s*|[\"'(]\s*)$", stripped[: match.start()])
+        inside = not re.search(r"(?:^|[.?!:;]\s*|[\"'(]\s*)$", stripped[:start])
         if technical or (word[0].isupper() and (chinese or (inside and word.isalpha()))):
             names.setdefault(word, None)
     return list(names)

@@ -1782,3 +1782,39 @@ def test_english_words_glued_to_chinese_ones_are_read():
     assert not asks_about_the_paper("vllm那篇paperwork", vllm)
     assert _ASKS_LINK.search("FlashAttention的github link是啥")
     assert not _ASKS_LINK.search("blinking 的 kernel")
+
+
+def test_a_line_both_parts_quote_is_quoted_once():
+    from portal.knowledge.answering import Answer, Citation, Quote, _joined, quoted_text
+
+    def answer(chunk_id: int, *sentences: str) -> Answer:
+        citation = Citation(1, chunk_id, chunk_id, "t", "s", "plan", "/u", 0.5)
+        quotes = [Quote(s, 1, chunk_id) for s in sentences]
+        return Answer(quoted_text(quotes), [citation], quotes=quotes)
+
+    joined = _joined(
+        [
+            answer(7, "核心创新：多芯片适配", "Sandbox核心层"),
+            answer(7, "可行性评估：高度可行", "Sandbox核心层"),
+        ]
+    )
+    assert joined.text == (
+        "> 核心创新：多芯片适配 [1]\n> Sandbox核心层 [1]\n> 可行性评估：高度可行 [1]"
+    )
+    assert [q.text for q in joined.quotes].count("Sandbox核心层") == 1
+    # the same words from another passage are another source: both stay
+    other = _joined([answer(7, "Docker容器化"), answer(9, "Docker容器化")])
+    assert other.text == "> Docker容器化 [1]\n> Docker容器化 [2]"
+
+
+def test_a_compound_of_a_name_and_a_glossary_word_names_only_the_name():
+    from portal.knowledge.structured import specific_names
+
+    assert specific_names("What comes after the CUDA and GPU-architecture weeks?") == [
+        "CUDA",
+        "GPU",
+    ]
+    assert specific_names("INT8-quantized model") == ["INT8"]
+    # a name of its own keeps its hyphen
+    assert specific_names("TensorRT-LLM怎么安装？") == ["TensorRT-LLM"]
+    assert specific_names("ChatGLM-6B要多少显存") == ["ChatGLM-6B"]
