@@ -32,12 +32,12 @@ from portal.knowledge.structured import (
     asks_yes_or_no,
     checks_a_belief,
     each_part,
-    ends_a_phase,
     excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
     names_another,
     normalise,
+    phase_ended_by,
     phase_number,
     phase_of_span,
     specific_names,
@@ -1299,14 +1299,16 @@ def _with_phase_milestone(
 ) -> list[tuple[Hit, str]]:
     """The milestone of the last week of a phase ("第4周结束时的里程碑") is the phase's too:
     its row of the plan's table ("里程碑：基础技能掌握") follows the week's own milestone."""
-    if not (focus.week and _ASKS_MILESTONE.search(question) and ends_a_phase(focus.week)):
+    asked = focus.week and _ASKS_MILESTONE.search(question)
+    phase = phase_ended_by(focus.week) if asked else None
+    if not phase:
         return chosen
-    phase = phase_of_span(focus.week, focus.week)
     said = {text for _hit, text in chosen}
     for hit in hits:
         if hit.kind != "phase" or phase_number(hit.title) != phase:
             continue
-        row = next((t for t in sentences_of(hit) if t.startswith("里程碑：")), None)
+        rows = (t for t in sentences_of(hit) if (m := _PHASE_ROW.match(t)) and m[1] == "里程碑")
+        row = next(rows, None)
         if row and row not in said:
             return [*chosen, (hit, hit.title), (hit, row)]
     return chosen

@@ -468,12 +468,16 @@ def phase_of_span(first: int, last: int) -> int | None:
     return phase
 
 
-def ends_a_phase(week: int) -> bool:
-    """Whether the week is the last of its phase (the curriculum's phases): its milestone
-    is the phase's ("第4周 …（阶段里程碑）")."""
+def phase_ended_by(week: int) -> int | None:
+    """The phase whose last week this is (the curriculum's phases), else None: that week's
+    milestone is the phase's ("第4周 …（阶段里程碑）")."""
     from portal.curriculum.models import Phase
 
-    return Phase.objects.filter(archived=False, last_week=week).exists()
+    return (
+        Phase.objects.filter(archived=False, last_week=week)
+        .values_list("number", flat=True)
+        .first()
+    )
 
 
 def names_a_part_of_the_plan(focus: Focus) -> bool:
