@@ -28,10 +28,12 @@ from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, ment
 from portal.knowledge.structured import (
     NUMBER_ENDS,
     Focus,
+    asked_clause,
     asked_part,
     asks_yes_or_no,
     checks_a_belief,
     each_part,
+    excluded_names,
     excludes_a_name,
     focus_of,
     names_a_part_of_the_plan,
@@ -847,7 +849,44 @@ def choose_quotes(
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    return _complemented(_with_siblings(chosen, concepts), concepts, terms)
+    chosen = _complemented(_with_siblings(chosen, concepts), concepts, terms)
+    return _instead_of_excluded(chosen, question)
+
+
+SET_ASIDE_REST = 2  # "安装PyTorch 2.0+" without PyTorch 2.0+: a verb, no other name
+
+
+def _instead_of_excluded(chosen: list[tuple[Hit, str]], question: str) -> list[tuple[Hit, str]]:
+    """ "技术博客推荐里，除了Hugging Face Blog、NVIDIA Developer Blog和机器之心，还有哪个？": the
+    items the question sets aside match it best, but the answer is the rest of their list.
+    When a quote is an item of a short list whose name (its label, or the whole short
+    item) says nothing but a name set aside, the list's label and its other items are the
+    answer; otherwise the quotes stay ("模型导出（ONNX/TorchScript）" names more than ONNX)."""
+    names = [_squash(name) for name in excluded_names(question)]
+    if not names:
+        return chosen
+
+    def set_aside(text: str) -> bool:
+        label = _squash(re.split(r"[:：]", text, maxsplit=1)[0])
+        if not any(name in label for name in names):
+            return False
+        for name in names:
+            label = label.replace(name, "")
+        return len(re.sub(r"[\W\d_]+", "", label)) <= SET_ASIDE_REST
+
+    for hit, text in chosen:
+        if not set_aside(text):
+            continue
+        cands = candidates_of(hit)
+        top = next((c for c in cands if c.text == text), None)
+        if top is None:
+            continue
+        siblings = [c.text for c in cands if c.context == top.context]
+        others = [t for t in siblings if not set_aside(t)]
+        if others and len(siblings) <= LIST_QUOTES:
+            label = _label(top.context)
+            return [*([(hit, label)] if label else []), *((hit, t) for t in others)]
+    return chosen
 
 
 def _complemented(
@@ -1520,6 +1559,17 @@ def answer_question(
             )
     else:
         answer = _answer(asked, user=user, sources=sources, history=history, llm=llm)
+        scene_free = without_scene_week(asked, first_person=False)
+        if scene_free:
+            # "第13周搭飞书知识库问答机器人，向量数据库用哪个？": the week may be the subject or
+            # only the scene. Its own pages answer, unless the whole plan's answer says more
+            # of what the last clause asks (向量数据库: FAISS, which week 13 never names).
+            clause = asked_clause(asked)
+            said = _says_of(answer, clause)
+            if said < len(kbtext.query_terms(clause)):
+                other = _answer(scene_free, user=user, sources=sources, history=history, llm=llm)
+                if other.found and _says_of(other, clause) > said:
+                    answer = other
     if not answer.found and asked != whole:
         # "I don't have a GPU at home. What free option does the plan suggest first?": the
         # question alone says too little, so the sentences before it are read with it.
@@ -1527,6 +1577,20 @@ def answer_question(
         if fuller.found:
             return fuller
     return answer
+
+
+def _says_of(answer: Answer, clause: str) -> int:
+    """How many of a clause's search words (or, for an English one, their Chinese glosses)
+    the answer's quotes say; 0 for an answer that abstains."""
+    if not answer.found:
+        return 0
+    said = _squash(" ".join(quote.text for quote in answer.quotes))
+    known = known_words_for(clause)
+    return sum(
+        1
+        for term in kbtext.query_terms(clause)
+        if any(_squash(word) in said for word in (term, *kbtext.glosses(term, known)))
+    )
 
 
 def _answer(

@@ -66,7 +66,7 @@ _WEEK = [
     # week-1 too, and "wk 10" as typed in a chat
     re.compile(rf"{_LATIN_START}(?:week|wk)[\s#-]*(\d{{1,2}}|{_EN_NUMBER}){_LATIN_END}", re.I),
     re.compile(rf"\b({_EN_ORDINAL})\s+week\b", re.IGNORECASE),  # the first week
-    re.compile(r"(?<![A-Za-z0-9])W(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),
+    re.compile(r"(?<![A-Za-z0-9])W-?(\d{1,2})(?![A-Za-z0-9])", re.IGNORECASE),  # W10, W-10
     re.compile(r"第\s*(\d{1,2})\s*w(?![A-Za-z])", re.IGNORECASE),  # 第16w, as typed on a phone
 ]
 _PHASE = [
@@ -308,6 +308,36 @@ def without_request_verb(question: str) -> str:
     return question
 
 
+# A fill-in-the-blank prompt ("补全：Demo 2 的向量库用的是___", "Complete: Demo 2 serves its
+# API with ___.", "第8周要读的论文是____？"): the instruction is no search word and the blank
+# is what is asked.
+_BLANK_PROMPT = re.compile(
+    r"^\s*(?:(?:请)?(?:补全|填空|补充完整|完形填空)(?:一下)?\s*[:：]"
+    r"|(?:please\s+)?(?:complete|fill\s+in(?:\s+the\s+blanks?)?|fill\s+the\s+blanks?)"
+    r"(?:\s+the\s+sentence)?\s*[:：])\s*",
+    re.IGNORECASE,
+)
+_BLANK = re.compile(r"_{2,}|＿{2,}|（\s*）|\(\s*\)")
+
+
+def without_blanks(question: str) -> str:
+    """ "补全：Demo 2 的向量库用的是___" → "Demo 2 的向量库用的是什么？"; "Complete: Demo 2 serves
+    its API with ___." → "Demo 2 serves its API with what?". Anything else comes back
+    unchanged."""
+    rest = _BLANK_PROMPT.sub("", question, count=1)
+    if not rest.strip():
+        return question
+    if not _BLANK.search(rest):
+        return rest
+    # The word that stands for the blank is in the language around it.
+    blank = _BLANK.search(rest)
+    before = re.findall(r"[A-Za-z\u4e00-\u9fff]", rest[: blank.start()] if blank else "")
+    english = before[-1].isascii() if before else kbtext.language_of(rest) == "en"
+    rest = _BLANK.sub(" what " if english else "什么", rest)
+    rest = re.sub(r"\s+", " ", re.sub(r"\s*[.。?？!！]*\s*$", "", rest)).strip()
+    return rest + ("?" if english else "？")
+
+
 # "应该重点掌握哪些": 重点 before a verb says how much, not what (the plan's 学习重点 column,
 # which "重点是什么" asks for).
 _FOCUS_ADVERB = re.compile(r"重点(?=掌握|学习?|关注|复习|练|准备|攻克|突破|理解|看)")
@@ -332,7 +362,7 @@ def normalise(question: str) -> str:
         return f"Day 1-{number}" if number and 1 < number < 8 else match.group(0)
 
     question = without_summary_request(_ATTN.sub("Attention", kbtext.simplified(question)))
-    question = _FOCUS_ADVERB.sub("", without_request_verb(question))
+    question = _FOCUS_ADVERB.sub("", without_request_verb(without_blanks(question)))
     question = positions_as_numbers(question)
     question = _GLUED_NUMBER.sub(r"\1 ", _DAYS.sub("Day", question))
     question = _BITS.sub(r"INT\1", question)
@@ -585,7 +615,7 @@ def _squash_with_positions(text: str) -> tuple[str, list[int]]:
 _EXCLUDED = [
     re.compile(r"除了?\s*[^，,。？?！!]{1,30}?\s*(?:之外|以外|外|(?=[，,]?\s*(?:还|也)))"),
     re.compile(
-        r"\b(?:besides|other than|apart from|except(?: for)?)\s+[A-Za-z0-9.\-]+(?:\s+\d+)?",
+        r"\b(?:besides|other than|apart from|aside from|except(?: for)?)\s+[A-Za-z0-9.\-]+(?:\s+\d+)?",
         re.IGNORECASE,
     ),
 ]
@@ -593,7 +623,7 @@ _EXCLUDED = [
 
 # The words of an exclusion itself, around what it excludes.
 _EXCLUSION_WORDS = re.compile(
-    r"除了?|之外|以外|外|besides|other than|apart from|except(?: for)?", re.IGNORECASE
+    r"除了?|之外|以外|外|besides|other than|apart from|aside from|except(?: for)?", re.IGNORECASE
 )
 
 
@@ -616,6 +646,28 @@ def excludes_a_name(question: str) -> bool:
             if latin and latin >= len(re.findall(r"[\u4e00-\u9fff]", body)):
                 return True
     return False
+
+
+# Where the names an exclusion lists part: "除了Hugging Face Blog、NVIDIA Developer Blog和机器之心".
+_NAME_LIST_SEPARATOR = re.compile(r"\s*(?:[、,，/]|和|与|及|以及|还有|\band\b|\bor\b)\s*")
+# "除了…，还有哪个" / "besides X, which other": an exclusion followed by another of its kind.
+_EXCLUDED_WITH_ANOTHER = re.compile(
+    r"除了?\s*([^，,。？?！!]{1,60}?)\s*(?:之外|以外|外)?\s*[，,]?\s*(?:还|也|另外)"
+    r"|\b(?:besides|other than|apart from|aside from)\s+([^,，?？]{1,60}?)\s*[,，]",
+    re.IGNORECASE,
+)
+
+
+def excluded_names(question: str) -> list[str]:
+    """The names a question sets aside to ask for another: "除了Hugging Face Blog、NVIDIA
+    Developer Blog和机器之心，还有哪个" → [Hugging Face Blog, NVIDIA Developer Blog, 机器之心];
+    "Besides PyTorch 2.0+, which Python version" → [PyTorch 2.0+]. Each is at least two
+    characters; [] when the question sets nothing aside."""
+    names: list[str] = []
+    for match in _EXCLUDED_WITH_ANOTHER.finditer(question):
+        body = match.group(1) or match.group(2) or ""
+        names += [n.strip() for n in _NAME_LIST_SEPARATOR.split(body) if len(n.strip()) >= 2]
+    return names
 
 
 def without_exclusions(question: str) -> str:
@@ -821,19 +873,42 @@ _REFERS_TO_THE_SCENE = re.compile(
 _DAY = re.compile(r"(?<![A-Za-z])day\s*\d|第\s*\d\s*天", re.IGNORECASE)
 
 
-def without_scene_week(question: str) -> str | None:
+# A clause that asks something itself, so it sets no scene.
+_ASKS_IN_SCENE = re.compile(
+    r"[?？]|什么|哪|几|多少|怎么|怎样|如何|吗|啥|咋|是否"
+    r"|\b(?:what|which|how|who|when|where|why|whether|is|are|does|do)\b",
+    re.IGNORECASE,
+)
+
+
+def _weeks_named(text: str) -> set[int]:
+    return {_number(m.group(1)) for pattern in _WEEK for m in pattern.finditer(text)} - {None}
+
+
+def asked_clause(question: str) -> str:
+    """The question's last clause: what a question that sets a scene first asks."""
+    clauses = [part for part in _CLAUSE_END.split(question.strip()) if part.strip()]
+    return clauses[-1] if clauses else question
+
+
+def without_scene_week(question: str, *, first_person: bool = True) -> str | None:
     """A question whose week only sets the asker's scene, without that week: "第15周我开始搭
     Sandbox，强化学习框架计划推荐用哪个？" asks what the plan recommends, wherever it says so,
     not what week 15's page says. None when no clause before the last names a week in the
     first person or names a day of it, or when the last clause names a week or phase itself
-    or refers back to the scene ("…这周要交什么？", "…这个项目叫什么？")."""
+    or refers back to the scene ("…这周要交什么？", "…这个项目叫什么？"). Without
+    `first_person`, a scene need not be the asker's ("第13周搭飞书机器人，向量数据库用哪个？")."""
     clauses = [part for part in _CLAUSE_END.split(question.strip()) if part.strip()]
     if len(clauses) < 2:
         return None
     last = clauses[-1]
     scene = " ".join(clauses[:-1])
-    if week_number(scene) is None or week_span(scene) or not _FIRST_PERSON.search(scene):
+    if week_number(scene) is None or week_span(scene):
         return None
+    if first_person and not _FIRST_PERSON.search(scene):
+        return None
+    if not first_person and (_ASKS_IN_SCENE.search(scene) or len(_weeks_named(scene)) > 1):
+        return None  # "第15周在Kaggle上该做什么，…？" asks in its first clause; 第9周和第10周
     if _DAY.search(scene):
         return None
     if week_number(last) or week_span(last) or phase_number(last):

@@ -24,12 +24,14 @@ from portal.knowledge.sources import (
 from portal.knowledge.structured import (
     chinese_number,
     each_part,
+    excluded_names,
     focus_of,
     month_span,
     normalise,
     phase_number,
     week_number,
     week_span,
+    without_blanks,
     without_request_verb,
     without_scene_week,
 )
@@ -54,7 +56,7 @@ def quoted(question: str, *hits: object) -> list[str]:
     [("第10周的项目", 10), ("第十周的项目", 10), ("week 10 project", 10), ("W10 做什么", 10),
      ("第十六周", 16), ("第一周", 1), ("Week 3?", 3), ("第9-12周", None), ("how many weeks", None),
      ("the end of week one", 1), ("one week", None), ("the week-1 setup", 1),
-     ("my first hands-on project in the first week", 1), ("the 10th week", 10),
+     ("my first hands-on project in the first week", 1), ("the 10th week", 10), ("W-8 做什么", 8),
      ("the first weeks", None), ("第16w的实践项目", 16), ("第3w 做啥", 3), ("16w 年薪", None),
      ("what do i build in wk 10 pls", 10), ("wk3 reading", 3), ("my wkend plans", None),
      # glued to Chinese, where \\b finds no edge: "7" and "干" are both word characters
@@ -169,6 +171,77 @@ def test_a_week_that_only_sets_the_askers_scene_is_left_out():
         "第10周的实践项目是什么？",
     ):
         assert without_scene_week(kept) is None, kept
+
+
+def test_a_week_that_sets_anyones_scene_is_left_out_only_when_asked_to():
+    # "第13周搭飞书机器人，向量数据库用哪个？": a scene without an asker; answer_question tries
+    # it without the week when the week's own answer says less of what the last clause asks
+    question = "第13周搭飞书知识库问答机器人，向量数据库用哪个？"
+    assert without_scene_week(question) is None
+    assert (
+        without_scene_week(question, first_person=False)
+        == "搭飞书知识库问答机器人， 向量数据库用哪个？"
+    )
+    # a first clause that asks, or names two weeks, sets no scene
+    for kept in ("第15周在Kaggle上该做什么，能让面试官看到我的社区影响力？",
+                 "第9周和第10周，哪一周安排了实践项目？"):  # fmt: skip
+        assert without_scene_week(kept, first_person=False) is None, kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_weeks_scene_gives_way_to_the_plan_when_only_the_plan_says_what_is_asked(indexed_plan):
+    # week 13's page names no vector database; week 14's (Demo 2) does
+    answer = answer_question(
+        "第13周搭飞书知识库问答机器人，向量数据库用哪个？", user=None, llm=None
+    )
+    assert answer.found and "FAISS" in answer.text
+    # ... while a week whose page says what is asked keeps to that week
+    answer = answer_question("第10周学FlashAttention，要读哪几篇论文？", user=None, llm=None)
+    assert "FlashAttention-2" in answer.text and "第10周" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [("补全：Demo 2 的向量库用的是___", "Demo 2 的向量库用的是什么？"),
+     ("第8周要读的论文是____？", "第8周要读的论文是什么？"),
+     ("Complete: Demo 2 serves its API with ___.", "Demo 2 serves its API with what?"),
+     ("Fill in the blank: the weekly review asks for 本周完成 and ___.",
+      "the weekly review asks for 本周完成 and what?"),
+     ("Fill in: the plan's maintainer is ___.", "the plan's maintainer is what?"),
+     ("第一周做什么？", "第一周做什么？")],
+)  # fmt: skip
+def test_a_fill_in_the_blank_prompt_asks_for_its_blank(text, read):
+    assert without_blanks(text) == read
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [("技术博客推荐里，除了Hugging Face Blog、NVIDIA Developer Blog和机器之心，还有哪个？",
+      ["Hugging Face Blog", "NVIDIA Developer Blog", "机器之心"]),
+     ("Besides PyTorch 2.0+, which Python version should I install?", ["PyTorch 2.0+"]),
+     ("除了 vLLM 之外还该看哪类论文", ["vLLM"]),
+     ("第10周的实践项目是什么？", [])],
+)  # fmt: skip
+def test_the_names_a_question_sets_aside_are_read(text, names):
+    assert excluded_names(text) == names
+
+
+def test_besides_the_items_of_a_list_named_the_answer_is_the_rest_of_it():
+    blogs = plan_hit(
+        1, "技术博客推荐",
+        "- Hugging Face Blog: https://huggingface.co/blog\n"
+        "- NVIDIA Developer Blog: https://developer.nvidia.com/blog\n"
+        "- Lil'Log: https://lilianweng.github.io/\n- 机器之心: https://www.jiqizhixin.com/",
+    )  # fmt: skip
+    quotes = quoted(
+        "技术博客推荐里，除了Hugging Face Blog、NVIDIA Developer Blog和机器之心，还有哪个？", blogs
+    )
+    assert [q for q in quotes if "http" in q] == ["Lil'Log: https://lilianweng.github.io/"]
+    # an item that names more than the name set aside stays: it may be the answer
+    export = plan_hit(
+        2, "深度学习框架", "- PyTorch熟练使用\n- 自定义算子开发\n- 模型导出（ONNX/TorchScript）"
+    )
+    assert "模型导出（ONNX/TorchScript）" in quoted("模型导出除了ONNX，还有哪种格式？", export)
 
 
 @pytest.mark.django_db
