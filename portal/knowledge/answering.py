@@ -572,18 +572,31 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text.lower())
 
 
+def _numbered(text: str, name: str) -> list[tuple[str, str]]:
+    """The numbers or spans a (squashed) text gives a name: "day1-2" → [("1", "2")]."""
+    return re.findall(rf"{re.escape(name)}(\d+(?:\.\d+)*)(?:[-–~](\d+){NUMBER_ENDS})?", text)
+
+
+def _covers(numbered: tuple[str, str], number: str) -> bool:
+    """Whether "Day 1-2" (("1", "2")) or "Day 2" (("2", "")) is the number asked: Day 2 is
+    in Day 1-2."""
+    low, high = numbered
+    if not high:
+        return low == number
+    return low.isdigit() and number.isdigit() and int(low) <= int(number) <= int(high)
+
+
 def _names_entity(text: str, entity: tuple[str, str]) -> bool:
-    return (
-        re.search(rf"{re.escape(entity[0])}{re.escape(entity[1])}{NUMBER_ENDS}", text) is not None
-    )
+    return any(_covers(numbered, entity[1]) for numbered in _numbered(text, entity[0]))
 
 
 def _names_other(text: str, entity: tuple[str, str], entities: list[tuple[str, str]]) -> bool:
     """Whether the text names a sibling of the entity (Demo 1 when Demo 2 was asked) and
-    none the question names: "Demo 2 or Demo 3?" is answered by Demo 2's line."""
-    others = re.findall(rf"{re.escape(entity[0])}(\d+(?:\.\d+)*)", text)
+    none the question names: "Demo 2 or Demo 3?" is answered by Demo 2's line, and "Day 2"
+    by the line for Day 1-2."""
+    others = _numbered(text, entity[0])
     asked = {number for name, number in entities if name == entity[0]}
-    return bool(others) and not asked.intersection(others)
+    return bool(others) and not any(_covers(o, n) for o in others for n in asked)
 
 
 def _about_entity(hit: Hit, entities: list[tuple[str, str]]) -> bool:

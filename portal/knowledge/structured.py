@@ -145,6 +145,8 @@ _GLUED_NUMBER = re.compile(r"(?<![A-Za-z])(demo|day)(?=\d)", re.IGNORECASE)
 _DAYS = re.compile(r"(?<![A-Za-z])days(?=\s*\d)", re.IGNORECASE)
 # "the first demo" → "Demo 1"
 _NTH_DEMO_EN = re.compile(r"\b(first|second|third)\s+demo\b", re.IGNORECASE)
+# "Demo two", "day three" as the plan writes them: "Demo 2", "Day 3".
+_DEMO_EN = re.compile(r"\b(demo|day)\s+(one|two|three|four|five|six|seven)\b", re.IGNORECASE)
 # "头两天", "前2天" of a week as the plan writes its days: "Day 1-2".
 # 8位整数 / 8位 / 8-bit / 4 bits: the plan names integer widths as INT8, INT4
 _BITS = re.compile(r"(?<![\d.第])([48])\s*(?:位整数|位|-?bits?(?![A-Za-z]))", re.IGNORECASE)
@@ -368,6 +370,9 @@ def normalise(question: str) -> str:
     question = _BITS.sub(r"INT\1", question)
     question = _FIRST_DAYS.sub(first_days, question)
     question = _NTH_DEMO_EN.sub(lambda m: f"Demo {_ORDINALS[m.group(1).lower()]}", question)
+    question = _DEMO_EN.sub(
+        lambda m: f"{m.group(1)} {_ENGLISH_NUMBERS[m.group(2).lower()]}", question
+    )
     return _DEMO_CN.sub(cn, _NTH_DEMO.sub(nth, question))
 
 
