@@ -1891,3 +1891,16 @@ def test_a_compound_of_a_name_and_a_glossary_word_names_only_the_name():
     # a name of its own keeps its hyphen
     assert specific_names("TensorRT-LLM怎么安装？") == ["TensorRT-LLM"]
     assert specific_names("ChatGLM-6B要多少显存") == ["ChatGLM-6B"]
+
+
+def test_a_day_asked_is_in_the_span_the_checklist_gives_it():
+    from portal.knowledge.answering import _names_entity, _names_other
+
+    day2 = ("day", "2")
+    assert _names_entity("任务清单/day1-2环境准备", day2)
+    assert not _names_other("任务清单/day1-2环境准备", day2, [day2])  # Day 2 is in Day 1-2
+    assert _names_other("day3-4:学习mit6.0001", day2, [day2])
+    assert _names_other("demo1:大模型部署", ("demo", "2"), [("demo", "2")])
+    assert not _names_entity("demo12", ("demo", "2"))
+    # ... and "Demo two" is Demo 2
+    assert "Demo 2" in normalise("Which web framework serves the API in Demo two?")
