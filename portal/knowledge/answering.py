@@ -24,7 +24,13 @@ from django.utils.translation import gettext as _
 from portal.knowledge import conf
 from portal.knowledge import text as kbtext
 from portal.knowledge.llm import LLM, ChatMessage, LLMUnavailable, get_verified_llm
-from portal.knowledge.retrieval import Hit, hybrid_search, known_words_for, mentioned_nowhere
+from portal.knowledge.retrieval import (
+    Hit,
+    hybrid_search,
+    known_words_for,
+    mentioned_in_a_compound,
+    mentioned_nowhere,
+)
 from portal.knowledge.structured import (
     NUMBER_ENDS,
     Focus,
@@ -746,7 +752,7 @@ def choose_quotes(
     wants_tool = asks_for_a_name(question)
     asks_week = asks_which_week(question) and not (focus and focus.week)
     asks_link = bool(_ASKS_LINK.search(question))
-    asks_when = bool(_ASKS_WHEN.search(question))
+    when = asks_when(question)
     spans = {n for n in numbers_of(question) if "-" in n}  # "第5-8周" → "#5-8"
     yes_no = asks_yes_or_no(question)
     asks_span = asks_which_weeks(question) and not spans
@@ -803,7 +809,7 @@ def choose_quotes(
                 score *= QUANTITY_BONUS
             if names_tool:
                 score *= TOOL_BONUS
-            score *= label_bonus(cand.text, weights, when=asks_when)
+            score *= label_bonus(cand.text, weights, when=when)
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
@@ -1124,6 +1130,23 @@ _AMOUNT = re.compile(r"\d\s*(?:元|块|万|千|[kK]\b|美元|USD|RMB)|[￥¥$]\s
 _ASKS_WHEN = re.compile(
     r"什么时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|\bwhen\b|\bwhat date\b", re.IGNORECASE
 )
+# "When I get stuck on CUDA, which community should I join?", "What should I do when I'm
+# stuck?": "when" starts a condition, and another question word asks.
+_WH = r"(?:which|what|how|who|whom|where|why|should|do|does|did|can|could|is|are|will)"
+_WHEN_CONDITION = re.compile(
+    rf"\bwhen\b[^,，.?？!]*[,，]\s*{_WH}\b|(?:^|[.?!]\s+){_WH}\b[^.?!]*\bwhen\b", re.I
+)
+
+
+def asks_when(question: str) -> bool:
+    """Whether the question asks for a time ("什么时候学 TensorRT", "When is Demo 1 due?"),
+    not only names a condition with "when"."""
+    match = _ASKS_WHEN.search(question)
+    if not match:
+        return False
+    if match.group(0).lower() != "when":
+        return True
+    return not _WHEN_CONDITION.search(question)
 
 
 # What answers "when": a year, a date, a month, a week or day of the plan ("第8周",
@@ -1256,7 +1279,7 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
         return False
     if _ASKS_YEAR.search(question) and not _YEAR.search(said):
         return False
-    if _ASKS_WHEN.search(question) and not _WHEN.search(said):
+    if asks_when(question) and not _WHEN.search(said):
         # (the learner's own path: "When can I …", "我什么时候…"; not "曦望今年什么时候校招")
         relative = _ASKS_LEARNER.search(question) and _WHEN_RELATIVE.search(said)
         if _ASKS_DATE.search(question) or not relative:
@@ -1630,7 +1653,11 @@ def _answer(
     if belief:
         question = without_proposed_numbers(question)
     indexing = _indexing()
-    unmentioned = mentioned_nowhere(specific_names(question), user=user, sources=sources)
+    unmentioned = [
+        name
+        for name in mentioned_nowhere(specific_names(question), user=user, sources=sources)
+        if not mentioned_in_a_compound(name, question, user=user, sources=sources)
+    ]
     rest = without_names(question, unmentioned) if unmentioned and belief else question
     if rest != question:
         # "Demo 2 的向量库是 Milvus 吗？": the plan never says Milvus, but it may say which

@@ -287,3 +287,29 @@ def mentioned_nowhere(
         if not chunks.filter(found).exists():
             missing.append(name)
     return missing
+
+
+def mentioned_in_a_compound(
+    name: str, question: str, *, user: object, sources: Iterable[str] | None = None
+) -> bool:
+    """Whether a name the knowledge base never says as a word of its own is a part of one it
+    does, joined to the word beside it in the question by nothing, a hyphen or a space:
+    "Stable Baselines 3" names Stable-Baselines3, "Paged Attention" PagedAttention. A digit
+    may follow (a version: Stable-Baselines3)."""
+    match = re.search(
+        rf"(?:(?<![A-Za-z0-9])([A-Za-z][A-Za-z0-9]*)[\s-]+)?(?<![A-Za-z0-9]){re.escape(name)}"
+        rf"(?![A-Za-z0-9])(?:[\s-]+([A-Za-z][A-Za-z0-9]*|\d+)(?![A-Za-z0-9]))?",
+        question,
+    )
+    if not match:
+        return False
+    before, after = match.group(1), match.group(2)
+    joined = [f"{before}{sep}{name}" for sep in ("", "-", " ") if before]
+    joined += [f"{name}{sep}{after}" for sep in ("", "-", " ") if after]
+    if not joined:
+        return False
+    found = Q()
+    for variant in joined:
+        word = rf"(?<![a-z0-9]){re.escape(variant)}(?![a-z])"
+        found |= Q(text__iregex=word) | Q(section__iregex=word) | Q(document__title__iregex=word)
+    return _base(user, list(sources or [])).filter(found).exists()

@@ -310,6 +310,25 @@ def without_request_verb(question: str) -> str:
     return question
 
 
+# What a chat message carries around its question: @-mentions ("@学习助手 第10周做啥",
+# Feishu's "@_user_1"), markdown quote marks and emphasis ("> …", "**Demo 2**"), emoji and
+# the placeholders a pasted message leaves ("[图片]").
+_MENTION = re.compile(r"(?:^|(?<=\s))@[^\s@]{1,40}(?=\s|$)")
+_QUOTE_MARK = re.compile(r"^[ \t]*>+[ \t]*", re.MULTILINE)
+_EMPHASIS = re.compile(r"\*\*|`+")
+_EMOJI = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\u200d\U0001f300-\U0001faff]+")
+_PLACEHOLDER = re.compile(r"\[(?:图片|表情|文件|image|sticker|photo)\]", re.IGNORECASE)
+
+
+def without_chat_noise(question: str) -> str:
+    """ "@学习助手 第14周要搞的那个项目叫啥 👀👀" → "第14周要搞的那个项目叫啥"; "**Demo 2** 用的啥数据库~"
+    → "Demo 2 用的啥数据库~". A message that is nothing but noise comes back unchanged."""
+    rest = _PLACEHOLDER.sub(" ", _EMOJI.sub(" ", _MENTION.sub(" ", question)))
+    rest = _EMPHASIS.sub("", _QUOTE_MARK.sub("", rest))
+    rest = re.sub(r"[ \t]+", " ", rest).strip()
+    return rest if re.search(r"[\w\u4e00-\u9fff]", rest) else question
+
+
 # A fill-in-the-blank prompt ("补全：Demo 2 的向量库用的是___", "Complete: Demo 2 serves its
 # API with ___.", "第8周要读的论文是____？"): the instruction is no search word and the blank
 # is what is asked.
@@ -363,6 +382,7 @@ def normalise(question: str) -> str:
         number = _number(match.group(1))
         return f"Day 1-{number}" if number and 1 < number < 8 else match.group(0)
 
+    question = without_chat_noise(question)
     question = without_summary_request(_ATTN.sub("Attention", kbtext.simplified(question)))
     question = _FOCUS_ADVERB.sub("", without_request_verb(without_blanks(question)))
     question = positions_as_numbers(question)

@@ -32,6 +32,7 @@ from portal.knowledge.structured import (
     week_number,
     week_span,
     without_blanks,
+    without_chat_noise,
     without_request_verb,
     without_scene_week,
 )
@@ -1904,3 +1905,46 @@ def test_a_day_asked_is_in_the_span_the_checklist_gives_it():
     assert not _names_entity("demo12", ("demo", "2"))
     # ... and "Demo two" is Demo 2
     assert "Demo 2" in normalise("Which web framework serves the API in Demo two?")
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [("@学习助手 第14周要搞的那个项目叫啥 👀👀", "第14周要搞的那个项目叫啥"),
+     ("@_user_1 week 10?", "week 10?"),
+     ("**Demo 2** 用的啥数据库~", "Demo 2 用的啥数据库~"),
+     ("> version info\nwhat version is the plan at?", "version info\nwhat version is the plan at?"),
+     ("[图片] 这是第几周的", "这是第几周的"),
+     ("mail a@b.com ok", "mail a@b.com ok"),  # no mention: an address
+     ("👍", "👍")],  # nothing but noise stays as it is
+)  # fmt: skip
+def test_a_chat_messages_mentions_emoji_and_markdown_are_not_the_question(text, read):
+    assert without_chat_noise(text) == read
+
+
+def test_when_that_starts_a_condition_asks_for_no_time():
+    from portal.knowledge.answering import asks_when
+
+    assert not asks_when("When I get stuck on CUDA, which Discord community should I join?")
+    assert not asks_when("What should I do when I am stuck?")
+    assert asks_when("When is Demo 1 due?")
+    assert asks_when("when should I read the vLLM paper?")
+    assert asks_when("什么时候学TensorRT")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_name_written_apart_is_found_joined(indexed_plan):
+    # the plan writes Stable-Baselines3 and PagedAttention; "Baselines" and "Paged" are no
+    # words of their own there, but the question's "Stable Baselines 3" is that name
+    from portal.knowledge.retrieval import mentioned_in_a_compound
+
+    for name, question in (
+        ("Baselines", "Agent Sandbox 用的是 Stable Baselines 哪个版本？"),
+        ("Baselines", "Where is the repo for Stable Baselines 3?"),
+        ("Paged", "Paged Attention 是哪个领域的论文？"),
+    ):
+        assert mentioned_in_a_compound(name, question, user=None), question
+    assert not mentioned_in_a_compound("Diffusion", "Stable Diffusion 在第几周？", user=None)
+    answer = answer_question(
+        "Agent Sandbox 用的 RL 框架是 Stable Baselines 哪个版本？", user=None, llm=None
+    )
+    assert answer.found and "Stable-Baselines3" in answer.text
