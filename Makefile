@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 run: install sandbox-deps
 	$(BIN)/python manage.py up
 
-# `make test`: lint and every test but the end-to-end ones marked slow (about 7 minutes
+# `make test`: lint and every test but the end-to-end ones marked slow (about 5 minutes
 # here). `make test-slow`: those (real model loads, `manage.py up`, outages, browsers, the
 # answer-quality floors). CI (.ci/run) runs both; `make test-all` does the same.
 test: install browser-deps sandbox-deps
