@@ -32,6 +32,7 @@ from portal.knowledge.retrieval import (
     mentioned_nowhere,
 )
 from portal.knowledge.structured import (
+    EMOJI,
     NUMBER_ENDS,
     Focus,
     asked_clause,
@@ -949,12 +950,11 @@ def _complemented(
 
 
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_DECORATION = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\U0001f300-\U0001faff]+")
 
 
 def _label(heading: str) -> str:
     """A heading or lead-in as a quoted label: without emoji or link markup."""
-    return re.sub(r"\s+", " ", _DECORATION.sub("", _MD_LINK.sub(r"\1", heading))).strip()
+    return re.sub(r"\s+", " ", EMOJI.sub("", _MD_LINK.sub(r"\1", heading))).strip()
 
 
 def _with_siblings(

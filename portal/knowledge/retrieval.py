@@ -286,16 +286,21 @@ def mentioned_nowhere(
     chunks = _base(user, list(sources or []))
     missing = []
     for name in names:
-        found = Q()
-        for variant in {name, name.replace("-", ""), name.replace("-", " ")}:
-            # as a word of its own: "LoRA" is not mentioned by "QLoRA"
-            word = rf"(?<![a-z0-9]){re.escape(variant)}(?![a-z0-9])"
-            found |= (
-                Q(text__iregex=word) | Q(section__iregex=word) | Q(document__title__iregex=word)
-            )
-        if not chunks.filter(found).exists():
+        # as a word of its own: "LoRA" is not mentioned by "QLoRA"
+        variants = {name, name.replace("-", ""), name.replace("-", " ")}
+        if not chunks.filter(_says_a_word(variants, ends=r"(?![a-z0-9])")).exists():
             missing.append(name)
     return missing
+
+
+def _says_a_word(variants: Iterable[str], *, ends: str) -> Q:
+    """Chunks whose text, section or document title says one of `variants` (no case) with
+    no Latin letter or digit before it and `ends` after it."""
+    found = Q()
+    for variant in variants:
+        word = rf"(?<![a-z0-9]){re.escape(variant)}{ends}"
+        found |= Q(text__iregex=word) | Q(section__iregex=word) | Q(document__title__iregex=word)
+    return found
 
 
 def mentioned_in_a_compound(
@@ -317,8 +322,5 @@ def mentioned_in_a_compound(
     joined += [f"{name}{sep}{after}" for sep in ("", "-", " ") if after]
     if not joined:
         return False
-    found = Q()
-    for variant in joined:
-        word = rf"(?<![a-z0-9]){re.escape(variant)}(?![a-z])"
-        found |= Q(text__iregex=word) | Q(section__iregex=word) | Q(document__title__iregex=word)
+    found = _says_a_word(joined, ends=r"(?![a-z])")
     return _base(user, list(sources or [])).filter(found).exists()

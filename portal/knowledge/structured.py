@@ -316,14 +316,15 @@ def without_request_verb(question: str) -> str:
 _MENTION = re.compile(r"(?:^|(?<=\s))@[^\s@]{1,40}(?=\s|$)")
 _QUOTE_MARK = re.compile(r"^[ \t]*>+[ \t]*", re.MULTILINE)
 _EMPHASIS = re.compile(r"\*\*|`+")
-_EMOJI = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\u200d\U0001f300-\U0001faff]+")
+# (also what answering.py leaves out of a quoted heading)
+EMOJI = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\u200d\U0001f300-\U0001faff]+")
 _PLACEHOLDER = re.compile(r"\[(?:图片|表情|文件|image|sticker|photo)\]", re.IGNORECASE)
 
 
 def without_chat_noise(question: str) -> str:
     """ "@学习助手 第14周要搞的那个项目叫啥 👀👀" → "第14周要搞的那个项目叫啥"; "**Demo 2** 用的啥数据库~"
     → "Demo 2 用的啥数据库~". A message that is nothing but noise comes back unchanged."""
-    rest = _PLACEHOLDER.sub(" ", _EMOJI.sub(" ", _MENTION.sub(" ", question)))
+    rest = _PLACEHOLDER.sub(" ", EMOJI.sub(" ", _MENTION.sub(" ", question)))
     rest = _EMPHASIS.sub("", _QUOTE_MARK.sub("", rest))
     rest = re.sub(r"[ \t]+", " ", rest).strip()
     return rest if re.search(r"[\w\u4e00-\u9fff]", rest) else question
@@ -348,11 +349,11 @@ def without_blanks(question: str) -> str:
     rest = _BLANK_PROMPT.sub("", question, count=1)
     if not rest.strip():
         return question
-    if not _BLANK.search(rest):
+    blank = _BLANK.search(rest)
+    if not blank:
         return rest
     # The word that stands for the blank is in the language around it.
-    blank = _BLANK.search(rest)
-    before = re.findall(r"[A-Za-z\u4e00-\u9fff]", rest[: blank.start()] if blank else "")
+    before = re.findall(r"[A-Za-z\u4e00-\u9fff]", rest[: blank.start()])
     english = before[-1].isascii() if before else kbtext.language_of(rest) == "en"
     rest = _BLANK.sub(" what " if english else "什么", rest)
     rest = re.sub(r"\s+", " ", re.sub(r"\s*[.。?？!！]*\s*$", "", rest)).strip()
@@ -910,9 +911,13 @@ def _weeks_named(text: str) -> set[int]:
     return {_number(m.group(1)) for pattern in _WEEK for m in pattern.finditer(text)} - {None}
 
 
+def _clauses(question: str) -> list[str]:
+    return [part for part in _CLAUSE_END.split(question.strip()) if part.strip()]
+
+
 def asked_clause(question: str) -> str:
     """The question's last clause: what a question that sets a scene first asks."""
-    clauses = [part for part in _CLAUSE_END.split(question.strip()) if part.strip()]
+    clauses = _clauses(question)
     return clauses[-1] if clauses else question
 
 
@@ -923,7 +928,7 @@ def without_scene_week(question: str, *, first_person: bool = True) -> str | Non
     first person or names a day of it, or when the last clause names a week or phase itself
     or refers back to the scene ("…这周要交什么？", "…这个项目叫什么？"). Without
     `first_person`, a scene need not be the asker's ("第13周搭飞书机器人，向量数据库用哪个？")."""
-    clauses = [part for part in _CLAUSE_END.split(question.strip()) if part.strip()]
+    clauses = _clauses(question)
     if len(clauses) < 2:
         return None
     last = clauses[-1]
