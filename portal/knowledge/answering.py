@@ -176,7 +176,12 @@ _FUNCTION_CHARS = frozenset(
 
 _LIST_MARK = re.compile(r"^\s*(?:[-*>#|]+\s*|\d+[.、]\s+)*(?:\[[ xX]\]\s*)?")
 _LEAD_IN_END = re.compile(r"[:：?？]\**\s*$")
-_BOLD_LINE = re.compile(r"^[^\w\u4e00-\u9fff*]*\*\*[^*]+\*\*[:：]?\s*$")
+# A bold label alone on its line, perhaps with a note in brackets: "- 📄 **必读论文清单**（28篇
+# 核心论文）" introduces the list under it (the chunk keeps no indentation to say so).
+_BOLD_LINE = re.compile(
+    r"^[^\w\u4e00-\u9fff*]*\*\*[^*]+\*\*(?:\s*[（(][^）)]{1,20}[）)])?[:：]?\s*$"
+)
+_BOLD_NOTE = re.compile(r"\s*[（(][^）)]{1,20}[）)]\s*(?=[:：]?\s*$)")
 
 
 def _is_lead_in(line: str, following: str) -> bool:
@@ -267,7 +272,10 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
             lead = _clean(line)
             table_header = line.strip().startswith("|")
             # A table's header row adds to the bold line above it ("**推荐阅读优先级**：").
-            context = f"{context if table_header else heading} {lead}"
+            # (A bold label's note in brackets is no part of what its items are about: the
+            # items of "必读论文清单（28篇核心论文）" are not "核心".)
+            label = _BOLD_NOTE.sub("", lead) if _BOLD_LINE.match(line.strip()) else lead
+            context = f"{context if table_header else heading} {label}"
             # ... or a count ("本方案包含5个核心文档：")
             states = re.search(r"[:：]\s*[^\s?？]|\d\s*[个篇份项门]", lead)
             if states and not lead.endswith(("?", "？")):
@@ -746,6 +754,7 @@ def choose_quotes(
     weights = {t: w * NAME_WEIGHT if t in names else w for t, w in weights.items()}
     concepts = _concepts(weights, known)
     wants_number = asks_quantity(question)
+    often = bool(_ASKS_FREQUENCY.search(question))
     units = counted_units(question)
     count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
     # "除了 vLLM 还有哪个": the answer names another thing, as a tool asked for does.
@@ -808,6 +817,8 @@ def choose_quotes(
                     score *= QUANTITY_BONUS * COUNT_BONUS
             elif wants_number and re.search(r"\d", cand.text):
                 score *= QUANTITY_BONUS
+            elif often and _FREQUENCY.search(cand.text):
+                score *= QUANTITY_BONUS  # "多久维护一次": "每月更新论文清单"
             if names_tool:
                 score *= TOOL_BONUS
             score *= label_bonus(cand.text, weights, when=when)
@@ -853,6 +864,7 @@ def choose_quotes(
             row[2],
         )
     )
+    scored = _own_line_first(scored)
     chosen: list[tuple[Hit, str]] = []
     per_chunk: dict[int, int] = {}
     seen: set[str] = set()
@@ -869,8 +881,28 @@ def choose_quotes(
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    chosen = _complemented(_with_siblings(chosen, concepts), concepts, terms)
+    chosen = _complemented(_with_siblings(chosen, concepts), concepts, terms, question)
     return _instead_of_excluded(chosen, question)
+
+
+def _own_line_first(
+    scored: list[tuple[float, int, int, Hit, str]],
+) -> list[tuple[float, int, int, Hit, str]]:
+    """Of the best chunk's sentences that tie for first, a line of its own before an item of
+    one of its lists: "项目：ChatGLM-6B量化部署" says what Demo 1 is ("Demo 1 用什么模型"),
+    "vLLM推理加速" is one of its techniques."""
+    if not scored:
+        return scored
+    first = scored[0]
+    ties = [
+        row for row in scored
+        if row[3].chunk_id == first[3].chunk_id and round(row[0], 6) == round(first[0], 6)
+    ]  # fmt: skip
+    heading = section_context(first[3])
+    own = next((row for row in ties if context_of(row[3], row[4]) == heading), None)
+    if own is None or own is first or context_of(first[3], first[4]) == heading:
+        return scored
+    return [own, *(row for row in scored if row is not own)]
 
 
 SET_ASIDE_REST = 2  # "安装PyTorch 2.0+" without PyTorch 2.0+: a verb, no other name
@@ -904,13 +936,16 @@ def _instead_of_excluded(chosen: list[tuple[Hit, str]], question: str) -> list[t
         siblings = [c.text for c in cands if c.context == top.context]
         others = [t for t in siblings if not set_aside(t)]
         if others and len(siblings) <= LIST_QUOTES:
-            label = _label(top.context)
+            label = _list_label(cands, top.context)
             return [*([(hit, label)] if label else []), *((hit, t) for t in others)]
     return chosen
 
 
 def _complemented(
-    chosen: list[tuple[Hit, str]], concepts: list[tuple[frozenset[str], float]], terms: set[str]
+    chosen: list[tuple[Hit, str]],
+    concepts: list[tuple[frozenset[str], float]],
+    terms: set[str],
+    question: str = "",
 ) -> list[tuple[Hit, str]]:
     """The best chunk's sentence that says what the quotes leave out.
 
@@ -924,28 +959,47 @@ def _complemented(
     hit = chosen[0][0]
     quoted = {t for _h, t in chosen}
     said = set().union(*(_words(t) for t in quoted))
+    # A kind of tool asked ("拿哪个环境来训") that the quotes say but name none of ("项目：
+    # 硬件感知的RL环境（MVP）"): a sentence naming one ("CartPole环境训练") says the rest.
+    tool = tool_asked(question) if question else ""
+
+    def instance(text: str) -> bool:
+        return len(text) <= TOOL_ITEM_CHARS and names_another(text, question)
+
+    unnamed = bool(tool) and not any(instance(t) for t in quoted)
+    if unnamed:
+        said -= {tool}
     missing = [(members, weight) for members, weight in concepts if not members & said]
     best, best_gain = None, 0.0
     cands = candidates_of(hit)
     for cand in cands:  # the first of equals: the chunk's own order
         if cand.text in quoted or not _novel(terms, cand.text) or _BARE_URL.match(cand.text):
             continue
-        own = _words(cand.text)
+        own = _words(cand.text) | ({tool} if unnamed and instance(cand.text) else set())
         gain = sum(weight for members, weight in missing if members & own)
         if gain > best_gain:
-            best, best_gain = cand.text, gain
-    if best is not None:
-        return [*chosen, (hit, best)]
-    # ... or else the list whose lead-in says it ("成果：" for "做完后要拿出哪些成果"): the
-    # items under it say what the lead-in names.
+            best, best_gain = cand, gain
     heading = section_context(hit)
-    for cand in cands:
-        lead = cand.context[len(heading) :] if cand.context.startswith(heading) else ""
-        if lead.strip() and any(members & _words(lead) for members, _w in missing):
+
+    def lead_in(cand: Candidate) -> str:
+        return cand.context[len(heading) :] if cand.context.startswith(heading) else ""
+
+    def says_missing(cand: Candidate) -> bool:
+        lead = lead_in(cand)
+        return bool(lead.strip()) and any(members & _words(lead) for members, _w in missing)
+
+    if best is not None and not says_missing(best):
+        return [*chosen, (hit, best.text)]
+    # ... or else the list whose lead-in says it ("成果：" for "做完后要拿出哪些成果"; "部署："
+    # for "飞书 bot 部署方式", whose item "云服务器部署" says it too): the items under it
+    # say what the lead-in names, all of them.
+    for cand in [best] if best is not None else cands:
+        if says_missing(cand):
             items = [c.text for c in cands if c.context == cand.context]
-            listed = {_label(cand.context), *items[:LIST_QUOTES]}
+            label = _list_label(cands, cand.context)
+            listed = {label, *items[:LIST_QUOTES]}
             rest = [(h, t) for h, t in chosen if t not in listed]
-            return [*rest, (hit, _label(cand.context)), *((hit, t) for t in items[:LIST_QUOTES])]
+            return [*rest, (hit, label), *((hit, t) for t in items[:LIST_QUOTES])]
     return chosen
 
 
@@ -955,6 +1009,16 @@ _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 def _label(heading: str) -> str:
     """A heading or lead-in as a quoted label: without emoji or link markup."""
     return re.sub(r"\s+", " ", EMOJI.sub("", _MD_LINK.sub(r"\1", heading))).strip()
+
+
+def _list_label(cands: list[Candidate], context: str) -> str:
+    """The label quoted over a list's items: its lead-in line whole, with the note in
+    brackets its items' context leaves out ("GitHub仓库（至少3个）")."""
+    for cand in cands:
+        if cand.text != _BOLD_NOTE.sub("", cand.text):
+            if f"{cand.context} {_BOLD_NOTE.sub('', cand.text)}" == context:
+                return _label(f"{cand.context} {cand.text}")
+    return _label(context)
 
 
 def _with_siblings(
@@ -970,7 +1034,8 @@ def _with_siblings(
     if top is None:
         return chosen
     # The best quote is itself a list's lead-in ("Day 5-7: 第一个项目"): its items answer.
-    items = [(hit, c.text) for c in cands if c.context == f"{top.context} {top.text}"]
+    lead = f"{top.context} {_BOLD_NOTE.sub('', top.text)}"
+    items = [(hit, c.text) for c in cands if c.context == lead]
     if 2 <= len(items) <= LIST_QUOTES:
         texts = {t for _h, t in items}
         rest = [(h, t) for h, t in chosen[1:] if t not in texts]
@@ -986,7 +1051,7 @@ def _with_siblings(
         picked = [(hit, sentence), *picked[: LIST_QUOTES - 1]]
     # The list's own heading and lead-in come first ("Demo 2: 飞书AI智能助手 技术实现："):
     # list items alone do not say what they are items of.
-    label = _label(top.context)
+    label = _list_label(cands, top.context)
     if label and label not in {t for _h, t in picked}:
         picked = [(hit, label), *picked]
     texts = {t for _h, t in picked}
@@ -1210,7 +1275,9 @@ _STATED_NUMBER = re.compile(
 )
 _NAMED_NUMBER = re.compile(r"\d+(?:\.\d+)+|(?<=[A-Za-z\s-])\d+(?=[A-Za-z-])")
 # "频率是多少", "how often": a frequency answers it ("每月总结", "weekly")
-_ASKS_FREQUENCY = re.compile(r"频率|多久一次|多长时间一次|how often|how frequently", re.IGNORECASE)
+_ASKS_FREQUENCY = re.compile(
+    r"频率|(?:多久|多长时间)\w{0,4}一次|每隔多久|how often|how frequently", re.IGNORECASE
+)
 _FREQUENCY = re.compile(r"每[天日周月年季]|\b(?:daily|weekly|monthly|yearly)\b", re.IGNORECASE)
 
 # A count of a unit ("要几GB显存", "审核要几天", "每分钟能调多少次", "每天学几个小时") is

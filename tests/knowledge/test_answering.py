@@ -9,6 +9,7 @@ from portal.knowledge import services
 from portal.knowledge.answering import (
     answer_question,
     answers_the_type_asked,
+    candidates_of,
     choose_quotes,
     sentences_of,
     strip_focus,
@@ -1959,3 +1960,64 @@ def test_a_name_written_apart_is_found_joined(indexed_plan):
         "Agent Sandbox 用的 RL 框架是 Stable Baselines 哪个版本？", user=None, llm=None
     )
     assert answer.found and "Stable-Baselines3" in answer.text
+
+
+DEMO_1 = (
+    "**项目**：ChatGLM-6B量化部署\n\n**优化技术**：\n- INT8量化（节省46%显存）\n"
+    "- vLLM推理加速（3x吞吐量提升）\n\n**成果**：\n- 性能对比报告\n- API服务部署"
+)
+
+
+def test_of_equal_lines_a_chunks_own_line_comes_before_an_item_of_its_lists():
+    # every line names something ("用什么模型" asks a name); only the project line says
+    # what Demo 1 is
+    quotes = quoted("Demo 1 用什么模型", plan_hit(1, "Demo 1: 大模型部署优化", DEMO_1))
+    assert quotes[0] == "项目：ChatGLM-6B量化部署", quotes
+
+
+@pytest.mark.django_db
+def test_a_list_whose_lead_in_says_what_the_quotes_leave_out_is_quoted_whole(indexed_plan):
+    # "项目：飞书知识库问答机器人" names the bot; of the rest, "云服务器部署" says 部署, and so
+    # does its lead-in "部署：": the whole list answers, not its one item
+    answer = answer_question("飞书 bot 部署方式", user=None, llm=None)
+    for item in ("Docker容器化", "内网穿透测试", "云服务器部署"):
+        assert item in answer.text, answer.text
+
+
+def test_a_kind_of_tool_asked_and_said_but_not_named_adds_a_line_that_names_one():
+    demo3 = plan_hit(
+        1, "Demo 3: Agent Sandbox原型",
+        "**项目**：硬件感知的RL环境（MVP）\n\n**功能**：\n- CartPole环境训练\n- GPU利用率监控",
+    )  # fmt: skip
+    quotes = quoted("sandbox 那个 MVP 拿哪个环境来训", demo3)
+    assert quotes[0] == "项目：硬件感知的RL环境（MVP）"
+    assert "CartPole环境训练" in quotes, quotes
+    # a quote that names one already is enough
+    assert "CartPole环境训练" not in quoted("Demo 3 的项目是哪个环境", plan_hit(
+        2, "Demo 3", "**项目**：CartPole环境（MVP）\n\n**功能**：\n- Gym环境训练",
+    ))  # fmt: skip
+
+
+def test_a_bold_label_with_a_note_introduces_the_list_under_it():
+    # the chunk keeps no indentation: the label line alone says where the next list starts
+    resources = plan_hit(
+        1, "顶级论文与研究资源",
+        "- 🏛️ **顶级研究实验室**\n- Stanford DAWN Lab, HAI\n- MIT Han Lab, CSAIL\n"
+        "- 📄 **必读论文清单**（28篇核心论文）\n- Transformer基础架构\n"
+        "- 模型量化技术（GPTQ, AWQ）\n- AI芯片架构（Google TPU）",
+    )  # fmt: skip
+    assert "AI芯片架构（Google TPU）" in quoted("必读论文清单里芯片架构方向是哪篇？", resources)
+    contexts = {c.text: c.context for c in candidates_of(resources)}
+    assert contexts["AI芯片架构（Google TPU）"].endswith("必读论文清单")  # the note is no label
+    assert "📄 必读论文清单（28篇核心论文）" in contexts  # ... but the line, a count, is quoted
+    assert contexts["MIT Han Lab, CSAIL"].endswith("顶级研究实验室")
+
+
+def test_a_frequency_asked_is_answered_by_a_line_that_states_one():
+    upkeep = plan_hit(1, "文档维护", "**更新计划**：\n- 每月更新论文清单\n- 根据用户反馈优化")
+    papers = plan_hit(
+        2, "顶级论文与研究资源",
+        "- 📄 **必读论文清单**（28篇核心论文）\n- Transformer基础架构\n- 模型量化技术（GPTQ, AWQ）",
+    )  # fmt: skip
+    quotes = quoted("必读论文的清单会多久维护一次？", papers, upkeep)
+    assert "每月更新论文清单" in quotes and "Transformer基础架构" not in quotes, quotes
