@@ -35,6 +35,7 @@ from portal.knowledge.structured import (
     EMOJI,
     NUMBER_ENDS,
     Focus,
+    alternatives_offered,
     asked_clause,
     asked_part,
     asks_yes_or_no,
@@ -670,6 +671,7 @@ def chunk_factor(
     plan: bool,
     focus: Focus | None = None,
     asks_week: bool = False,
+    question: str = "",
 ) -> float:
     """How much a chunk's sentences count: the plan's own sections (PLAN_BONUS), and as
     much a week's document when the question asks which week."""
@@ -680,7 +682,25 @@ def chunk_factor(
         factor *= PHASE_DOC_BONUS
     if focus and focus.week and hit.kind == "phase":
         factor *= PHASE_ROW_FACTOR
+    if question and names_the_section(hit, question):
+        factor *= SECTION_BONUS
     return factor
+
+
+SECTION_BONUS = 1.3
+SECTION_NAME_CHARS = 4  # "技术能力目标", "常见问题解答"; not "内容"
+
+
+def names_the_section(hit: Hit, question: str) -> bool:
+    """Whether the question names the plan section the chunk is by its heading ("技术能力目标
+    中，模型导出要求掌握哪两种格式？" names 核心目标检查清单 / 技术能力目标)."""
+    if hit.source != "plan":
+        return False  # the curriculum's pages share their headings (学习资源, Kaggle活动)
+    said = _squash(question)
+    heading = heading_of(hit).rsplit(" / ", 1)[-1] or hit.title
+    name = _squash(_label(_MD_LINK.sub(r"\1", heading)))
+    name = re.sub(r"^[\d\W_]+", "", name)  # "5️⃣ [Demo开发与实验指南](…)" → its words
+    return len(name) >= SECTION_NAME_CHARS and name in said
 
 
 def _week_of(hit: Hit) -> int | None:
@@ -773,7 +793,9 @@ def choose_quotes(
             # it shares; without a sentence of its own, the week gets its overview (_framed).
             continue
         bonus = FOCUS_BONUS if hit.chunk_id in focused else 1.0
-        bonus *= chunk_factor(hit, entities, plan=plan, focus=focus, asks_week=asks_week)
+        bonus *= chunk_factor(
+            hit, entities, plan=plan, focus=focus, asks_week=asks_week, question=question
+        )
         named = _about_entity(hit, entities)
         context_weight = 1.0 if _short_list(hit, cands) else CONTEXT_WEIGHT
         heading = section_context(hit)
@@ -881,7 +903,8 @@ def choose_quotes(
         chosen.append((hit, sentence))
         seen.add(sentence)
         per_chunk[hit.chunk_id] = per_chunk.get(hit.chunk_id, 0) + 1
-    chosen = _complemented(_with_siblings(chosen, concepts), concepts, terms, question)
+    listed = _with_siblings(chosen, concepts, position=asks_position(question))
+    chosen = _complemented(listed, concepts, terms, question)
     return _instead_of_excluded(chosen, question)
 
 
@@ -1021,11 +1044,30 @@ def _list_label(cands: list[Candidate], context: str) -> str:
     return _label(context)
 
 
+# "常见问题解答中的第一个问题", "which blog is listed right after NVIDIA's": a place in a list
+# is asked, and only the whole list shows it.
+_ASKS_POSITION = re.compile(
+    r"第\s*[一二三四五六七八九十\d]+\s*(?:个|条|项|步|篇|位|点)|最后一|排在|紧接|下一[个条项步]"
+    r"|\b(?:first|second|third|fourth|fifth|sixth|last|next)\b"
+    r"|\b(?:right|just|listed|comes?|coming)\s+(?:after|before)\b|\bfollows\b|\bprecedes\b",
+    re.IGNORECASE,
+)
+
+
+def asks_position(question: str) -> bool:
+    """Whether the question asks for a place in a list (first, 第三条, right after X)."""
+    return bool(_ASKS_POSITION.search(question))
+
+
 def _with_siblings(
-    chosen: list[tuple[Hit, str]], concepts: list[tuple[frozenset[str], float]]
+    chosen: list[tuple[Hit, str]],
+    concepts: list[tuple[frozenset[str], float]],
+    *,
+    position: bool = False,
 ) -> list[tuple[Hit, str]]:
     """The best quote's whole list: when it is an item under a lead-in line ("**部署**："),
-    its sibling items are the rest of the answer ("Docker容器化", "内网穿透测试", ...)."""
+    its sibling items are the rest of the answer ("Docker容器化", "内网穿透测试", ...); so
+    are the items of a short section's list when a place in it is asked (`position`)."""
     if not chosen:
         return chosen
     hit, sentence = chosen[0]
@@ -1041,7 +1083,7 @@ def _with_siblings(
         rest = [(h, t) for h, t in chosen[1:] if t not in texts]
         return [(hit, sentence), *items, *rest[: max(0, QUOTES - len(items) - 1)]]
     under_heading = top.context == section_context(hit)
-    if under_heading and not _heading_answers(hit, cands, top, concepts):
+    if under_heading and not (position or _heading_answers(hit, cands, top, concepts)):
         return chosen
     siblings = [c for c in cands if c.context == top.context]
     if len(siblings) < 2:
@@ -1228,7 +1270,7 @@ _ASKS_LEARNER = re.compile(r"我|\b(?:I|my|we)\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(
     r"哪天|哪一天|几号|几月|哪年|哪一年|what (?:date|day|year)|which (?:date|day)", re.I
 )
-_ASKS_YEAR = re.compile(r"哪年|哪一年|几几年|\bwhat year\b|\bwhich year\b", re.IGNORECASE)
+_ASKS_YEAR = re.compile(r"哪年|哪一年|几几年|年份|\bwhat year\b|\bwhich year\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)|\d\s*年")
 # "vLLM和TensorRT-LLM相比哪个更强", "飞书和钉钉比起来": a comparison needs both sides; an
 # answer that quotes only the one the plan mentions compares nothing.
@@ -1725,7 +1767,11 @@ def _answer(
         for name in mentioned_nowhere(specific_names(question), user=user, sources=sources)
         if not mentioned_in_a_compound(name, question, user=user, sources=sources)
     ]
-    rest = without_names(question, unmentioned) if unmentioned and belief else question
+    # ... or offers it as one of the alternatives to choose from ("Gradio还是Streamlit？"),
+    # beside another that the plan does say
+    offered = alternatives_offered(question, specific_names(question))
+    choice = bool(set(offered) & set(unmentioned)) and bool(set(offered) - set(unmentioned))
+    rest = without_names(question, unmentioned) if unmentioned and (belief or choice) else question
     if rest != question:
         # "Demo 2 的向量库是 Milvus 吗？": the plan never says Milvus, but it may say which
         # one it is. That answer follows the line saying the name is nowhere.

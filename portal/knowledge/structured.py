@@ -1054,6 +1054,32 @@ def checks_a_belief(question: str) -> bool:
     return bool(_CHECKS_A_BELIEF.search(question.strip()))
 
 
+# "Web界面用Gradio还是Streamlit？", "DAWN Lab or SAIL?": the asker offers alternatives.
+_OFFERS_A_CHOICE = re.compile(r"还是|或者|或是|\bor\b", re.IGNORECASE)
+
+
+# Characters between "还是" / "or" and an alternative: "还是用Streamlit", "DAWN Lab or SAIL"
+# (a name cut short: "DAWN").
+CHOICE_SLACK = 4
+
+
+def alternatives_offered(question: str, names: list[str]) -> list[str]:
+    """Of `names` (the question's), those it offers as alternatives to choose from, on
+    either side of "还是" or "or": Gradio and Streamlit of "Web界面用Gradio还是Streamlit？",
+    not Demo 2 of "Does Demo 2 use Milvus or Pinecone?"."""
+    offered: list[str] = []
+    for match in _OFFERS_A_CHOICE.finditer(question):
+        before = question[: match.start()].rstrip(" ，,、").lower()
+        after = question[match.end() :].lstrip().lower()
+        for name in names:
+            end = before.rfind(name.lower())
+            gap = len(before) - end - len(name) if end >= 0 else -1
+            at = after.find(name.lower())
+            if name not in offered and (0 <= gap <= CHOICE_SLACK or 0 <= at <= CHOICE_SLACK):
+                offered.append(name)
+    return offered
+
+
 # "会不会在本地跑LLM推理？", "有没有", "是否": a yes-or-no question asked in the A-not-A form,
 # which proposes no belief of the asker's.
 _A_NOT_A = re.compile(r"([\u4e00-\u9fff])不\1|([\u4e00-\u9fff])没\2|是否")
@@ -1105,7 +1131,8 @@ _TOOL_KINDS_EN = (
     r"frameworks?|librar(?:y|ies)|tools?|databases?|platforms?|sdks?|environments?|websites?"
     r"|sites?|packages?|algorithms?|models?|formats?"
 )
-_WHICH = r"(?:什么|哪个|哪种|哪些|哪一个|哪几种|哪几个|啥)"  # the question words that ask which one
+# The question words that ask which one ("哪两种格式" asks which two)
+_WHICH = r"(?:什么|哪个|哪种|哪些|哪一个|哪[几两二三四五]\s*[种个]|啥)"
 _ASKS_TOOL = re.compile(
     rf"{_WHICH}\w{{0,3}}?(?P<zh>{_TOOL_KINDS_NAMED_FIRST}|环境|语言|网站|格式)"
     # ... the kind said in English in a Chinese question: "支持哪几种 RL algorithm"

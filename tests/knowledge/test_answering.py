@@ -9,8 +9,10 @@ from portal.knowledge import services
 from portal.knowledge.answering import (
     answer_question,
     answers_the_type_asked,
+    asks_position,
     candidates_of,
     choose_quotes,
+    names_the_section,
     sentences_of,
     strip_focus,
     tool_asked,
@@ -23,6 +25,7 @@ from portal.knowledge.sources import (
     sync_sources,
 )
 from portal.knowledge.structured import (
+    alternatives_offered,
     chinese_number,
     each_part,
     excluded_names,
@@ -809,9 +812,10 @@ def test_a_section_that_is_one_short_list_is_quoted_as_a_list():
         "知乎: 关注AI芯片话题",
     ]
     # a long section is not a list to quote whole: its heading stays a lead-in of weight < 1
+    # (asked without naming the section by its heading, which would count it more)
     long_text = "\n".join(f"- 条目{i}: 内容{i}" for i in range(12))
     long = plan_hit(3, "学习社群", long_text)
-    assert [s for _h, s in choose_quotes("有哪些学习社群？", [long, advice])] == [
+    assert [s for _h, s in choose_quotes("有哪些学习的社群？", [long, advice])] == [
         "寻求反馈：加入学习社群"
     ]
 
@@ -2021,3 +2025,66 @@ def test_a_frequency_asked_is_answered_by_a_line_that_states_one():
     )  # fmt: skip
     quotes = quoted("必读论文的清单会多久维护一次？", papers, upkeep)
     assert "每月更新论文清单" in quotes and "Transformer基础架构" not in quotes, quotes
+
+
+def test_a_place_in_a_list_asked_is_answered_by_the_whole_list():
+    tips = plan_hit(
+        1, "使用本方案建议",
+        "1. **打印检查清单**：每周review进度\n2. **记录学习日志**：使用Notion/Obsidian\n"
+        "3. **定期自我测试**：每月总结\n4. **寻求反馈**：加入学习社群",
+    )  # fmt: skip
+    assert asks_position("使用建议里，在“记录学习日志”之后的第三条是什么？")
+    assert asks_position("Which blog is listed right after the NVIDIA Developer Blog?")
+    assert not asks_position("第三周学什么？")
+    quotes = quoted("使用建议里，在“记录学习日志”之后的第三条是什么？", tips)
+    assert "定期自我测试：每月总结" in quotes, quotes
+    # without a place asked, the line that says it answers alone
+    assert quoted("学习日志用什么记录？", tips) == ["记录学习日志：使用Notion/Obsidian"]
+
+
+def test_alternatives_offered_are_the_names_next_to_or():
+    names = ["Demo 2", "Milvus", "Pinecone"]
+    assert alternatives_offered("Does Demo 2 use Milvus or Pinecone?", names) == names[1:]
+    assert alternatives_offered("Web界面用Gradio还是Streamlit？", ["Gradio", "Streamlit"]) == [
+        "Gradio", "Streamlit",
+    ]  # fmt: skip
+    assert alternatives_offered("Demo 2 用什么向量库？", ["Demo 2"]) == []
+
+
+@pytest.mark.django_db
+def test_an_alternative_the_plan_never_names_leaves_the_one_it_does(indexed_plan):
+    answer = answer_question(
+        "Demo 1的展示方式里，Web界面用Gradio还是Streamlit？", user=None, llm=None
+    )
+    assert answer.found and answer.unmentioned == ["Streamlit"]
+    assert answer.text.startswith("知识库中没有提到 Streamlit") and "Gradio" in answer.text
+    # neither alternative named anywhere: nothing to choose between, so nothing is quoted
+    # as if it answered
+    other = answer_question("第14周的机器人部署用Kubernetes还是Nomad？", user=None, llm=None)
+    assert not other.found and set(other.unmentioned) == {"Kubernetes", "Nomad"}, other.text
+
+
+def test_a_section_the_question_names_by_its_heading_counts_more():
+    goals = plan_hit(
+        1, "技术能力目标",
+        "**深度学习框架**：\n- PyTorch模型训练与优化\n- 模型导出（ONNX/TorchScript）\n"
+        "**大模型技术**：\n- 掌握1种量化技术",
+    )  # fmt: skip
+    final = plan_hit(2, "最终目标", "**3个月后的你**：\n- 技术能力：大模型部署、芯片优化、应用开发")
+    question = "技术能力目标中，模型导出要求掌握哪两种格式？"
+    assert names_the_section(goals, question) and not names_the_section(final, question)
+    assert tool_asked(question) == "格式"  # "哪两种" asks which two, as "哪几种" does
+    quotes = choose_quotes(question, [final, goals])
+    assert "模型导出（ONNX/TorchScript）" in [s for _h, s in quotes], quotes
+    assert {h.chunk_id for h, _s in quotes} == {1}, quotes
+    # a heading of a few characters is named by chance ("内容" of any question about content)
+    assert not names_the_section(plan_hit(3, "内容", "- 16周系统化学习计划"), "阶段内容是什么")
+
+
+def test_a_year_asked_is_answered_only_by_a_year():
+    assert not answers_the_type_asked(
+        "TPU 论文 发表年份", ["Google TPU论文 | ⭐⭐⭐⭐⭐ | 芯片架构"]
+    )
+    assert answers_the_type_asked(
+        "TPU 论文 发表年份", ["In-Datacenter Performance Analysis (2017)"]
+    )
