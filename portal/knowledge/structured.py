@@ -319,13 +319,29 @@ _EMPHASIS = re.compile(r"\*\*|`+")
 # (also what answering.py leaves out of a quoted heading)
 EMOJI = re.compile(r"[\u2600-\u27bf\u2b50\ufe0f\u20e3\u200d\U0001f300-\U0001faff]+")
 _PLACEHOLDER = re.compile(r"\[(?:图片|表情|文件|image|sticker|photo)\]", re.IGNORECASE)
+# ... and the greetings and thanks around it ("Hey, quick question: …? Thanks!", "你好，…谢谢！"),
+# whose words are no search words
+_GREETING = re.compile(
+    r"^\s*(?:(?:hi|hey|hello|hiya)(?:\s+there)?\s*[,!.，！]\s*|你好\s*[,!，！。]?\s*)+"
+    r"|^\s*(?:a\s+)?quick\s+question\s*[:：,，-]\s*",
+    re.IGNORECASE,
+)
+_THANKS = re.compile(
+    r"(?<=[?？!！.。,，\s])\s*(?:thanks|thank\s+you|thx|cheers|谢谢|多谢|感谢)"
+    r"(?:\s+(?:a\s+lot|so\s+much|in\s+advance))?\s*[!！.。~～]*\s*$",
+    re.IGNORECASE,
+)
 
 
 def without_chat_noise(question: str) -> str:
     """ "@学习助手 第14周要搞的那个项目叫啥 👀👀" → "第14周要搞的那个项目叫啥"; "**Demo 2** 用的啥数据库~"
-    → "Demo 2 用的啥数据库~". A message that is nothing but noise comes back unchanged."""
+    → "Demo 2 用的啥数据库~"; "Hey, quick question: what tool does Demo 3 use? Thanks!" → "what
+    tool does Demo 3 use?". A message that is nothing but noise comes back unchanged."""
     rest = _PLACEHOLDER.sub(" ", EMOJI.sub(" ", _MENTION.sub(" ", question)))
     rest = _EMPHASIS.sub("", _QUOTE_MARK.sub("", rest))
+    for _ in range(2):  # "Hey, quick question: …"
+        rest = _GREETING.sub("", rest, count=1)
+    rest = _THANKS.sub("", rest)
     rest = re.sub(r"[ \t]+", " ", rest).strip()
     return rest if re.search(r"[\w\u4e00-\u9fff]", rest) else question
 

@@ -1931,6 +1931,11 @@ def test_a_day_asked_is_in_the_span_the_checklist_gives_it():
      ("> version info\nwhat version is the plan at?", "version info\nwhat version is the plan at?"),
      ("[图片] 这是第几周的", "这是第几周的"),
      ("mail a@b.com ok", "mail a@b.com ok"),  # no mention: an address
+     ("Hey, quick question: what tool does Demo 3 use? Thanks!", "what tool does Demo 3 use?"),
+     ("你好，第12周产出什么？谢谢！", "第12周产出什么？"),
+     ("Which question is first in the FAQ?", "Which question is first in the FAQ?"),
+     ("Why thanks to the plan?", "Why thanks to the plan?"),  # no thanks at the end
+     ("Thanks", "Thanks"),
      ("👍", "👍")],  # nothing but noise stays as it is
 )  # fmt: skip
 def test_a_chat_messages_mentions_emoji_and_markdown_are_not_the_question(text, read):
