@@ -30,6 +30,7 @@ from portal.knowledge.retrieval import (
     known_words_for,
     mentioned_in_a_compound,
     mentioned_nowhere,
+    phrase_search,
 )
 from portal.knowledge.structured import (
     EMOJI,
@@ -316,7 +317,7 @@ def _term_weights(terms: set[str], texts: list[str]) -> dict[str, float]:
     n = len(bags) or 1
     return {
         t: min(len(t), 4) * math.log(1 + n / (1 + sum(1 for bag in bags if t in bag)))
-        for t in terms
+        for t in sorted(terms)  # one order in every process: _concepts groups in this order
     }
 
 
@@ -775,6 +776,7 @@ def choose_quotes(
     concepts = _concepts(weights, known)
     wants_number = asks_quantity(question)
     often = bool(_ASKS_FREQUENCY.search(question))
+    quotes = quoted_words(question)
     units = counted_units(question)
     count = re.compile(rf"\d\s*[{units}个]") if units else None  # 个 counts anything
     # "除了 vLLM 还有哪个": the answer names another thing, as a tool asked for does.
@@ -807,7 +809,13 @@ def choose_quotes(
             own = _weight(weights, cand.text)
             if not (own or cand.context):
                 continue
-            if not _novel(terms, cand.text) and not (yes_no and _confirms(terms, cand.text)):
+            lead = cand.context.removeprefix(heading)  # its lead-in, not the section's heading
+            quoted_line = bool(quotes) and any(q in _squash(f"{lead} {cand.text}") for q in quotes)
+            # (a line the question quotes repeats it, but its lead-in says where it stands:
+            # "“CLUE中文基准”被列在哪一类资源下面？")
+            anchored = quoted_line and bool(lead.strip())
+            novel = _novel(terms, cand.text) or anchored
+            if not novel and not (yes_no and _confirms(terms, cand.text)):
                 continue
             if not asks_link and _BARE_URL.match(cand.text):
                 continue  # a link alone says nothing, unless a link was asked for
@@ -844,6 +852,8 @@ def choose_quotes(
             if names_tool:
                 score *= TOOL_BONUS
             score *= label_bonus(cand.text, weights, when=when)
+            if quoted_line:
+                score *= QUOTED_BONUS  # the line, or the list it is an item of
             if score > 0:
                 scored.append((score, rank, cand.position, hit, cand.text))
     own_first = focus and (focus.week or focus.phase or asks_about_the_paper(question, focus))
@@ -1057,6 +1067,22 @@ _ASKS_POSITION = re.compile(
 def asks_position(question: str) -> bool:
     """Whether the question asks for a place in a list (first, 第三条, right after X)."""
     return bool(_ASKS_POSITION.search(question))
+
+
+# The plan's own words quoted in a question ("“面试阶段可先用NVIDIA GPU模拟”是回答哪个常见问题
+# 的？"): the line that says them is what the question is about.
+_QUOTED = re.compile(r"[“「『\"]([^”」』\"]{3,60})[”」』\"]")
+QUOTED_BONUS = 2.0
+
+
+def quoted_phrases(question: str) -> list[str]:
+    """The phrases a question quotes: ["面试阶段可先用NVIDIA GPU模拟"]."""
+    return [match.group(1) for match in _QUOTED.finditer(question)]
+
+
+def quoted_words(question: str) -> list[str]:
+    """The phrases a question quotes, squashed: ["面试阶段可先用nvidiagpu模拟"]."""
+    return [_squash(phrase) for phrase in quoted_phrases(question)]
 
 
 def _with_siblings(
@@ -1831,6 +1857,13 @@ def _answer(
         extra = list({h.chunk_id: h for h in plan_hits if h.chunk_id not in seen_ids}.values())
         relevant += [h for h in extra if h.relevant]
         hits += extra
+    # A phrase quoted word for word finds the chunks that say it, however far down the
+    # ranking they are ("“面试阶段可先用NVIDIA GPU模拟”是回答哪个常见问题的？").
+    seen_ids = {h.chunk_id for h in hits}
+    quoted = [h for h in phrase_search(quoted_phrases(question), user=user, sources=sources)
+              if h.chunk_id not in seen_ids]  # fmt: skip
+    relevant += quoted
+    hits += quoted
     known = known_words_for(question)
     chosen = parts_quotes(question, relevant[:PARTS_HITS], known)  # under their own label
     if not chosen:

@@ -215,6 +215,34 @@ def hybrid_search(
     return ranked[:k]
 
 
+PHRASE_MIN_CHARS = 4  # "CLUE中文基准"; not "GPU"
+PHRASE_MAX_CHUNKS = 3  # a phrase more chunks say singles none of them out
+
+
+def phrase_search(
+    phrases: Iterable[str], *, user: object, sources: Iterable[str] | None = None
+) -> list[Hit]:
+    """The chunks that say a phrase the question quotes word for word ("“CLUE中文基准”被列在哪
+    一类资源下面？"), as a search engine answers a quoted phrase: relevant whatever their
+    similarity. A short phrase, or one more than PHRASE_MAX_CHUNKS chunks say, finds none."""
+    hits: dict[int, Hit] = {}
+    for phrase in phrases:
+        phrase = phrase.strip()
+        if len(re.sub(r"\s+", "", phrase)) < PHRASE_MIN_CHARS:
+            continue
+        rows = list(
+            _base(user, sources)
+            .filter(text__icontains=phrase)
+            .order_by("id")[: PHRASE_MAX_CHUNKS + 1]
+        )
+        if len(rows) > PHRASE_MAX_CHUNKS:
+            continue
+        for chunk in rows:
+            hit = hits.setdefault(chunk.pk, _hit(chunk))
+            hit.relevant = True
+    return list(hits.values())
+
+
 def words_said(
     question: str, concepts: list[frozenset[str]], text: str, matched: Iterable[str]
 ) -> set[str]:
