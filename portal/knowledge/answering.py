@@ -548,13 +548,17 @@ PARTIAL_LABEL_BONUS = 1.15
 _LABEL = re.compile(r"^([^:：，,。]{1,12})[:：]\s*\S")
 
 
+def _lead_in(context: str, heading: str) -> str:
+    """The lead-in line of a sentence's context under its section's heading ("部署：" of
+    "Demo 2: 飞书AI智能助手 部署："); "" for a sentence under the heading alone."""
+    return context[len(heading) :] if context.startswith(heading) else ""
+
+
 def _names_group(context: str, heading: str, weights: dict[str, float]) -> bool:
     """Whether the question names, in full, the lead-in line a list item stands under
     ("芯片与优化" of "芯片与优化这块的能力目标有哪些"): the question asks for that group's
     items, so the lead-in counts as fully as the item's own words."""
-    if not context.startswith(heading) or context == heading:
-        return False
-    words = set(_sentence_terms(context[len(heading) :]))
+    words = set(_sentence_terms(_lead_in(context, heading)))
     return bool(words) and words <= weights.keys()
 
 
@@ -699,7 +703,7 @@ def names_the_section(hit: Hit, question: str) -> bool:
         return False  # the curriculum's pages share their headings (学习资源, Kaggle活动)
     said = _squash(question)
     heading = heading_of(hit).rsplit(" / ", 1)[-1] or hit.title
-    name = _squash(_label(_MD_LINK.sub(r"\1", heading)))
+    name = _squash(_label(heading))
     name = re.sub(r"^[\d\W_]+", "", name)  # "5️⃣ [Demo开发与实验指南](…)" → its words
     return len(name) >= SECTION_NAME_CHARS and name in said
 
@@ -1014,11 +1018,8 @@ def _complemented(
             best, best_gain = cand, gain
     heading = section_context(hit)
 
-    def lead_in(cand: Candidate) -> str:
-        return cand.context[len(heading) :] if cand.context.startswith(heading) else ""
-
     def says_missing(cand: Candidate) -> bool:
-        lead = lead_in(cand)
+        lead = _lead_in(cand.context, heading)
         return bool(lead.strip()) and any(members & _words(lead) for members, _w in missing)
 
     if best is not None and not says_missing(best):
@@ -1048,9 +1049,9 @@ def _list_label(cands: list[Candidate], context: str) -> str:
     """The label quoted over a list's items: its lead-in line whole, with the note in
     brackets its items' context leaves out ("GitHub仓库（至少3个）")."""
     for cand in cands:
-        if cand.text != _BOLD_NOTE.sub("", cand.text):
-            if f"{cand.context} {_BOLD_NOTE.sub('', cand.text)}" == context:
-                return _label(f"{cand.context} {cand.text}")
+        bare = _BOLD_NOTE.sub("", cand.text)
+        if bare != cand.text and f"{cand.context} {bare}" == context:
+            return _label(f"{cand.context} {cand.text}")
     return _label(context)
 
 
@@ -1788,14 +1789,15 @@ def _answer(
     if belief:
         question = without_proposed_numbers(question)
     indexing = _indexing()
+    names = specific_names(question)
     unmentioned = [
         name
-        for name in mentioned_nowhere(specific_names(question), user=user, sources=sources)
+        for name in mentioned_nowhere(names, user=user, sources=sources)
         if not mentioned_in_a_compound(name, question, user=user, sources=sources)
     ]
     # ... or offers it as one of the alternatives to choose from ("Gradio还是Streamlit？"),
     # beside another that the plan does say
-    offered = alternatives_offered(question, specific_names(question))
+    offered = alternatives_offered(question, names)
     choice = bool(set(offered) & set(unmentioned)) and bool(set(offered) - set(unmentioned))
     rest = without_names(question, unmentioned) if unmentioned and (belief or choice) else question
     if rest != question:
