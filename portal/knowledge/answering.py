@@ -434,7 +434,7 @@ def numbers_of(text: str) -> set[str]:
 def _words(text: str) -> frozenset[str]:
     """A sentence's search words and numbers; cached, as the same chunks answer many
     questions and segmenting them dominated the answer time."""
-    return frozenset(kbtext.segment(text).split()) | numbers_of(text)
+    return frozenset(kbtext.passage_words(text).split()) | numbers_of(text)
 
 
 def names_of(question: str) -> set[str]:

@@ -169,13 +169,17 @@ def hybrid_search(
         )
     # relaxed_order may return rows slightly out of order: sort them exactly.
     vector_rows.sort(key=lambda c: (c.distance, c.pk))
+    known = known_words_for(question)
+    terms = kbtext.query_terms(question, expand=True, known=known)
     for pos, chunk in enumerate(vector_rows, start=1):
         hit = hits.setdefault(chunk.pk, _hit(chunk))
         hit.vector_pos = pos
         hit.similarity = 1.0 - float(chunk.distance)
-
-    known = known_words_for(question)
-    terms = kbtext.query_terms(question, expand=True, known=known)
+        # The words it says count whether or not the full-text ranking also finds it: a
+        # passage that says the question's rarest word ("Discord") among many that say its
+        # commonest (服务) may rank below the full-text candidates.
+        words = set(chunk.search_text.split())
+        hit.matched_terms = [t for t in terms if t in words]
     if terms:
         query = SearchQuery(" | ".join(terms), search_type="raw", config="simple")
         text_rows = (

@@ -248,7 +248,7 @@ def embed_document(
                 section=d.section[:300],
                 text=d.text,
                 text_hash=hashes[i],
-                search_text=kbtext.segment(passages[i]),
+                search_text=kbtext.passage_words(passages[i]),
                 embedding=vectors[hashes[i]],
             )
             for i, d in enumerate(drafts)

@@ -877,6 +877,13 @@ def specific_names(question: str) -> list[str]:
 _SENTENCE_END = re.compile(r"(?<=[。！？；])\s*|(?<=[.!?;])\s+")
 
 
+# A question that refers back to its scene: to the week (这周, 这一段, "this week") or to
+# what the asker does in it (这个项目, 该任务, "this project").
+_REFERS_TO_THE_SCENE = re.compile(
+    r"[这本当那]\s*(?:一|个)?\s*(?:周(?!末)|星期(?![六日天])|段|阶段)|这[个些项次]|该|此"
+    r"|\b(?:this|that|these|the same) (?:week|phase|stage|project|task|demo)\b",
+    re.IGNORECASE,
+)
 _REFERS_BACK = re.compile(
     r"\b(?:instead|it|its|they|them|this one|that one)\b|它|替代|代替|上面|前面说的", re.IGNORECASE
 )
@@ -888,13 +895,17 @@ def asked_part(question: str) -> str:
     asker did today names weeks and things the question is not about. The whole message
     stays when its first sentence asks, when no sentence ends in a question mark, or when
     the question says too little on its own ("怎么办？") or refers back to what came before
-    ("What can I use instead?")."""
+    ("What can I use instead?", "这周要交什么？" after the sentence that names the week)."""
     parts = [part for part in _SENTENCE_END.split(question.strip()) if part.strip()]
     first = next((i for i, part in enumerate(parts) if part.rstrip()[-1] in "？?"), 0)
     if not first:
         return question
     asked = " ".join(parts[first:])
     if _REFERS_BACK.search(asked):  # "What can I use instead?": instead of what it said
+        return question
+    before = " ".join(parts[:first])
+    if _REFERS_TO_THE_SCENE.search(asked) and not focus_of(asked) and focus_of(before):
+        # "我现在在第8周，准备做本周的项目。这周的项目具体是什么？": 这周 is the week before
         return question
     enough = focus_of(asked) or len(kbtext.query_terms(strip_focus(asked))) >= 2
     return asked if enough else question
@@ -904,13 +915,6 @@ def asked_part(question: str) -> str:
 _CLAUSE_END = re.compile(r"(?<=[，,。！？；：:])\s*|(?<=[.!?;])\s+")
 # The asker's own situation: "我在…", "I'm in week 9 …", "my LLM".
 _FIRST_PERSON = re.compile(r"我|\b(?:I|I'm|I am|my|we|we're|our)\b", re.IGNORECASE)
-# A question that refers back to its scene: to the week (这周, 这一段, "this week") or to
-# what the asker does in it (这个项目, 该任务, "this project").
-_REFERS_TO_THE_SCENE = re.compile(
-    r"[这本当那]\s*(?:一|个)?\s*(?:周(?!末)|星期(?![六日天])|段|阶段)|这[个些项次]|该|此"
-    r"|\b(?:this|that|these|the same) (?:week|phase|stage|project|task|demo)\b",
-    re.IGNORECASE,
-)
 # A day of the week's checklist ("第1周Day 1-2"): the scene is that week's page.
 _DAY = re.compile(r"(?<![A-Za-z])day\s*\d|第\s*\d\s*天", re.IGNORECASE)
 

@@ -192,6 +192,31 @@ def segment(text: str) -> str:
     return " ".join(p.lower() for group in words for p in group)
 
 
+# A name that has an acronym inside ("FastAPI", "ChatGLM"), and the acronym: FastAPI says
+# "API". Only an acronym of three letters or more, after a word of two or more: "vLLM" is
+# no LLM, and "PagedAttention" stays one name ("Paged Attention" is the paper, not a
+# passage that says "attention").
+_CAMEL = re.compile(r"[A-Za-z]*[a-z][A-Z][A-Za-z]*|[A-Z]{2,}[a-z][A-Za-z]*")
+_CAMEL_PART = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+ACRONYM_CHARS = 3
+
+
+def passage_words(text: str) -> str:
+    """A passage's search words: segment()'s, and the acronym inside a name, as a search
+    engine's word-delimiter filter indexes it, so "which framework serves the API" finds
+    "FastAPI服务". Questions keep their words whole (query_terms)."""
+    words = segment(text)
+    names = [_CAMEL_PART.findall(name) for name in _CAMEL.findall(simplified(text))]
+    parts = [
+        part.lower()
+        for name in names
+        if len(name) > 1 and min(map(len, name)) > 1
+        for part in name
+        if len(part) >= ACRONYM_CHARS and part.isupper()
+    ]
+    return " ".join([words, *dict.fromkeys(parts)]) if parts else words
+
+
 _STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 吗 呢 吧 啊 什么 怎么 如何 哪些 哪个 为什么 我 你 他 她 它 我们 "
     "这 那 有 要 会 能 可以 一个 中 上 下 第 周 a an the is are was of to in on for and or "
@@ -533,7 +558,9 @@ def index_version() -> str:
     version and the segmenter's own words (services.content_hash)."""
     symbols = "|".join(f"{p.pattern}>{w.strip()}" for p, w in _SYMBOL_NAMES)
     split = "|".join(SPLIT_WORDS)
-    return f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/-{split}/{symbols}/t2s"
+    return (
+        f"{CHUNKER_VERSION}/{'|'.join(USER_WORDS)}/-{split}/{symbols}/t2s/acronyms{ACRONYM_CHARS}"
+    )
 
 
 _SUFFIXES = ("ing", "ed", "ies", "es", "s", "er", "ers")
@@ -684,6 +711,9 @@ _THE_PLAN = re.compile(
     r"|(?:这个|这份|这套|本|该)(?:学习)?(?:方案|计划)"
     # "方案建议…", "方案里用什么": the plan, where no other 方案 (架构方案, 解决方案) is meant
     r"|(?<!架构)(?<!解决)(?<![A-Za-z])\s*方案(?=\s*(?:建议|推荐|里|中|说|提到|要求))"
+    # "计划用哪个强化学习框架", "计划里第8周…": the plan, where no word before makes it one
+    # of its parts (学习计划, 调整计划)
+    r"|(?<![\u3400-\u9fff])计划(?=\s*(?:用|让|建议|推荐|里|中|说|提到|要求|给|列|选|安排))"
     # "这16周里哪块时间最多": the plan's whole span, no week of it
     r"|(?:这|整个|这整个)\s*(?:16|十六)\s*(?:个)?周(?:里|中|内|下来)?"
     # "16周里哪部分占的时间最多" (but not 第16周里, week 16 itself)

@@ -392,6 +392,47 @@ def test_the_plans_whole_span_names_no_week():
     assert quotes[0][1] == "每周约 40%，是占比最大的一块。"
 
 
+def test_the_plan_itself_is_no_search_word():
+    """ "计划用哪个强化学习框架？" asks what the plan uses: 计划 there is the plan, which every
+    passage is part of; 学习计划 and 调整计划 are things the plan names."""
+    from portal.knowledge.text import query_terms
+
+    assert "计划" not in query_terms("计划用哪个强化学习框架？")
+    assert "计划" not in query_terms("我开始搭Sandbox了。计划里推荐哪个库？")
+    assert "计划" in query_terms("调整计划是第几条建议？")
+    assert "计划" in query_terms("16周系统化学习计划")
+
+
+def test_an_acronym_inside_a_name_is_a_passage_word():
+    """ "Which web framework serves the API?": "FastAPI服务" says API. The question keeps its
+    words whole, and a one-letter prefix makes no acronym of the rest ("vLLM")."""
+    from portal.knowledge.text import passage_words, query_terms
+
+    assert "api" in passage_words("FastAPI服务").split()
+    assert "glm" in passage_words("ChatGLM-6B量化部署").split()
+    assert "llm" not in passage_words("vLLM推理加速").split()
+    assert "attention" not in passage_words("PagedAttention").split()
+    assert "api" not in query_terms("FastAPI 怎么部署？")
+
+
+@pytest.mark.django_db
+def test_a_passage_found_only_by_its_meaning_still_says_its_words(indexed_plan):
+    """A passage among the nearest by meaning counts the question's words it says, whether or
+    not the full-text ranking also put it among its candidates."""
+    from portal.knowledge.models import Chunk
+    from portal.knowledge.retrieval import hybrid_search, known_words_for
+    from portal.knowledge.text import query_terms
+
+    question = "Any Discord servers worth joining according to the plan?"
+    terms = query_terms(question, expand=True, known=known_words_for(question))
+    hits = hybrid_search(question, user=None, k=60)
+    for hit in hits:
+        words = set(Chunk.objects.get(pk=hit.chunk_id).search_text.split())
+        assert hit.matched_terms == [t for t in terms if t in words]
+    # (some are found by meaning alone, below the full-text candidates, and say its words)
+    assert any(h.text_pos is None and h.matched_terms for h in hits)
+
+
 def test_the_segmenters_own_words_are_part_of_a_documents_hash(monkeypatch):
     """A chunk's search words come from jieba with USER_WORDS: new words re-index."""
     from portal.knowledge import text as kbtext
@@ -1631,7 +1672,10 @@ def test_a_belief_naming_what_the_plan_never_says_gets_what_the_plan_says(indexe
      # a question that says too little, or refers back, needs what came before
      ("我第10周的项目做不完了。怎么办？", None),
      ("I can't get the company's chip toolkit yet. What can I use instead while interviewing?",
-      None)],
+      None),
+     # ... or to the week the sentence before names ("这周" is week 8)
+     ("我现在在第8周，准备动手做本周的实践项目。这周的项目具体是什么？", None),
+     ("我在第8周。第10周的项目具体是什么？", "第10周的项目具体是什么？")],
 )  # fmt: skip
 def test_a_chat_message_is_answered_from_its_question(message, asked):
     from portal.knowledge.structured import asked_part
