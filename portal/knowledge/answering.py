@@ -1342,6 +1342,12 @@ def _chinese_side(text: str, *, last: bool) -> str:
 _STATED_NUMBER = re.compile(
     rf"(?<![A-Za-z])\d|[一二三四五六七八九十两半][{MEASURE_WORDS}轮次种倍成]"
 )
+# "当前版本号是多少", "what version number": a version answers it (v1.0, 3.10+)
+_ASKS_VERSION_NUMBER = re.compile(r"版本号|\bversion numbers?\b", re.IGNORECASE)
+_VERSION_NUMBER = re.compile(r"\d+(?:\.\d+)+|\bv\d", re.IGNORECASE)
+_NUMBERED_NAME = re.compile(r"\b(?:Demo|Q)\s*\d+\b|(?:^|/)\s*\d+\s+(?=\S)", re.I | re.M)
+_ASKS_AMOUNT = re.compile(r"多少|\bhow much\b", re.IGNORECASE)
+_ASKS_COUNT = re.compile(r"几|\bhow many\b", re.IGNORECASE)
 _NAMED_NUMBER = re.compile(r"\d+(?:\.\d+)+|(?<=[A-Za-z\s-])\d+(?=[A-Za-z-])")
 # "频率是多少", "how often": a frequency answers it ("每月总结", "weekly")
 _ASKS_FREQUENCY = re.compile(
@@ -1362,11 +1368,16 @@ _ASKED_UNITS = [
         re.compile(r"\d\s*(?:GB|G|MB|TB)(?![A-Za-z])", re.IGNORECASE),
     ),
     (
-        re.compile(r"(?:多少|几)\s*个?\s*(?:小时|钟头)|\bhow many hours\b", re.IGNORECASE),
+        # ("How many GPU hours", "多少GPU小时": the hours of something)
+        re.compile(
+            r"(?:多少|几)\s*个?\s*(?:[A-Za-z]+\s*)?(?:小时|钟头)"
+            r"|\bhow many (?:[\w-]+ ){0,3}hours\b",
+            re.IGNORECASE,
+        ),
         re.compile(r"\d\s*(?:小时|h(?![A-Za-z])|hours?\b|hrs?\b)", re.IGNORECASE),
     ),
     (
-        re.compile(r"(?:多少|几)\s*天|\bhow many days\b", re.IGNORECASE),
+        re.compile(r"(?:多少|几)\s*天|\bhow many (?:[\w-]+ ){0,2}days\b", re.IGNORECASE),
         # not a week of the plan: "（第14周）" says when, not how many days
         re.compile(r"\d\s*天|\bDay\s*\d|\d\s*days?\b", re.IGNORECASE),
     ),
@@ -1415,6 +1426,8 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
         return False
     if _ASKS_YEAR.search(question) and not _YEAR.search(said):
         return False
+    if _ASKS_VERSION_NUMBER.search(question) and not _VERSION_NUMBER.search(said):
+        return False  # "飞书SDK要用哪个具体的版本号": a line that names the SDK says none
     if asks_when(question) and not _WHEN.search(said):
         # (the learner's own path: "When can I …", "我什么时候…"; not "曦望今年什么时候校招")
         relative = _ASKS_LEARNER.search(question) and _WHEN_RELATIVE.search(said)
@@ -1426,6 +1439,10 @@ def answers_the_type_asked(question: str, quotes: list[str]) -> bool:
     named = sorted(set(_NAMED_NUMBER.findall(question)), key=len, reverse=True)
     alternatives = "|".join(map(re.escape, named))
     counted = re.sub(rf"(?<![\d.])(?:{alternatives})(?![\d.]*\d)", " ", said) if named else said
+    if _ASKS_AMOUNT.search(question) and not _ASKS_COUNT.search(question):
+        # An amount ("要多少显存", "学习率设成多少") is no number of a name or a section ("Demo
+        # 3", "文档结构 / 4 AI Agent…"); a count ("共有几步") is answered by a list's items.
+        counted = _NUMBERED_NAME.sub(" ", counted)
     if asks_quantity(question) and not (link or frequency or _STATED_NUMBER.search(counted)):
         return False  # "曦望面试一般几轮": quotes that state no number do not answer it
     return states_the_unit_asked(question, said)

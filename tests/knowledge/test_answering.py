@@ -887,6 +887,22 @@ def test_an_answer_must_be_of_the_type_asked():
     assert not answers_the_type_asked("Demo 3的推理延迟目标是多少毫秒？", ["把推理延迟降低"])
     assert answers_the_type_asked("首token延迟要多少ms", ["TTFT < 200ms"])
     assert not answers_the_type_asked("跑起来要多少显存 24G够吗", ["INT8量化（节省46%显存）"])
+    # hours of something are hours too
+    kaggle = ["1-4 | 学习Notebooks | 基础PyTorch | GitHub repo"]
+    assert not answers_the_type_asked("How many GPU hours does the plan budget for Demo 1?", kaggle)
+    assert not answers_the_type_asked("每周有多少GPU小时？", kaggle)
+    assert answers_the_type_asked("每周有多少GPU小时？", ["申请Kaggle Notebooks（30h/week GPU）"])
+    # a version number asked needs a version
+    assert not answers_the_type_asked("计划要求用哪个具体的SDK版本号？", ["飞书开放平台SDK"])
+    assert answers_the_type_asked("当前版本号是多少？", ["当前版本：v1.0"])
+    # an amount is no number of a name or a section; a count is answered by a list's items
+    layers = [
+        "文档结构 / 4 AI Agent Sandbox架构方案 系统架构：",
+        "Agent层 (RL Agents: PPO, DQN, SAC)",
+    ]
+    assert not answers_the_type_asked("Agent Sandbox里SAC算法的学习率应该设成多少？", layers)
+    assert answers_the_type_asked("Sandbox系统架构分几层？", layers)
+    assert not answers_the_type_asked("Demo 3要训练多少步？", ["Demo 3: Agent Sandbox原型"])
     assert answers_the_type_asked("岗位要求是什么？", goals)  # no type asked: any quote
     assert answers_the_type_asked("What should I pay attention to?", goals)
     assert answers_the_type_asked("平时找论文去哪些网站比较好？", ["arXiv, Google Scholar"])
