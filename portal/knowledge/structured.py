@@ -1069,9 +1069,19 @@ _CHECKS_A_BELIEF = re.compile(
 )
 
 
+# A question word: "w1 day1-2干嘛", "第2周项目做啥嘛" ask what, whatever particle ends them.
+_ASKS_WHAT = re.compile(r"干嘛|什么|啥|哪|几|多少|怎么|怎样|如何|为何")
+# The particles that end a wh-question as readily as a yes/no one.
+_SOFT_PARTICLE = re.compile(r"[嘛吧]\s*[？?。！!]*\s*$")
+
+
 def checks_a_belief(question: str) -> bool:
     """A yes/no question: the asker says what they believe and asks whether it is so."""
-    return bool(_CHECKS_A_BELIEF.search(question.strip()))
+    question = question.strip()
+    match = _CHECKS_A_BELIEF.search(question)
+    if match and _SOFT_PARTICLE.fullmatch(match.group(0)) and _ASKS_WHAT.search(question):
+        return False  # "w1 day1-2干嘛": what, not whether
+    return bool(match)
 
 
 # "Web界面用Gradio还是Streamlit？", "DAWN Lab or SAIL?": the asker offers alternatives.

@@ -1631,7 +1631,9 @@ def test_an_excluded_description_is_not_an_excluded_name():
      ("The plan is 12 weeks long, isn't it?", True),
      # questions that ask, not check: "什么？" ends in 么 but states no belief
      ("Mamba 论文的核心思想是什么？", False), ("Which database does Demo 2 use?", False),
-     ("Demo 2 用哪个向量库", False)],
+     ("Demo 2 用哪个向量库", False),
+     # 嘛 and 吧 end a question that asks what as readily as one that asks whether
+     ("w1 day1-2干嘛", False), ("第2周项目做啥嘛", False), ("第8周做量化嘛？", True)],
 )  # fmt: skip
 def test_a_question_that_checks_a_belief(question, belief):
     from portal.knowledge.structured import checks_a_belief
