@@ -415,6 +415,18 @@ def test_an_acronym_inside_a_name_is_a_passage_word():
     assert "api" not in query_terms("FastAPI 怎么部署？")
 
 
+def test_a_rating_in_stars_is_said_in_words():
+    """ "哪个Demo只有四星", "五星必读的论文", "rated five stars": the plan rates in ⭐."""
+    from portal.knowledge.text import passage_words, query_terms
+
+    demo3 = passage_words("Demo 3: Agent Sandbox原型 ⭐⭐⭐⭐").split()
+    assert {"四星", "4星", "星级"} <= set(demo3) and "五星" not in demo3
+    assert "五星" in passage_words("| Google TPU论文 | ⭐⭐⭐⭐⭐ | 芯片架构 |").split()
+    assert "星" not in passage_words("Google TPU论文").split()
+    assert "四星" in query_terms("哪个Demo只有四星？")
+    assert "星" in query_terms("Which paper is rated five stars?", expand=True)
+
+
 @pytest.mark.django_db
 def test_a_passage_found_only_by_its_meaning_still_says_its_words(indexed_plan):
     """A passage among the nearest by meaning counts the question's words it says, whether or
@@ -460,6 +472,16 @@ def test_the_glossary_knows_a_learners_words_for_the_plans():
     # how far to learn something is what the checklist's 技术能力目标 states
     assert "目标" in query_terms("CUDA 要学到啥程度才够", expand=True)
     assert "目标" in query_terms("What level of CUDA skill does the checklist expect?", expand=True)
+    # what the plan writes in Latin letters ("RL Agents: PPO, DQN, SAC"), asked in Chinese,
+    # asked whole: 强化学习 is not its parts (深度学习 says 学习)
+    terms = query_terms("Agent层用哪些强化学习算法？", expand=True)
+    assert "rl" in terms and "强化学习" in terms
+    assert not {"强化", "学习", "化学"} & set(terms)
+    assert "agent" in query_terms("智能体用什么算法", expand=True)
+    # "最上面那层" asks for a layer, as the plan's "Agent层" is one
+    assert "层" in query_terms("沙箱最上面那层用了哪几种算法？")
+    assert "层" in query_terms("架构图最上面一层是什么？")
+    assert "社群" in query_terms("Which Reddit forums does the plan list?", expand=True)
     # a compound is translated whole: "must-read" is 必读, not "must" + "read"
     assert "必读" in query_terms("how many must-read papers", expand=True)
     assert "实践" in query_terms("What is my first hands-on project?", expand=True)
