@@ -51,13 +51,8 @@ def test_nine_in_ten_citations_point_at_a_chunk_holding_the_fact(graded):
     assert graded.citation_precision >= 0.9
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #13 floor (>= 90% of answers carry the fact) not reached yet: "
-    "bench/kb_eval.py measured 88.9% (40 of 45) on this split in rounds 10 to 24, 86.7% in "
-    "rounds 8 and 9 (dev: 90.7% on 4918 questions in round 24; docs/knowledge.md)",
-)
 def test_nine_in_ten_answers_carry_the_fact(graded):
+    """Issue #13's floor, reached in round 25 (91.1 %, 41 of 45; 88.9 % in rounds 10 to 24)."""
     misses = [(g.question.q, g.question.fact) for g in graded.misses()]
     assert graded.fact_accuracy >= 0.9, misses
 
