@@ -199,11 +199,14 @@ def _is_lead_in(line: str, following: str) -> bool:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sentence of a chunk, and the line that introduces it (its context)."""
+    """A sentence of a chunk, and the line that introduces it (its context). A lead-in that
+    states something is a candidate too ("Day 5-7: 第一个项目"): `items` is then the context
+    of the lines it introduces, so nothing has to derive it again."""
 
     text: str
     context: str
     position: int
+    items: str = ""
 
 
 def _clean(sentence: str) -> str:
@@ -254,7 +257,9 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
     hit = Hit(0, 0, title, section, text, "", "")
     heading = heading_of(hit)
     # A heading is quoted only when it states something ("实践项目：自定义CUDA Kernel").
-    out = [Candidate(heading, hit.title, 0)] if re.search(r"[:：]\s*\S", heading) else []
+    # (the lines under it stand under the section's context)
+    states = re.search(r"[:：]\s*\S", heading)
+    out = [Candidate(heading, hit.title, 0, section_context(hit))] if states else []
     lines = hit.text.splitlines()
     # The document's title is every sentence's context too: a plan section's title
     # ("学习社群") is often the only place its list items are introduced.
@@ -283,7 +288,7 @@ def _candidates(title: str, section: str, text: str) -> tuple[Candidate, ...]:
             if states and not lead.endswith(("?", "？")):
                 if lead not in seen:
                     seen.add(lead)
-                    out.append(Candidate(lead, heading, len(out)))
+                    out.append(Candidate(lead, heading, len(out), context))
             continue
         for raw in _SENTENCE.findall(line):
             sentence = _clean(raw)
@@ -813,7 +818,7 @@ def choose_quotes(
             own = _weight(weights, cand.text)
             if not (own or cand.context):
                 continue
-            lead = cand.context.removeprefix(heading)  # its lead-in, not the section's heading
+            lead = _lead_in(cand.context, heading)  # not the section's heading
             quoted_line = bool(quotes) and any(q in _squash(f"{lead} {cand.text}") for q in quotes)
             # (a line the question quotes repeats it, but its lead-in says where it stands:
             # "“CLUE中文基准”被列在哪一类资源下面？")
@@ -1048,11 +1053,8 @@ def _label(heading: str) -> str:
 def _list_label(cands: list[Candidate], context: str) -> str:
     """The label quoted over a list's items: its lead-in line whole, with the note in
     brackets its items' context leaves out ("GitHub仓库（至少3个）")."""
-    for cand in cands:
-        bare = _BOLD_NOTE.sub("", cand.text)
-        if bare != cand.text and f"{cand.context} {bare}" == context:
-            return _label(f"{cand.context} {cand.text}")
-    return _label(context)
+    lead = next((c for c in cands if c.items == context and _BOLD_NOTE.search(c.text)), None)
+    return _label(f"{lead.context} {lead.text}" if lead else context)
 
 
 # "常见问题解答中的第一个问题", "which blog is listed right after NVIDIA's": a place in a list
@@ -1103,8 +1105,7 @@ def _with_siblings(
     if top is None:
         return chosen
     # The best quote is itself a list's lead-in ("Day 5-7: 第一个项目"): its items answer.
-    lead = f"{top.context} {_BOLD_NOTE.sub('', top.text)}"
-    items = [(hit, c.text) for c in cands if c.context == lead]
+    items = [(hit, c.text) for c in cands if top.items and c.context == top.items]
     if 2 <= len(items) <= LIST_QUOTES:
         texts = {t for _h, t in items}
         rest = [(h, t) for h, t in chosen[1:] if t not in texts]

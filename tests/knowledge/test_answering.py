@@ -1555,6 +1555,19 @@ def test_a_lead_in_that_answers_brings_its_whole_list():
                       "撰写README文档"]  # fmt: skip
 
 
+def test_a_lead_in_with_a_note_brings_its_list_bold_or_not():
+    """A lead-in that ends in a note in brackets ("成果（3项）：", "**成果**（3项）") introduces
+    the items under it, whether or not it is bold: its items are the answer."""
+    for lead in ("第一个项目（3项）：", "**第一个项目**（3项）"):
+        demo = plan_hit(
+            1, "第1周行动清单",
+            f"{lead}\n- 实现简单的PyTorch模型\n- 上传到GitHub\n- 撰写README文档\n\n"
+            "**Day 3-4**：\n- 开始MIT 6.0001课程",
+        )  # fmt: skip
+        quotes = [s for _h, s in choose_quotes("第一个项目写完之后要放到哪里？", [demo])]
+        assert quotes[1:] == ["实现简单的PyTorch模型", "上传到GitHub", "撰写README文档"], lead
+
+
 def test_a_community_is_one_of_the_plans_learning_groups():
     from portal.knowledge.text import concepts, gloss
 
