@@ -559,11 +559,11 @@ def _lead_in(context: str, heading: str) -> str:
     return context[len(heading) :] if context.startswith(heading) else ""
 
 
-def _names_group(context: str, heading: str, weights: dict[str, float]) -> bool:
+def _names_group(lead: str, weights: dict[str, float]) -> bool:
     """Whether the question names, in full, the lead-in line a list item stands under
-    ("芯片与优化" of "芯片与优化这块的能力目标有哪些"): the question asks for that group's
-    items, so the lead-in counts as fully as the item's own words."""
-    words = set(_sentence_terms(_lead_in(context, heading)))
+    (`lead`, _lead_in: "芯片与优化" of "芯片与优化这块的能力目标有哪些"): the question asks for
+    that group's items, so the lead-in counts as fully as the item's own words."""
+    words = set(_sentence_terms(lead))
     return bool(words) and words <= weights.keys()
 
 
@@ -833,7 +833,7 @@ def choose_quotes(
                 continue  # about Demo 1 when Demo 2 was asked
             # An item of a group the question names in full ("芯片与优化这块的目标"): its
             # lead-in counts fully, as a label the question names does (label_bonus).
-            group = _names_group(cand.context, heading, weights)
+            group = _names_group(lead, weights)
             weight_here = 1.0 if group else context_weight
             # A sentence naming a tool the question does not ("LangChain RAG") names the
             # kind of tool asked ("哪个库"): it says that concept.

@@ -171,15 +171,21 @@ def hybrid_search(
     vector_rows.sort(key=lambda c: (c.distance, c.pk))
     known = known_words_for(question)
     terms = kbtext.query_terms(question, expand=True, known=known)
+
+    def hit_for(chunk: Chunk) -> Hit:
+        """The chunk's hit, with the question's words it says: whichever ranking finds it,
+        as a passage that says the question's rarest word ("Discord") among many that say
+        its commonest (服务) may rank below the full-text candidates."""
+        if chunk.pk not in hits:
+            hits[chunk.pk] = _hit(chunk)
+            words = set(chunk.search_text.split())
+            hits[chunk.pk].matched_terms = [t for t in terms if t in words]
+        return hits[chunk.pk]
+
     for pos, chunk in enumerate(vector_rows, start=1):
-        hit = hits.setdefault(chunk.pk, _hit(chunk))
+        hit = hit_for(chunk)
         hit.vector_pos = pos
         hit.similarity = 1.0 - float(chunk.distance)
-        # The words it says count whether or not the full-text ranking also finds it: a
-        # passage that says the question's rarest word ("Discord") among many that say its
-        # commonest (服务) may rank below the full-text candidates.
-        words = set(chunk.search_text.split())
-        hit.matched_terms = [t for t in terms if t in words]
     if terms:
         query = SearchQuery(" | ".join(terms), search_type="raw", config="simple")
         text_rows = (
@@ -192,12 +198,10 @@ def hybrid_search(
             .order_by("-rank", "id")[:CANDIDATES]
         )
         for pos, chunk in enumerate(text_rows, start=1):
-            hit = hits.setdefault(chunk.pk, _hit(chunk))
+            hit = hit_for(chunk)
             hit.text_pos = pos
             hit.text_rank = float(chunk.rank)
             hit.similarity = 1.0 - float(chunk.distance)
-            words = set(chunk.search_text.split())
-            hit.matched_terms = [t for t in terms if t in words]
 
     name = getattr(embedder, "name", "")
     concepts = [c for c in kbtext.concepts(question, known) if any(len(t) > 1 for t in c)]

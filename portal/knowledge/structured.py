@@ -903,11 +903,12 @@ def asked_part(question: str) -> str:
     asked = " ".join(parts[first:])
     if _REFERS_BACK.search(asked):  # "What can I use instead?": instead of what it said
         return question
+    focus = focus_of(asked)
     before = " ".join(parts[:first])
-    if _REFERS_TO_THE_SCENE.search(asked) and not focus_of(asked) and focus_of(before):
+    if _REFERS_TO_THE_SCENE.search(asked) and not focus and focus_of(before):
         # "我现在在第8周，准备做本周的项目。这周的项目具体是什么？": 这周 is the week before
         return question
-    enough = focus_of(asked) or len(kbtext.query_terms(strip_focus(asked))) >= 2
+    enough = focus or len(kbtext.query_terms(strip_focus(asked))) >= 2
     return asked if enough else question
 
 
@@ -1071,15 +1072,15 @@ _CHECKS_A_BELIEF = re.compile(
 
 # A question word: "w1 day1-2干嘛", "第2周项目做啥嘛" ask what, whatever particle ends them.
 _ASKS_WHAT = re.compile(r"干嘛|什么|啥|哪|几|多少|怎么|怎样|如何|为何")
-# The particles that end a wh-question as readily as a yes/no one.
-_SOFT_PARTICLE = re.compile(r"[嘛吧]\s*[？?。！!]*\s*$")
+# The particles of _CHECKS_A_BELIEF that end a wh-question as readily as a yes/no one.
+_SOFT_PARTICLES = "嘛吧"
 
 
 def checks_a_belief(question: str) -> bool:
     """A yes/no question: the asker says what they believe and asks whether it is so."""
     question = question.strip()
     match = _CHECKS_A_BELIEF.search(question)
-    if match and _SOFT_PARTICLE.fullmatch(match.group(0)) and _ASKS_WHAT.search(question):
+    if match and match.group(0)[0] in _SOFT_PARTICLES and _ASKS_WHAT.search(question):
         return False  # "w1 day1-2干嘛": what, not whether
     return bool(match)
 
